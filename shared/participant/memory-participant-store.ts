@@ -1,0 +1,49 @@
+import type { NamedTensors } from '../tensor/named-tensors.ts';
+import type { OutboxEntry, ParticipantStore, StoredInteraction } from './participant-store.ts';
+
+/** In-memory ParticipantStore for Node fleets and tests. */
+export class MemoryParticipantStore implements ParticipantStore {
+  private interactions: StoredInteraction[] = [];
+  private local = new Map<string, NamedTensors>();
+  private weights = new Map<number, NamedTensors>();
+  private outbox: OutboxEntry[] = [];
+  private meta = new Map<string, unknown>();
+
+  constructor(initial: StoredInteraction[] = []) {
+    this.interactions = [...initial];
+  }
+  async getInteractions() {
+    return [...this.interactions];
+  }
+  async addInteraction(i: StoredInteraction) {
+    this.interactions.push(i);
+  }
+  async getLocal(kind: string) {
+    return this.local.get(kind);
+  }
+  async putLocal(kind: string, t: NamedTensors) {
+    this.local.set(kind, t);
+  }
+  async getWeights(version: number) {
+    return this.weights.get(version);
+  }
+  async putWeights(version: number, t: NamedTensors, keep = 2) {
+    this.weights.set(version, t);
+    const versions = [...this.weights.keys()].sort((a, b) => b - a);
+    for (const v of versions.slice(keep)) this.weights.delete(v);
+  }
+  async putOutbox(e: OutboxEntry) {
+    this.outbox.push(e);
+  }
+  async takeOutbox() {
+    const all = this.outbox;
+    this.outbox = [];
+    return all;
+  }
+  async getMeta<T>(key: string) {
+    return this.meta.get(key) as T | undefined;
+  }
+  async putMeta<T>(key: string, value: T) {
+    this.meta.set(key, value);
+  }
+}

@@ -63,3 +63,13 @@ export function deriveSeed(base: number, ...parts: number[]): number {
   h ^= h >>> 13;
   return h >>> 0;
 }
+
+/** FNV-1a hash of a string to an unsigned 32-bit integer (stable seeds from client ids). */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}

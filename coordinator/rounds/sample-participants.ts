@@ -1,0 +1,10 @@
+import { SeededRandom } from '../../shared/random/seeded-random.ts';
+
+/**
+ * Picks a round's participants: max(minCount, ceil(fraction × eligible)), capped at
+ * the number eligible, uniformly without replacement with a seeded RNG.
+ */
+export function sampleParticipants<T>(eligible: readonly T[], fraction: number, minCount: number, seed: number): T[] {
+  const want = Math.min(eligible.length, Math.max(minCount, Math.ceil(fraction * eligible.length)));
+  return new SeededRandom(seed).shuffle([...eligible]).slice(0, want);
+}

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { FlockError } from '../../shared/errors.ts';
+import type { WeightsFile } from '../../shared/update/tensor-codec.ts';
+import { CheckpointStore } from './checkpoint-store.ts';
+
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'flock-ckpt-'));
+  dirs.push(d);
+  return join(d, 'data'); // not yet existing: open() must create it
+}
+
+const weights = (version: number): WeightsFile => ({
+  version,
+  modelKind: 'mf',
+  round: version - 1,
+  tensors: [{ name: 'w', shape: [3], data: Float32Array.from([version, version * 2, -version]) }],
+});
+
+test('save 3 versions, reopen, latest is 3; corrupt newest → falls back to 2; leftover .tmp ignored', async () => {
+  const dir = await tempDir();
+  const store = await CheckpointStore.open(dir);
+  assert.equal(await store.latest(), undefined);
+  for (const v of [1, 2, 3]) await store.save(weights(v));
+
+  const warnings: string[] = [];
+  const reopened = await CheckpointStore.open(dir, { onWarning: (m) => warnings.push(m) });
+  assert.deepEqual(await reopened.latest(), weights(3));
+  assert.deepEqual(reopened.entries().map((e) => e.version), [1, 2, 3]);
+  const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
+  assert.equal(manifest.modelKind, 'mf');
+  assert.equal(manifest.entries[2].file, 'versions/v000003.flkw');
+  assert.match(manifest.entries[2].sha256, /^[0-9a-f]{64}$/);
+
+  const raw = await reopened.readVersion(2);
+  assert.ok(raw);
+  assert.deepEqual(raw, new Uint8Array(await readFile(join(dir, 'versions/v000002.flkw'))));
+  assert.equal(await reopened.readVersion(99), undefined);
+
+  // Flip one payload byte of the newest file: same length, checksum mismatch.
+  const f3 = join(dir, 'versions/v000003.flkw');
+  const b = await readFile(f3);
+  b[b.length - 1] ^= 0xff;
+  await writeFile(f3, b);
+  assert.deepEqual(await reopened.latest(), weights(2));
+  assert.ok(warnings.some((w) => /version 3/.test(w)), warnings.join('\n'));
+  assert.equal(await reopened.readVersion(3), undefined);
+
+  // A crash mid-save of version 4 leaves a .tmp file the manifest never names.
+  await writeFile(join(dir, 'versions/v000004.flkw.tmp'), 'partial');
+  await writeFile(join(dir, 'manifest.json.tmp'), '{"partial');
+  const third = await CheckpointStore.open(dir);
+  assert.deepEqual(await third.latest(), weights(2));
+  assert.ok(!(await readdir(join(dir, 'versions'))).some((n) => n.endsWith('.tmp')));
+});
+
+test('save rejects non-increasing versions and a different model kind', async () => {
+  const store = await CheckpointStore.open(await tempDir());
+  await store.save(weights(5));
+  await assert.rejects(store.save(weights(5)), (e: unknown) => e instanceof FlockError && e.code === 'wrong-version');
+  await assert.rejects(store.save({ ...weights(6), modelKind: 'sasrec' }), FlockError);
+  await store.save(weights(6));
+  assert.equal((await store.latest())?.version, 6);
+});
+
+test('keep prunes old versions', async () => {
+  const dir = await tempDir();
+  const store = await CheckpointStore.open(dir, { keep: 2 });
+  for (const v of [1, 2, 3]) await store.save(weights(v));
+  assert.deepEqual(store.entries().map((e) => e.version), [2, 3]);
+  assert.deepEqual((await readdir(join(dir, 'versions'))).sort(), ['v000002.flkw', 'v000003.flkw']);
+});
+
+test('rounds log: append, limit, torn last line ignored and repaired', async () => {
+  const dir = await tempDir();
+  const store = await CheckpointStore.open(dir);
+  assert.deepEqual(await store.rounds(), []);
+  await Promise.all([1, 2, 3].map((r) => store.appendRound({ round: r })));
+  assert.deepEqual(await store.rounds(), [{ round: 1 }, { round: 2 }, { round: 3 }]);
+  assert.deepEqual(await store.rounds(2), [{ round: 2 }, { round: 3 }]);
+  await appendFile(join(dir, 'rounds.jsonl'), '{"round": 4, "tor');
+  assert.deepEqual(await store.rounds(), [{ round: 1 }, { round: 2 }, { round: 3 }]);
+  const reopened = await CheckpointStore.open(dir);
+  await reopened.appendRound({ round: 4 });
+  assert.deepEqual(await reopened.rounds(), [{ round: 1 }, { round: 2 }, { round: 3 }, { round: 4 }]);
+});

@@ -1,0 +1,28 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from './coordinator-process.ts';
+
+export const DIST_DIR = path.join(REPO_ROOT, 'dist');
+
+/**
+ * Makes sure dist/ holds the built web app (index.html and lab.html). `npm run test:e2e`
+ * builds first; a test run on its own builds only when dist/ is missing, or always
+ * with FLOCK_E2E_BUILD=1.
+ */
+export async function ensureBuilt(): Promise<string> {
+  const built = existsSync(path.join(DIST_DIR, 'index.html')) && existsSync(path.join(DIST_DIR, 'lab.html'));
+  if (!built || process.env.FLOCK_E2E_BUILD === '1') {
+    try {
+      await promisify(execFile)('npx', ['vite', 'build'], { cwd: REPO_ROOT, maxBuffer: 64 << 20, timeout: 300_000 });
+    } catch (err) {
+      const e = err as { stdout?: string; stderr?: string; message: string };
+      throw new Error(`'npx vite build' failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+    }
+  }
+  for (const page of ['index.html', 'lab.html']) {
+    if (!existsSync(path.join(DIST_DIR, page))) throw new Error(`dist/${page} missing after 'npx vite build'`);
+  }
+  return DIST_DIR;
+}

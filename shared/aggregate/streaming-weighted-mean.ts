@@ -1,0 +1,93 @@
+import { FlockError } from '../errors.ts';
+import { globalParams, type ModelSpec, type ParamSpec } from '../model/model-spec.ts';
+import { elementCount, type NamedTensors } from '../tensor/named-tensors.ts';
+
+/**
+ * Weighted mean of client deltas over the GLOBAL parameters, accumulated one update
+ * at a time: memory is O(model) (float64 sums) however many clients report, so the
+ * coordinator never holds a round's updates in memory.
+ *
+ * rowNormalize: embedding gradients are row-sparse — a client changes only the rows
+ * of the items it touched. Plain FedAvg divides every row by the total weight of the
+ * round, diluting an item's row by all the clients that never saw the item, so the
+ * server learning rate would have to be huge for rare items to learn at all (see
+ * DESIGN.md "Models"). With rowNormalize, each row of a rowSparse parameter is divided
+ * by the summed weight of only the contributions whose row was non-zero; rows nobody
+ * touched stay 0. Dense parameters keep the ordinary weighted mean.
+ */
+export class StreamingWeightedMean {
+  private readonly params: ParamSpec[];
+  private readonly sums = new Map<string, Float64Array>();
+  /** Per-row summed weight, only for rowSparse params when rowNormalize is on. */
+  private readonly rowWeights = new Map<string, Float64Array>();
+  private n = 0;
+  private weightSum = 0;
+
+  constructor(spec: ModelSpec, opts?: { rowNormalize?: boolean }) {
+    this.params = globalParams(spec);
+    for (const p of this.params) {
+      this.sums.set(p.name, new Float64Array(elementCount(p.shape)));
+      if (opts?.rowNormalize && p.rowSparse && p.shape.length >= 1) this.rowWeights.set(p.name, new Float64Array(p.shape[0]));
+    }
+  }
+
+  get count(): number {
+    return this.n;
+  }
+
+  get totalWeight(): number {
+    return this.weightSum;
+  }
+
+  add(delta: NamedTensors, weight: number): void {
+    if (!Number.isFinite(weight) || weight <= 0) throw new FlockError('malformed', `weight must be positive and finite, got ${weight}`);
+    for (const name of Object.keys(delta)) {
+      if (!this.sums.has(name)) throw new FlockError('wrong-shape', `delta has tensor ${name}, which is not a global parameter`);
+    }
+    // Check everything before touching the sums so a bad delta leaves no partial trace.
+    for (const p of this.params) {
+      const d = delta[p.name];
+      const n = this.sums.get(p.name)!.length;
+      if (!d || d.length !== n) throw new FlockError('wrong-shape', `delta tensor ${p.name}: expected ${n} values, got ${d ? d.length : 'none'}`);
+    }
+    for (const p of this.params) {
+      const d = delta[p.name];
+      const s = this.sums.get(p.name)!;
+      for (let i = 0; i < s.length; i++) s[i] += weight * d[i];
+      const rw = this.rowWeights.get(p.name);
+      if (!rw) continue;
+      const width = s.length / rw.length;
+      for (let r = 0; r < rw.length; r++) {
+        for (let j = r * width; j < (r + 1) * width; j++) {
+          if (d[j] !== 0) {
+            rw[r] += weight;
+            break;
+          }
+        }
+      }
+    }
+    this.n++;
+    this.weightSum += weight;
+  }
+
+  mean(): NamedTensors {
+    if (this.n === 0) throw new FlockError('malformed', 'mean() of no contributions');
+    const out: NamedTensors = {};
+    for (const p of this.params) {
+      const s = this.sums.get(p.name)!;
+      const o = new Float32Array(s.length);
+      const rw = this.rowWeights.get(p.name);
+      if (rw) {
+        const width = s.length / rw.length;
+        for (let r = 0; r < rw.length; r++) {
+          if (rw[r] === 0) continue;
+          for (let j = r * width; j < (r + 1) * width; j++) o[j] = s[j] / rw[r];
+        }
+      } else {
+        for (let i = 0; i < s.length; i++) o[i] = s[i] / this.weightSum;
+      }
+      out[p.name] = o;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,22 @@
+/** What a participant reports to its shell (web app status panel, fleet progress). */
+export type ParticipantEvent =
+  | { type: 'connected' }
+  | { type: 'disconnected'; reason: string }
+  | { type: 'model'; version: number }
+  | { type: 'round-start'; round: number; version: number }
+  | { type: 'trained'; round: number; loss: number; numExamples: number; preClipNorm: number; clipped: boolean }
+  | { type: 'sent'; round: number; bytes: number }
+  | { type: 'queued'; round: number }
+  | { type: 'ack'; round: number }
+  | { type: 'rejected'; round: number | null; code: string; message: string }
+  | { type: 'error'; message: string };
+
+export interface ParticipantState {
+  connected: boolean;
+  version: number | null;
+  roundsJoined: number;
+  lastLoss: number | null;
+  bytesSent: number;
+  updatesSent: number;
+  lastRejection: string | null;
+}

@@ -1,0 +1,237 @@
+import { io, type Socket } from 'socket.io-client';
+import { initParams } from '../model/init-params.ts';
+import { createModel, type ModelDescriptor } from '../model/model-registry.ts';
+import type { RecommenderModel } from '../model/recommender-model.ts';
+import {
+  EVENTS,
+  ModelVersionMessageSchema,
+  PROTOCOL_VERSION,
+  RoundStartMessageSchema,
+  UpdateAckMessageSchema,
+  UpdateRejectedMessageSchema,
+  WelcomeMessageSchema,
+  type BackendName,
+  type JoinMessage,
+  type RoundStartMessage,
+} from '../protocol/messages.ts';
+import { deriveSeed, hashString } from '../random/seeded-random.ts';
+import type { NamedTensors } from '../tensor/named-tensors.ts';
+import { trainLocally } from '../train/local-training.ts';
+import { buildUpdate } from '../update/build-update.ts';
+import { decodeWeights, fromWireTensors } from '../update/tensor-codec.ts';
+import { historyFromInteractions } from './history.ts';
+import type { ParticipantEvent, ParticipantState } from './participant-events.ts';
+import type { ParticipantStore } from './participant-store.ts';
+
+export type { ParticipantEvent, ParticipantState } from './participant-events.ts';
+
+export interface ParticipantOptions {
+  /** Coordinator origin, e.g. http://127.0.0.1:8080 */
+  readonly serverUrl: string;
+  readonly clientId: string;
+  readonly store: ParticipantStore;
+  readonly backend: { readonly name: BackendName; readonly reason: string };
+  readonly onEvent?: (e: ParticipantEvent) => void;
+  /** Local fold-in epochs run before recommending (fits the person's own embedding). */
+  readonly foldInEpochs?: number;
+}
+
+/**
+ * The participant loop, written once for the browser and the Node fleet:
+ * connect → join → (round:start → fetch weights of v → train → Δ, clip, encode → send)*,
+ * with socket.io's reconnection (exponential backoff) and an outbox for updates
+ * computed while offline. TensorFlow.js work is serialised so training and on-device
+ * recommendation never run at the same time.
+ */
+export class Participant {
+  readonly state: ParticipantState = {
+    connected: false,
+    version: null,
+    roundsJoined: 0,
+    lastLoss: null,
+    bytesSent: 0,
+    updatesSent: 0,
+    lastRejection: null,
+  };
+  private socket: Socket | null = null;
+  private descriptor: ModelDescriptor | null = null;
+  private model: RecommenderModel | null = null;
+  private globals: NamedTensors | null = null;
+  private exclusive: Promise<unknown> = Promise.resolve();
+  private readonly seed: number;
+
+  constructor(private readonly opts: ParticipantOptions) {
+    this.seed = hashString(opts.clientId);
+  }
+
+  start(): void {
+    if (this.socket) return;
+    const socket = io(this.opts.serverUrl, {
+      transports: ['websocket'],
+      reconnectionDelay: 250,
+      reconnectionDelayMax: 5000,
+      randomizationFactor: 0.5,
+    });
+    this.socket = socket;
+    socket.on('connect', () => void this.onConnect());
+    socket.on('disconnect', (reason) => {
+      this.state.connected = false;
+      this.emit({ type: 'disconnected', reason });
+    });
+    socket.on(EVENTS.welcome, (raw) => this.guard(async () => {
+      const msg = WelcomeMessageSchema.parse(raw);
+      this.useModel(msg.model);
+      await this.ensureWeights(msg.version);
+    }));
+    socket.on(EVENTS.modelVersion, (raw) => this.guard(async () => {
+      await this.ensureWeights(ModelVersionMessageSchema.parse(raw).version);
+    }));
+    socket.on(EVENTS.roundStart, (raw) => this.guard(() => this.runRound(RoundStartMessageSchema.parse(raw))));
+    socket.on(EVENTS.updateAck, (raw) => {
+      const msg = UpdateAckMessageSchema.parse(raw);
+      this.state.roundsJoined++;
+      this.emit({ type: 'ack', round: msg.round });
+    });
+    socket.on(EVENTS.updateRejected, (raw) => {
+      const msg = UpdateRejectedMessageSchema.parse(raw);
+      this.state.lastRejection = `${msg.code}: ${msg.message}`;
+      this.emit({ type: 'rejected', round: msg.round, code: msg.code, message: msg.message });
+    });
+    socket.on(EVENTS.protocolError, (raw) => this.emit({ type: 'error', message: JSON.stringify(raw) }));
+  }
+
+  stop(): void {
+    this.socket?.removeAllListeners();
+    this.socket?.disconnect();
+    this.socket = null;
+    this.state.connected = false;
+  }
+
+  /** Tell the coordinator whether this person now has data to train on. */
+  async interactionsChanged(): Promise<void> {
+    const eligible = (await this.opts.store.getInteractions()).length > 0;
+    this.socket?.emit(EVENTS.eligibility, { eligible });
+  }
+
+  /** Top-k unseen items for this person, scored on this device; [] before weights arrive. */
+  async recommend(k: number): Promise<number[]> {
+    return this.serialised(async () => {
+      const { model, globals } = this;
+      if (!model || !globals) return [];
+      const history = historyFromInteractions(await this.opts.store.getInteractions());
+      let locals = await this.localParams(model);
+      if (history.length > 0 && (this.opts.foldInEpochs ?? 5) > 0) {
+        const cfg = { localEpochs: this.opts.foldInEpochs ?? 5, batchSize: 64, learningRate: 0.1, negatives: 4, l2: 1e-4 };
+        const fitted = await trainLocally(model, globals, locals, history, cfg, deriveSeed(this.seed, history.length), { trainable: 'local' });
+        locals = fitted.locals;
+        await this.opts.store.putLocal(model.spec.kind, locals);
+      }
+      const scores = model.scoreAll(globals, locals, history);
+      const seen = new Set(history);
+      const ranked: number[] = [];
+      for (let i = 0; i < scores.length; i++) if (!seen.has(i)) ranked.push(i);
+      ranked.sort((a, b) => scores[b] - scores[a] || a - b);
+      return ranked.slice(0, k);
+    });
+  }
+
+  /** The global version the participant currently holds (null before the first). */
+  get version(): number | null {
+    return this.state.version;
+  }
+
+  private async onConnect(): Promise<void> {
+    this.state.connected = true;
+    this.emit({ type: 'connected' });
+    const join: JoinMessage = {
+      protocolVersion: PROTOCOL_VERSION,
+      clientId: this.opts.clientId,
+      backend: this.opts.backend.name,
+      backendReason: this.opts.backend.reason.slice(0, 500),
+      eligible: (await this.opts.store.getInteractions()).length > 0,
+    };
+    this.socket?.emit(EVENTS.join, join);
+    // Updates computed while offline: send them; the coordinator rejects stale ones as 'late'.
+    for (const entry of await this.opts.store.takeOutbox()) this.send(entry.round, entry.bytes);
+  }
+
+  private useModel(d: ModelDescriptor): void {
+    const same = this.descriptor && JSON.stringify(this.descriptor) === JSON.stringify(d);
+    if (same) return;
+    this.descriptor = d;
+    this.model = createModel(d);
+    this.globals = null;
+    this.state.version = null;
+  }
+
+  private async ensureWeights(version: number): Promise<NamedTensors> {
+    if (this.globals && this.state.version === version) return this.globals;
+    let weights = await this.opts.store.getWeights(version);
+    if (!weights) {
+      const res = await fetch(`${this.opts.serverUrl}/api/model/weights/${version}`);
+      if (!res.ok) throw new Error(`fetching weights v${version}: HTTP ${res.status}`);
+      const file = decodeWeights(new Uint8Array(await res.arrayBuffer()));
+      weights = fromWireTensors(file.tensors);
+      await this.opts.store.putWeights(version, weights);
+    }
+    if (this.state.version === null || version >= this.state.version) {
+      this.globals = weights;
+      this.state.version = version;
+      this.emit({ type: 'model', version });
+    }
+    return weights;
+  }
+
+  private async localParams(model: RecommenderModel): Promise<NamedTensors> {
+    return (await this.opts.store.getLocal(model.spec.kind)) ?? initParams(model.spec, 'local', this.seed);
+  }
+
+  private async runRound(msg: RoundStartMessage): Promise<void> {
+    this.emit({ type: 'round-start', round: msg.round, version: msg.version });
+    const base = await this.ensureWeights(msg.version);
+    await this.serialised(async () => {
+      const model = this.model;
+      if (!model) throw new Error('round announced before the model was described');
+      const history = historyFromInteractions(await this.opts.store.getInteractions());
+      if (history.length === 0) return;
+      const { config } = msg;
+      const seed = deriveSeed(config.seed, msg.round, this.seed);
+      const result = await trainLocally(model, base, await this.localParams(model), history, config, seed);
+      await this.opts.store.putLocal(model.spec.kind, result.locals);
+      const update = buildUpdate(model.spec, result.globals, base, {
+        round: msg.round,
+        baseVersion: msg.version,
+        numExamples: result.numExamples,
+        clipNorm: config.clipNorm,
+      });
+      this.state.lastLoss = result.loss;
+      this.emit({ type: 'trained', round: msg.round, loss: result.loss, numExamples: result.numExamples, preClipNorm: update.preClipNorm, clipped: update.clipped });
+      if (this.socket?.connected) this.send(msg.round, update.bytes);
+      else {
+        await this.opts.store.putOutbox({ round: msg.round, baseVersion: msg.version, bytes: update.bytes, createdAt: Date.now() });
+        this.emit({ type: 'queued', round: msg.round });
+      }
+    });
+  }
+
+  private send(round: number, bytes: Uint8Array): void {
+    this.socket?.emit(EVENTS.update, bytes);
+    this.state.bytesSent += bytes.byteLength;
+    this.state.updatesSent++;
+    this.emit({ type: 'sent', round, bytes: bytes.byteLength });
+  }
+
+  private serialised<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.exclusive.then(fn, fn);
+    this.exclusive = run.catch(() => undefined);
+    return run;
+  }
+
+  private guard(fn: () => Promise<void>): void {
+    fn().catch((err: unknown) => this.emit({ type: 'error', message: err instanceof Error ? err.message : String(err) }));
+  }
+
+  private emit(e: ParticipantEvent): void {
+    this.opts.onEvent?.(e);
+  }
+}

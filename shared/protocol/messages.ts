@@ -1,0 +1,148 @@
+import { z } from 'zod';
+
+/**
+ * Every socket event and REST payload of Flock, defined once. Client and coordinator
+ * both parse what they receive with these schemas; binary updates and weights travel
+ * as raw bytes (shared/update/tensor-codec.ts), never as JSON arrays of numbers.
+ */
+export const PROTOCOL_VERSION = 1;
+
+export const EVENTS = {
+  join: 'join',
+  welcome: 'welcome',
+  eligibility: 'eligibility',
+  roundStart: 'round:start',
+  update: 'update',
+  updateAck: 'update:ack',
+  updateRejected: 'update:rejected',
+  modelVersion: 'model:version',
+  roundClosed: 'round:closed',
+  protocolError: 'protocol:error',
+} as const;
+
+export const BackendNameSchema = z.enum(['webgpu', 'webgl', 'wasm', 'cpu']);
+export type BackendName = z.infer<typeof BackendNameSchema>;
+
+export const ModelDescriptorSchema = z.object({
+  kind: z.literal('mf'),
+  numItems: z.number().int().positive(),
+  dim: z.number().int().positive(),
+});
+
+export const TrainConfigSchema = z.object({
+  localEpochs: z.number().int().min(1).max(100),
+  batchSize: z.number().int().min(1).max(4096),
+  learningRate: z.number().positive().max(100),
+  negatives: z.number().int().min(1).max(100),
+  l2: z.number().min(0).max(1),
+});
+
+/** What a round asks of each participant: local training plus the clipping bound. */
+export const RoundConfigSchema = TrainConfigSchema.extend({
+  clipNorm: z.number().positive(),
+  seed: z.number().int().nonnegative(),
+});
+export type RoundConfig = z.infer<typeof RoundConfigSchema>;
+
+const ClientIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'client id: 1–64 of A-Z a-z 0-9 _ -');
+
+export const JoinMessageSchema = z.object({
+  protocolVersion: z.number().int(),
+  clientId: ClientIdSchema,
+  backend: BackendNameSchema,
+  backendReason: z.string().max(500),
+  eligible: z.boolean(),
+});
+export type JoinMessage = z.infer<typeof JoinMessageSchema>;
+
+export const WelcomeMessageSchema = z.object({
+  protocolVersion: z.number().int(),
+  clientId: ClientIdSchema,
+  model: ModelDescriptorSchema,
+  version: z.number().int().nonnegative(),
+});
+export type WelcomeMessage = z.infer<typeof WelcomeMessageSchema>;
+
+export const EligibilityMessageSchema = z.object({ eligible: z.boolean() });
+
+export const RoundStartMessageSchema = z.object({
+  round: z.number().int().positive(),
+  version: z.number().int().nonnegative(),
+  /** ms since epoch */
+  deadline: z.number().int(),
+  config: RoundConfigSchema,
+});
+export type RoundStartMessage = z.infer<typeof RoundStartMessageSchema>;
+
+/** The update event carries one binary argument: an encoded ModelUpdate. */
+export const UpdatePayloadSchema = z.union([z.instanceof(Uint8Array), z.instanceof(ArrayBuffer)]);
+
+export const UpdateAckMessageSchema = z.object({ round: z.number().int(), received: z.number().int() });
+export type UpdateAckMessage = z.infer<typeof UpdateAckMessageSchema>;
+
+export const RejectionCodeSchema = z.enum([
+  'malformed',
+  'unsupported-format',
+  'wrong-round',
+  'late',
+  'duplicate',
+  'not-selected',
+  'wrong-version',
+  'wrong-shape',
+  'non-finite',
+  'over-bound',
+  'too-large',
+  'protocol-mismatch',
+]);
+export const UpdateRejectedMessageSchema = z.object({
+  round: z.number().int().nullable(),
+  code: RejectionCodeSchema,
+  message: z.string(),
+});
+export type UpdateRejectedMessage = z.infer<typeof UpdateRejectedMessageSchema>;
+
+export const ModelVersionMessageSchema = z.object({ version: z.number().int().nonnegative(), round: z.number().int().nonnegative() });
+export type ModelVersionMessage = z.infer<typeof ModelVersionMessageSchema>;
+
+export const RoundOutcomeSchema = z.enum(['aggregated', 'quorum-missed']);
+export const RoundRecordSchema = z.object({
+  round: z.number().int(),
+  baseVersion: z.number().int(),
+  newVersion: z.number().int().nullable(),
+  outcome: RoundOutcomeSchema,
+  selected: z.number().int(),
+  received: z.number().int(),
+  rejected: z.number().int(),
+  examples: z.number().int(),
+  meanPreClipNorm: z.number().nullable(),
+  startedAt: z.number(),
+  closedAt: z.number(),
+});
+export type RoundRecord = z.infer<typeof RoundRecordSchema>;
+export const RoundClosedMessageSchema = RoundRecordSchema;
+
+export const ProtocolErrorMessageSchema = z.object({ code: z.string(), message: z.string() });
+
+// ---- REST ----
+
+export const HealthResponseSchema = z.object({
+  ok: z.literal(true),
+  version: z.number().int(),
+  round: z.number().int(),
+  clients: z.number().int(),
+  uptimeSeconds: z.number(),
+});
+
+export const ModelInfoResponseSchema = z.object({
+  protocolVersion: z.number().int(),
+  version: z.number().int(),
+  model: ModelDescriptorSchema,
+  params: z.array(z.object({ name: z.string(), shape: z.array(z.number().int()), scope: z.enum(['global', 'local']) })),
+  round: RoundConfigSchema,
+});
+export type ModelInfoResponse = z.infer<typeof ModelInfoResponseSchema>;
+
+export const CatalogResponseSchema = z.object({ name: z.string(), titles: z.array(z.string()) });
+export type CatalogResponse = z.infer<typeof CatalogResponseSchema>;
+
+export const RoundsResponseSchema = z.object({ rounds: z.array(RoundRecordSchema) });

@@ -1,0 +1,96 @@
+import * as tf from '@tensorflow/tfjs';
+import type { RecommenderModel, TrainConfig } from '../model/recommender-model.ts';
+import { SeededRandom } from '../random/seeded-random.ts';
+import type { NamedTensors } from '../tensor/named-tensors.ts';
+
+export interface LocalTrainingResult {
+  readonly globals: NamedTensors;
+  readonly locals: NamedTensors;
+  /** Mean batch loss over the last epoch. */
+  readonly loss: number;
+  /** Positives seen in one epoch (the FedAvg weight). */
+  readonly numExamples: number;
+  readonly steps: number;
+}
+
+export interface TrainingOptions {
+  /** 'local' trains only LOCAL parameters (fold-in of a person's own embedding). */
+  readonly trainable?: 'all' | 'local';
+  /** Called after each epoch (progress for a UI or CLI). */
+  readonly onEpoch?: (epoch: number, epochs: number) => void;
+}
+
+/**
+ * Runs plain SGD over explicit batches (one array of batches per epoch) on whatever
+ * TensorFlow.js backend is active. SGD, not Adam, so clients on different backends
+ * compute the same update (Adam's default epsilon differs between backends).
+ * Every tensor it creates is disposed before it returns.
+ */
+export async function trainOnBatches<B>(
+  model: RecommenderModel<B>,
+  globals: NamedTensors,
+  locals: NamedTensors,
+  epochs: readonly (readonly B[])[],
+  cfg: TrainConfig,
+  opts: TrainingOptions = {},
+): Promise<LocalTrainingResult> {
+  const vars: Record<string, tf.Variable> = {};
+  for (const p of model.spec.params) {
+    const source = p.scope === 'global' ? globals : locals;
+    const values = source[p.name];
+    if (!values) throw new Error(`missing ${p.scope} parameter ${p.name}`);
+    vars[p.name] = tf.variable(tf.tensor(values, [...p.shape], 'float32'), true, undefined);
+  }
+  const trainable = model.spec.params
+    .filter((p) => opts.trainable !== 'local' || p.scope === 'local')
+    .map((p) => vars[p.name]);
+  const optimizer = tf.train.sgd(cfg.learningRate);
+  let steps = 0;
+  let lastEpochLoss = 0;
+  let numExamples = 0;
+  try {
+    for (let e = 0; e < epochs.length; e++) {
+      const losses: tf.Scalar[] = [];
+      let examples = 0;
+      for (const batch of epochs[e]) {
+        const cost = optimizer.minimize(() => model.loss(vars, batch, cfg), true, trainable);
+        if (cost) losses.push(cost);
+        examples += model.batchExamples(batch);
+        steps++;
+      }
+      if (losses.length > 0) {
+        const total = tf.addN(losses);
+        lastEpochLoss = (await total.data())[0] / losses.length;
+        total.dispose();
+      }
+      tf.dispose(losses);
+      numExamples = examples;
+      opts.onEpoch?.(e + 1, epochs.length);
+    }
+    const out: { globals: NamedTensors; locals: NamedTensors } = { globals: {}, locals: {} };
+    for (const p of model.spec.params) {
+      const data = (await vars[p.name].data()) as Float32Array;
+      (p.scope === 'global' ? out.globals : out.locals)[p.name] = Float32Array.from(data);
+    }
+    return { ...out, loss: lastEpochLoss, numExamples, steps };
+  } finally {
+    optimizer.dispose();
+    tf.dispose(Object.values(vars));
+  }
+}
+
+/** Local training on a person's history: seeded batches for each epoch, then trainOnBatches. */
+export async function trainLocally<B>(
+  model: RecommenderModel<B>,
+  globals: NamedTensors,
+  locals: NamedTensors,
+  history: Int32Array,
+  cfg: TrainConfig,
+  seed: number,
+  opts: TrainingOptions = {},
+): Promise<LocalTrainingResult> {
+  const rng = new SeededRandom(seed);
+  const epochs: B[][] = [];
+  for (let e = 0; e < cfg.localEpochs; e++) epochs.push(model.makeBatches(history, cfg, model.numItems, rng));
+  return trainOnBatches(model, globals, locals, epochs, cfg, opts);
+}

@@ -1,0 +1,393 @@
+/**
+ * The one binary codec for tensors on the wire (client → coordinator updates) and on
+ * disk (weight checkpoints). Never JSON arrays of numbers: they are ~3× larger and
+ * slow to parse. All integers and floats are little-endian; float payloads start at
+ * a 4-byte-aligned offset from the start of the message.
+ *
+ * Update ('FLKU'):
+ *   magic[4] formatVersion:u16 reserved:u16 round:u32 baseVersion:u32
+ *   numExamples:f64 preClipNorm:f64 tensorSection
+ * Weights ('FLKW'):
+ *   magic[4] formatVersion:u16 reserved:u16 version:u32 round:u32 modelKind:str
+ *   tensorSection
+ * tensorSection: count:u32, then per tensor
+ *   name:str layout:u8(0 dense, 1 row-sparse) dtype:u8(1 = f32) rank:u8 reserved:u8
+ *   dims:u32[rank] [row-sparse: rowCount:u32 rows:u32[rowCount]] payload:f32[...]
+ * str: byteLength:u16 then utf8 bytes, zero-padded so the next field starts at a multiple of 4.
+ *
+ * Decoding is defensive: input comes from untrusted peers. Every read is bounds
+ * checked and any inconsistency throws FlockError ('malformed', or
+ * 'unsupported-format' for an unknown format version / dtype); nothing partial is
+ * returned. Decoded arrays are fresh copies, never views into the input buffer
+ * (socket.io may reuse it).
+ */
+import { FlockError } from '../errors.ts';
+import type { ModelSpec } from '../model/model-spec.ts';
+import { elementCount, type NamedTensors } from '../tensor/named-tensors.ts';
+
+export const UPDATE_FORMAT_VERSION = 1;
+export const WEIGHTS_FORMAT_VERSION = 1;
+
+export interface WireTensor {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+  /** Present ⇒ row-sparse: `data` holds rows.length × prod(shape[1..]) floats for these rows (strictly increasing). */
+  rows?: Uint32Array;
+}
+
+export interface ModelUpdate {
+  round: number;
+  baseVersion: number;
+  numExamples: number;
+  preClipNorm: number;
+  tensors: WireTensor[];
+}
+
+export interface WeightsFile {
+  version: number;
+  modelKind: string;
+  round: number;
+  tensors: WireTensor[];
+}
+
+const UPDATE_MAGIC = 'FLKU';
+const WEIGHTS_MAGIC = 'FLKW';
+const LAYOUT_DENSE = 0;
+const LAYOUT_ROW_SPARSE = 1;
+const DTYPE_F32 = 1;
+const MAX_RANK = 8;
+const MAX_NAME_BYTES = 1024;
+/**
+ * Cap on a tensor's dense element count (1 GiB of f32). A row-sparse tensor's payload
+ * is small whatever shape[0] claims, so without this a tiny message could make
+ * fromWireTensors allocate an absurd dense array.
+ */
+export const MAX_TENSOR_ELEMENTS = 2 ** 28;
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+
+// ---------------------------------------------------------------- validation
+
+/** Checks a tensor is self-consistent; shared by encoder, decoder and fromWireTensors. */
+function validateTensor(t: WireTensor, where: string): void {
+  // '__proto__' as a key of a plain object would replace its prototype instead of adding a tensor.
+  if (t.name.length === 0 || t.name === '__proto__') throw malformed(`${where}: invalid tensor name ${JSON.stringify(t.name)}`);
+  if (t.shape.length > MAX_RANK) throw malformed(`${where}: rank ${t.shape.length} exceeds ${MAX_RANK}`);
+  for (const d of t.shape) {
+    if (!Number.isInteger(d) || d < 1 || d > 0xffffffff) throw malformed(`${where}: bad dimension ${d} in shape [${t.shape}]`);
+  }
+  const dense = elementCount(t.shape);
+  if (dense > MAX_TENSOR_ELEMENTS) throw malformed(`${where}: shape [${t.shape}] has ${dense} elements, limit ${MAX_TENSOR_ELEMENTS}`);
+  if (t.rows) {
+    if (t.shape.length < 1) throw malformed(`${where}: row-sparse tensor needs rank ≥ 1`);
+    const rowCount = t.shape[0];
+    for (let i = 0; i < t.rows.length; i++) {
+      if (t.rows[i] >= rowCount) throw malformed(`${where}: row index ${t.rows[i]} out of range [0, ${rowCount})`);
+      if (i > 0 && t.rows[i] <= t.rows[i - 1]) throw malformed(`${where}: row indices not strictly increasing at position ${i}`);
+    }
+  }
+  const expected = t.rows ? t.rows.length * elementCount(t.shape.slice(1)) : dense;
+  if (t.data.length !== expected) throw malformed(`${where}: expected ${expected} values for shape [${t.shape}], got ${t.data.length}`);
+}
+
+function malformed(msg: string): FlockError {
+  return new FlockError('malformed', msg);
+}
+
+// ---------------------------------------------------------------- writing
+
+class Writer {
+  private buf = new Uint8Array(1024);
+  private view = new DataView(this.buf.buffer);
+  private pos = 0;
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.pos + n) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+  u8(v: number): void { this.ensure(1); this.view.setUint8(this.pos, v); this.pos += 1; }
+  u16(v: number): void { this.ensure(2); this.view.setUint16(this.pos, v, true); this.pos += 2; }
+  u32(v: number): void { this.ensure(4); this.view.setUint32(this.pos, v, true); this.pos += 4; }
+  f64(v: number): void { this.ensure(8); this.view.setFloat64(this.pos, v, true); this.pos += 8; }
+  ascii(s: string): void { for (let i = 0; i < s.length; i++) this.u8(s.charCodeAt(i)); }
+  str(s: string, what: string): void {
+    const b = utf8Encoder.encode(s);
+    if (b.length > MAX_NAME_BYTES) throw malformed(`${what} is ${b.length} bytes, limit ${MAX_NAME_BYTES}`);
+    this.u16(b.length);
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+    this.pad4();
+  }
+  pad4(): void { while (this.pos % 4 !== 0) this.u8(0); }
+  u32s(a: Uint32Array): void {
+    this.ensure(a.length * 4);
+    for (let i = 0; i < a.length; i++) this.view.setUint32(this.pos + i * 4, a[i], true);
+    this.pos += a.length * 4;
+  }
+  f32s(a: Float32Array): void {
+    this.ensure(a.length * 4);
+    if (LITTLE_ENDIAN_HOST) {
+      this.buf.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), this.pos);
+    } else {
+      for (let i = 0; i < a.length; i++) this.view.setFloat32(this.pos + i * 4, a[i], true);
+    }
+    this.pos += a.length * 4;
+  }
+  finish(): Uint8Array { return this.buf.slice(0, this.pos); }
+}
+
+function uint32Field(v: number, what: string): number {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw malformed(`${what} must be an integer in [0, 2^32), got ${v}`);
+  return v;
+}
+
+function writeTensors(w: Writer, tensors: WireTensor[]): void {
+  const seen = new Set<string>();
+  w.u32(tensors.length);
+  for (const t of tensors) {
+    if (seen.has(t.name)) throw malformed(`duplicate tensor name ${t.name}`);
+    seen.add(t.name);
+    validateTensor(t, `tensor ${t.name}`);
+    w.str(t.name, `tensor name ${t.name}`);
+    w.u8(t.rows ? LAYOUT_ROW_SPARSE : LAYOUT_DENSE);
+    w.u8(DTYPE_F32);
+    w.u8(t.shape.length);
+    w.u8(0);
+    for (const d of t.shape) w.u32(d);
+    if (t.rows) {
+      w.u32(t.rows.length);
+      w.u32s(t.rows);
+    }
+    w.f32s(t.data);
+  }
+}
+
+export function encodeUpdate(u: ModelUpdate): Uint8Array {
+  const w = new Writer();
+  w.ascii(UPDATE_MAGIC);
+  w.u16(UPDATE_FORMAT_VERSION);
+  w.u16(0);
+  w.u32(uint32Field(u.round, 'round'));
+  w.u32(uint32Field(u.baseVersion, 'baseVersion'));
+  w.f64(u.numExamples);
+  w.f64(u.preClipNorm);
+  writeTensors(w, u.tensors);
+  return w.finish();
+}
+
+export function encodeWeights(wf: WeightsFile): Uint8Array {
+  const w = new Writer();
+  w.ascii(WEIGHTS_MAGIC);
+  w.u16(WEIGHTS_FORMAT_VERSION);
+  w.u16(0);
+  w.u32(uint32Field(wf.version, 'version'));
+  w.u32(uint32Field(wf.round, 'round'));
+  w.str(wf.modelKind, 'modelKind');
+  writeTensors(w, wf.tensors);
+  return w.finish();
+}
+
+// ---------------------------------------------------------------- reading
+
+class Reader {
+  private readonly view: DataView;
+  pos = 0;
+  constructor(private readonly bytes: Uint8Array, private readonly what: string) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  get remaining(): number { return this.bytes.length - this.pos; }
+  private need(n: number, field: string): void {
+    if (n > this.remaining) {
+      throw malformed(`${this.what} truncated: need ${n} bytes for ${field} at offset ${this.pos}, only ${this.remaining} left`);
+    }
+  }
+  u8(field: string): number { this.need(1, field); return this.view.getUint8(this.pos++); }
+  u16(field: string): number { this.need(2, field); const v = this.view.getUint16(this.pos, true); this.pos += 2; return v; }
+  u32(field: string): number { this.need(4, field); const v = this.view.getUint32(this.pos, true); this.pos += 4; return v; }
+  f64(field: string): number { this.need(8, field); const v = this.view.getFloat64(this.pos, true); this.pos += 8; return v; }
+  ascii(n: number, field: string): string {
+    this.need(n, field);
+    let s = '';
+    for (let i = 0; i < n; i++) s += String.fromCharCode(this.bytes[this.pos + i]);
+    this.pos += n;
+    return s;
+  }
+  str(field: string): string {
+    const n = this.u16(`${field} length`);
+    // The writer pads to a 4-byte boundary of the message offset (not of n).
+    const padded = ((this.pos + n + 3) & ~3) - this.pos;
+    this.need(padded, field);
+    let s: string;
+    try {
+      s = utf8Decoder.decode(this.bytes.subarray(this.pos, this.pos + n));
+    } catch {
+      throw malformed(`${this.what}: ${field} at offset ${this.pos} is not valid UTF-8`);
+    }
+    this.pos += padded;
+    return s;
+  }
+  u32s(n: number, field: string): Uint32Array {
+    this.need(n * 4, field);
+    const out = new Uint32Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.view.getUint32(this.pos + i * 4, true);
+    this.pos += n * 4;
+    return out;
+  }
+  /** A fresh Float32Array (copy), never a view into the input. */
+  f32s(n: number, field: string): Float32Array {
+    this.need(n * 4, field);
+    const out = new Float32Array(n);
+    if (LITTLE_ENDIAN_HOST) {
+      new Uint8Array(out.buffer).set(this.bytes.subarray(this.pos, this.pos + n * 4));
+    } else {
+      for (let i = 0; i < n; i++) out[i] = this.view.getFloat32(this.pos + i * 4, true);
+    }
+    this.pos += n * 4;
+    return out;
+  }
+  header(magic: string, supportedVersion: number): void {
+    const m = this.ascii(4, 'magic');
+    if (m !== magic) throw malformed(`${this.what}: bad magic ${JSON.stringify(m)}, expected ${JSON.stringify(magic)}`);
+    const v = this.u16('format version');
+    if (v !== supportedVersion) {
+      throw new FlockError('unsupported-format', `${this.what}: format version ${v} not supported (expected ${supportedVersion})`);
+    }
+    this.u16('reserved');
+  }
+  end(): void {
+    if (this.remaining !== 0) throw malformed(`${this.what}: ${this.remaining} unexpected trailing bytes at offset ${this.pos}`);
+  }
+}
+
+function readTensors(r: Reader): WireTensor[] {
+  const count = r.u32('tensor count');
+  // Each tensor needs at least 8 bytes (name length + padding + layout word): reject absurd counts early.
+  if (count * 8 > r.remaining) throw malformed(`tensor count ${count} cannot fit in the remaining ${r.remaining} bytes`);
+  const out: WireTensor[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < count; i++) {
+    const name = r.str(`tensor ${i} name`);
+    const where = `tensor ${JSON.stringify(name)}`;
+    if (seen.has(name)) throw malformed(`duplicate tensor name ${JSON.stringify(name)}`);
+    seen.add(name);
+    const layout = r.u8(`${where} layout`);
+    const dtype = r.u8(`${where} dtype`);
+    const rank = r.u8(`${where} rank`);
+    r.u8(`${where} reserved`);
+    if (layout !== LAYOUT_DENSE && layout !== LAYOUT_ROW_SPARSE) throw malformed(`${where}: unknown layout ${layout}`);
+    if (dtype !== DTYPE_F32) throw new FlockError('unsupported-format', `${where}: unsupported dtype ${dtype} (only f32 = ${DTYPE_F32})`);
+    if (rank > MAX_RANK) throw malformed(`${where}: rank ${rank} exceeds ${MAX_RANK}`);
+    const shape = Array.from(r.u32s(rank, `${where} dims`));
+    if (shape.some((d) => d === 0)) throw malformed(`${where}: zero dimension in shape [${shape}]`);
+    let rows: Uint32Array | undefined;
+    let n: number;
+    if (layout === LAYOUT_ROW_SPARSE) {
+      if (rank < 1) throw malformed(`${where}: row-sparse tensor needs rank ≥ 1`);
+      const rowCount = r.u32(`${where} row count`);
+      if (rowCount > shape[0]) throw malformed(`${where}: ${rowCount} rows listed but shape has ${shape[0]}`);
+      rows = r.u32s(rowCount, `${where} rows`);
+      n = rowCount * elementCount(shape.slice(1));
+    } else {
+      n = elementCount(shape);
+    }
+    // Products of u32 dims can exceed 2^53; compare in bytes against what is left before allocating.
+    if (!(n * 4 <= r.remaining)) throw malformed(`${where}: shape [${shape}] needs ${n * 4} payload bytes, only ${r.remaining} left`);
+    const data = r.f32s(n, `${where} payload`);
+    const t: WireTensor = rows ? { name, shape, data, rows } : { name, shape, data };
+    validateTensor(t, where);
+    out.push(t);
+  }
+  return out;
+}
+
+export function decodeUpdate(bytes: Uint8Array, limits?: { maxBytes?: number }): ModelUpdate {
+  if (limits?.maxBytes !== undefined && bytes.length > limits.maxBytes) {
+    throw new FlockError('too-large', `update is ${bytes.length} bytes, limit ${limits.maxBytes}`);
+  }
+  const r = new Reader(bytes, 'update');
+  r.header(UPDATE_MAGIC, UPDATE_FORMAT_VERSION);
+  const round = r.u32('round');
+  const baseVersion = r.u32('baseVersion');
+  const numExamples = r.f64('numExamples');
+  const preClipNorm = r.f64('preClipNorm');
+  const tensors = readTensors(r);
+  r.end();
+  return { round, baseVersion, numExamples, preClipNorm, tensors };
+}
+
+export function decodeWeights(bytes: Uint8Array): WeightsFile {
+  const r = new Reader(bytes, 'weights file');
+  r.header(WEIGHTS_MAGIC, WEIGHTS_FORMAT_VERSION);
+  const version = r.u32('version');
+  const round = r.u32('round');
+  const modelKind = r.str('modelKind');
+  const tensors = readTensors(r);
+  r.end();
+  return { version, modelKind, round, tensors };
+}
+
+// ---------------------------------------------------------------- NamedTensors ⇄ wire
+
+/**
+ * Tensors of `t` in spec order, shapes taken from the spec. With `sparseRows`, params
+ * marked rowSparse are sent as only the rows holding any non-zero value (smaller, but
+ * reveals which items were touched — see DESIGN.md "Models").
+ */
+export function toWireTensors(spec: ModelSpec, t: NamedTensors, opts?: { sparseRows?: boolean }): WireTensor[] {
+  const out: WireTensor[] = [];
+  for (const name of Object.keys(t)) {
+    if (!spec.params.some((p) => p.name === name)) throw new FlockError('wrong-shape', `tensor ${name} is not a parameter of model ${spec.kind}`);
+  }
+  for (const p of spec.params) {
+    const data = t[p.name];
+    if (!data) continue;
+    const n = elementCount(p.shape);
+    if (data.length !== n) throw new FlockError('wrong-shape', `tensor ${p.name}: expected ${n} values for shape [${p.shape}], got ${data.length}`);
+    const shape = [...p.shape];
+    if (!(opts?.sparseRows && p.rowSparse && shape.length >= 1)) {
+      out.push({ name: p.name, shape, data: data.slice() });
+      continue;
+    }
+    const width = n / shape[0];
+    const rows: number[] = [];
+    for (let r = 0; r < shape[0]; r++) {
+      for (let j = r * width; j < (r + 1) * width; j++) {
+        if (data[j] !== 0) {
+          rows.push(r);
+          break;
+        }
+      }
+    }
+    const packed = new Float32Array(rows.length * width);
+    rows.forEach((r, i) => packed.set(data.subarray(r * width, (r + 1) * width), i * width));
+    out.push({ name: p.name, shape, data: packed, rows: Uint32Array.from(rows) });
+  }
+  return out;
+}
+
+/** Dense NamedTensors from wire tensors (row-sparse ones densified, untouched rows 0). */
+export function fromWireTensors(tensors: WireTensor[]): NamedTensors {
+  const out: NamedTensors = {};
+  for (const t of tensors) {
+    if (Object.prototype.hasOwnProperty.call(out, t.name)) throw malformed(`duplicate tensor name ${t.name}`);
+    validateTensor(t, `tensor ${t.name}`);
+    if (!t.rows) {
+      out[t.name] = t.data.slice();
+      continue;
+    }
+    const width = elementCount(t.shape.slice(1));
+    const dense = new Float32Array(elementCount(t.shape));
+    for (let i = 0; i < t.rows.length; i++) dense.set(t.data.subarray(i * width, (i + 1) * width), t.rows[i] * width);
+    out[t.name] = dense;
+  }
+  return out;
+}

@@ -17,7 +17,7 @@ export interface TrainConfig {
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   localEpochs: 2,
   batchSize: 32,
-  learningRate: 0.1,
+  learningRate: 0.5,
   negatives: 4,
   l2: 1e-4,
 };

@@ -39,7 +39,9 @@ export async function trainOnBatches<B>(
     const source = p.scope === 'global' ? globals : locals;
     const values = source[p.name];
     if (!values) throw new Error(`missing ${p.scope} parameter ${p.name}`);
-    vars[p.name] = tf.variable(tf.tensor(values, [...p.shape], 'float32'), true, undefined);
+    const initial = tf.tensor(values, [...p.shape], 'float32');
+    vars[p.name] = tf.variable(initial, true);
+    initial.dispose();
   }
   const trainable = model.spec.params
     .filter((p) => opts.trainable !== 'local' || p.scope === 'local')

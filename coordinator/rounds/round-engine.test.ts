@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import pino from 'pino';
+import { io, type Socket } from 'socket.io-client';
+import { createModel } from '../../shared/model/model-registry.ts';
+import { EVENTS, PROTOCOL_VERSION, type RoundStartMessage, type UpdateRejectedMessage } from '../../shared/protocol/messages.ts';
+import { elementCount, type NamedTensors } from '../../shared/tensor/named-tensors.ts';
+import { encodeUpdate, toWireTensors, type WireTensor } from '../../shared/update/tensor-codec.ts';
+import { DEFAULT_SERVE_CONFIG } from '../serve-config.ts';
+import { startCoordinator, type RunningCoordinator } from '../server.ts';
+
+let coordinator: RunningCoordinator;
+let dataDir: string;
+let socket: Socket;
+let announced: RoundStartMessage;
+
+const weightsBytes = async (): Promise<Buffer> =>
+  Buffer.from(await (await fetch(`${coordinator.url}/api/model/weights/latest`)).arrayBuffer());
+const version = async (): Promise<number> => ((await (await fetch(`${coordinator.url}/api/health`)).json()) as { version: number }).version;
+
+function nextEvent<T>(name: string): Promise<T> {
+  return new Promise((resolve) => socket.once(name, resolve));
+}
+
+/** Sends an update and resolves with the coordinator's ack or typed rejection. */
+function send(bytes: Uint8Array): Promise<{ ack?: unknown; rejected?: UpdateRejectedMessage }> {
+  return new Promise((resolve) => {
+    const onAck = (ack: unknown) => done({ ack });
+    const onReject = (rejected: UpdateRejectedMessage) => done({ rejected });
+    const done = (r: { ack?: unknown; rejected?: UpdateRejectedMessage }) => {
+      socket.off(EVENTS.updateAck, onAck);
+      socket.off(EVENTS.updateRejected, onReject);
+      resolve(r);
+    };
+    socket.on(EVENTS.updateAck, onAck);
+    socket.on(EVENTS.updateRejected, onReject);
+    socket.emit(EVENTS.update, bytes);
+  });
+}
+
+const model = createModel({ kind: 'mf', numItems: 400, dim: 4 });
+function smallDelta(scale = 0.01): NamedTensors {
+  const out: NamedTensors = {};
+  for (const p of model.spec.params.filter((q) => q.scope === 'global')) out[p.name] = new Float32Array(elementCount(p.shape)).fill(scale / 100);
+  return out;
+}
+function update(over: Partial<{ round: number; baseVersion: number; tensors: WireTensor[] }> = {}): Uint8Array {
+  return encodeUpdate({
+    round: over.round ?? announced.round,
+    baseVersion: over.baseVersion ?? announced.version,
+    numExamples: 10,
+    preClipNorm: 0.1,
+    tensors: over.tensors ?? toWireTensors(model.spec, smallDelta()),
+  });
+}
+
+before(async () => {
+  dataDir = await mkdtemp(path.join(tmpdir(), 'flock-engine-'));
+  coordinator = await startCoordinator(
+    { ...DEFAULT_SERVE_CONFIG, port: 0, dataDir, dim: 4, minClients: 1, roundDelayMs: 10, staticDir: path.join(dataDir, 'none') },
+    pino({ level: 'silent' }),
+  );
+  socket = io(coordinator.url, { transports: ['websocket'] });
+  const roundStart = nextEvent<RoundStartMessage>(EVENTS.roundStart);
+  socket.emit(EVENTS.join, { protocolVersion: PROTOCOL_VERSION, clientId: 'tester', backend: 'cpu', backendReason: 'test', eligible: true });
+  announced = await roundStart;
+});
+
+after(async () => {
+  socket.disconnect();
+  await coordinator.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+test('malformed updates get typed errors and leave the global model byte-identical', async () => {
+  const before = await weightsBytes();
+  const [emb, bias] = toWireTensors(model.spec, smallDelta());
+  const nan = smallDelta();
+  nan.itemBias[3] = Number.NaN;
+  const big = smallDelta();
+  big.itemEmbedding.fill(1); // ‖Δ‖ = sqrt(1600) = 40 > C = 1
+  const cases: [string, Uint8Array][] = [
+    ['wrong-shape', update({ tensors: [{ ...emb, shape: [399, 4], data: emb.data.slice(0, 399 * 4) }, bias] })],
+    ['wrong-shape', update({ tensors: [emb] })],
+    ['non-finite', update({ tensors: toWireTensors(model.spec, nan) })],
+    ['over-bound', update({ tensors: toWireTensors(model.spec, big) })],
+    ['wrong-round', update({ round: announced.round + 5 })],
+    ['late', update({ round: announced.round - 1 })],
+    ['wrong-version', update({ baseVersion: announced.version + 1 })],
+    ['malformed', new Uint8Array([1, 2, 3, 4, 5])],
+  ];
+  for (const [code, bytes] of cases) {
+    const r = await send(bytes);
+    assert.equal(r.rejected?.code, code, `expected ${code}, got ${JSON.stringify(r)}`);
+    assert.ok(r.rejected!.message.length > 0);
+  }
+  assert.deepEqual(await weightsBytes(), before);
+  assert.equal(await version(), announced.version);
+});
+
+test('a valid update is acknowledged, aggregated and a duplicate is rejected', async () => {
+  const before = await weightsBytes();
+  const newVersion = nextEvent<{ version: number }>(EVENTS.modelVersion);
+  const ok = await send(update());
+  assert.ok(ok.ack, `expected ack, got ${JSON.stringify(ok)}`);
+  assert.equal((await newVersion).version, announced.version + 1);
+  assert.notDeepEqual(await weightsBytes(), before);
+  const dup = await send(update());
+  assert.ok(dup.rejected && ['late', 'duplicate'].includes(dup.rejected.code));
+});

@@ -1,0 +1,248 @@
+/**
+ * Federated rounds end to end: one coordinator, three browser participants (three
+ * separate contexts, so three separate IndexedDBs), each forced onto WebGPU, each
+ * liking different items through real clicks. Waits until the coordinator has
+ * aggregated at least three rounds and every page has joined three rounds and holds
+ * version ≥ 3, then checks the recommendations moved and that no raw interaction
+ * record ever left a page.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { collectConsole, launchChromium } from './harness/chromium.ts';
+import { ensureBuilt } from './harness/build.ts';
+import { getJson, REPO_ROOT, startCoordinator, type RunningCoordinator } from './harness/coordinator-process.ts';
+import { captureTraffic, type TrafficCapture } from './harness/traffic-capture.ts';
+
+const NUM_PARTICIPANTS = 3;
+const LIKES_PER_PARTICIPANT = 7;
+const TARGET_VERSION = 3;
+const TARGET_ROUNDS_JOINED = 3;
+const TRAINING_TIMEOUT_MS = Number(process.env.FLOCK_E2E_TRAINING_TIMEOUT_MS ?? 240_000);
+const ARTIFACTS = path.join(REPO_ROOT, 'e2e', 'artifacts');
+
+interface Health {
+  ok: boolean;
+  version: number;
+  round: number;
+  clients: number;
+  uptimeSeconds: number;
+}
+interface RoundsDoc {
+  rounds: { round: number; outcome: string; newVersion: number | null }[];
+}
+
+interface Participant {
+  index: number;
+  context: BrowserContext;
+  page: Page;
+  traffic: TrafficCapture;
+  console: string[];
+  liked: number[];
+  rated: { item: number; rating: number } | null;
+}
+
+interface PageState {
+  backend: string;
+  connection: string;
+  modelVersion: number | null;
+  roundsJoined: number;
+  bytesSent: number;
+  recsVersion: number | null;
+  recs: number[];
+}
+
+let coordinator: RunningCoordinator | undefined;
+let browser: Browser | undefined;
+const participants: Participant[] = [];
+
+function diagnostics(): string {
+  const parts = [`coordinator log (tail):\n${coordinator?.logs.slice(-40).join('\n') ?? '(not started)'}`];
+  for (const p of participants) parts.push(`page ${p.index} console (tail):\n${p.console.slice(-20).join('\n')}`);
+  return '\n' + parts.join('\n\n');
+}
+
+async function readState(page: Page): Promise<PageState> {
+  return page.evaluate(() => {
+    const text = (id: string) => document.querySelector(`[data-testid=${id}]`)?.textContent?.trim() ?? '';
+    const int = (s: string | undefined) => (s !== undefined && /^-?\d+$/.test(s.trim()) ? Number(s) : null);
+    return {
+      backend: text('backend'),
+      connection: text('connection'),
+      modelVersion: int(text('model-version')),
+      roundsJoined: int(text('rounds-joined')) ?? 0,
+      bytesSent: int(text('bytes-sent')) ?? 0,
+      recsVersion: int(document.body.dataset.recsVersion),
+      recs: Array.from(document.querySelectorAll('[data-testid=recommendations] [data-testid=rec-item]')).map((e) =>
+        Number((e as HTMLElement).dataset.itemId),
+      ),
+    };
+  });
+}
+
+/** Polls `check` every `everyMs` until it returns a value; fails with `what` and diagnostics at the deadline. */
+async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | null | undefined | false>, everyMs = 1000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${diagnostics()}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+before(async () => {
+  await ensureBuilt();
+  coordinator = await startCoordinator({
+    extraArgs: ['--min-clients', '3', '--clients-per-round', '1', '--local-epochs', '1', '--round-timeout', '60000'],
+  });
+  console.log(`# coordinator at ${coordinator.url} (data dir ${coordinator.dataDir})`);
+  browser = await launchChromium();
+});
+
+after(async () => {
+  for (const p of participants) await p.context.close().catch(() => {});
+  await browser?.close().catch(() => {});
+  await coordinator?.stop();
+});
+
+test('three WebGPU browsers train the shared model over ≥ 3 federated rounds, sending no raw interactions', { timeout: 600_000 }, async () => {
+  const url = coordinator!.url;
+  const health0 = await getJson<Health>(url, '/api/health');
+  const model = await getJson<{ version: number; model: { kind: string; numItems: number; dim: number } }>(url, '/api/model');
+  console.log(`# initial health ${JSON.stringify(health0)}; model ${JSON.stringify(model.model)} v${model.version}`);
+
+  // Open three participants, traffic capture attached before the first request.
+  for (let k = 0; k < NUM_PARTICIPANTS; k++) {
+    const context = await browser!.newContext();
+    const page = await context.newPage();
+    const traffic = captureTraffic(page);
+    const consoleLines = collectConsole(page, `p${k} `);
+    participants.push({ index: k, context, page, traffic, console: consoleLines, liked: [], rated: null });
+    await page.goto(`${url}/?backend=webgpu`);
+  }
+  for (const p of participants) {
+    await p.page
+      .waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 120_000 })
+      .catch((e: Error) => assert.fail(`page ${p.index} never became ready: ${e.message}${diagnostics()}`));
+    const s = await readState(p.page);
+    assert.equal(s.backend, 'webgpu', `page ${p.index} runs on '${s.backend}', not webgpu${diagnostics()}`);
+  }
+
+  // Each context likes a different, deterministic set of items (disjoint: ids k, k+3, k+6, …
+  // among the catalog items shown), and rates the first of them 5 via the select.
+  const shown = (await participants[0].page.$$eval('[data-testid=catalog] [data-testid=catalog-item]', (els) =>
+    els.map((e) => Number((e as HTMLElement).dataset.itemId)),
+  )).sort((a, b) => a - b);
+  assert.ok(shown.length >= NUM_PARTICIPANTS * LIKES_PER_PARTICIPANT, `catalog shows only ${shown.length} items`);
+  for (const p of participants) {
+    p.liked = Array.from({ length: LIKES_PER_PARTICIPANT }, (_, j) => shown[p.index + NUM_PARTICIPANTS * j + 1]);
+    for (const item of p.liked) {
+      const row = p.page.locator(`[data-testid=catalog] [data-testid=catalog-item][data-item-id="${item}"]`);
+      await row.locator('button[data-testid=like]').click();
+    }
+    const first = p.page.locator(`[data-testid=catalog] [data-testid=catalog-item][data-item-id="${p.liked[0]}"]`);
+    await first.locator('select[data-testid=rate]').selectOption('5');
+    p.rated = { item: p.liked[0], rating: 5 };
+    console.log(`# page ${p.index} liked ${JSON.stringify(p.liked)}, rated item ${p.liked[0]} 5`);
+  }
+
+  // Recommendations before training (computed on whatever version each page holds now).
+  const before: PageState[] = [];
+  for (const p of participants) {
+    before.push(
+      await waitFor(`recommendations on page ${p.index}`, 60_000, async () => {
+        const s = await readState(p.page);
+        return s.recs.length > 0 ? s : null;
+      }),
+    );
+    console.log(`# page ${p.index} recs before (v${before[p.index].recsVersion}): ${before[p.index].recs.slice(0, 10).join(',')}`);
+  }
+
+  // Wait for federated training: global version ≥ 3, every page joined ≥ 3 rounds and holds v ≥ 3.
+  const t0 = Date.now();
+  let lastLine = '';
+  const states = await waitFor('≥ 3 aggregated rounds with every page at version ≥ 3 having joined ≥ 3 rounds', TRAINING_TIMEOUT_MS, async () => {
+    const h = await getJson<Health>(url, '/api/health');
+    const ss = await Promise.all(participants.map((p) => readState(p.page)));
+    const line =
+      `global v${h.version} round ${h.round} clients ${h.clients} | ` +
+      ss.map((s, k) => `p${k} ${s.connection} v${s.modelVersion ?? '-'} joined ${s.roundsJoined} sent ${s.bytesSent}B recs@v${s.recsVersion ?? '-'}`).join(' | ');
+    if (line !== lastLine) console.log(`# t=${((Date.now() - t0) / 1000).toFixed(0)}s ${line}`);
+    lastLine = line;
+    const done =
+      h.version >= TARGET_VERSION &&
+      ss.every((s) => s.roundsJoined >= TARGET_ROUNDS_JOINED && (s.modelVersion ?? 0) >= TARGET_VERSION);
+    return done ? ss : null;
+  }, 2000);
+  console.log(`# training reached target after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+  const rounds = await getJson<RoundsDoc>(url, '/api/rounds');
+  const aggregated = rounds.rounds.filter((r) => r.outcome === 'aggregated');
+  console.log(`# rounds: ${rounds.rounds.map((r) => `${r.round}:${r.outcome}→${r.newVersion}`).join(' ')}`);
+  assert.ok(aggregated.length >= 3, `only ${aggregated.length} aggregated rounds in /api/rounds`);
+
+  // Recommendations after training: recomputed with a newer model, and different somewhere.
+  const afterStates: PageState[] = [];
+  for (const p of participants) {
+    afterStates.push(
+      await waitFor(`page ${p.index} recommendations recomputed on version ≥ ${TARGET_VERSION}`, 60_000, async () => {
+        const s = await readState(p.page);
+        return (s.recsVersion ?? -1) >= TARGET_VERSION && s.recs.length > 0 ? s : null;
+      }),
+    );
+  }
+  let anyChanged = false;
+  for (let k = 0; k < participants.length; k++) {
+    const b = before[k];
+    const a = afterStates[k];
+    const changed = JSON.stringify(a.recs) !== JSON.stringify(b.recs);
+    anyChanged ||= changed;
+    console.log(`# page ${k} recs after (v${a.recsVersion}): ${a.recs.slice(0, 10).join(',')} ${changed ? '(changed)' : '(same)'}`);
+    assert.ok((a.recsVersion ?? -1) > (b.recsVersion ?? -1), `page ${k} recsVersion did not advance (${b.recsVersion} → ${a.recsVersion})`);
+  }
+  assert.ok(anyChanged, 'recommendations are identical before and after training on every page');
+
+  await mkdir(ARTIFACTS, { recursive: true });
+  const shot = path.join(ARTIFACTS, 'webapp-after-training.png');
+  await participants[0].page.screenshot({ path: shot, fullPage: true });
+  console.log(`# screenshot: ${shot}`);
+
+  // Privacy. What leaves a page, by design: HTTP GETs for the app, /api/catalog and the
+  // model weights (no body); the socket.io handshake and a join message (protocol
+  // version, backend/capabilities); per round, the update metadata {round, version, n}
+  // as a text frame and the clipped delta of the GLOBAL parameters (item embedding and
+  // item bias) as a binary attachment. The user's own embedding, likes and ratings stay
+  // in IndexedDB. So no captured URL, body or frame may carry an interaction record
+  // (field names "rating"/"timestamp"/"interactions"), and no text payload may carry a
+  // list of the page's liked item ids.
+  for (const p of participants) {
+    const payloads = p.traffic.texts();
+    const sentFrames = p.traffic.frames.length;
+    const binaryFrames = p.traffic.frames.filter((f) => typeof f.payload !== 'string').length;
+    const posts = p.traffic.requests.filter((r) => r.method !== 'GET').length;
+    console.log(
+      `# page ${p.index} sent ${p.traffic.requests.length} requests (${posts} with a body method), ${sentFrames} ws frames ` +
+        `(${binaryFrames} binary), ${p.traffic.totalBytesSent()} payload bytes; page reports bytes-sent ${states[p.index].bytesSent}`,
+    );
+    assert.ok(sentFrames + posts > 0, `page ${p.index}: capture saw nothing sent, the privacy check would be vacuous`);
+    const liked = new Set(p.liked);
+    for (const { where, text, binary } of payloads) {
+      for (const needle of ['"rating"', '"timestamp"', '"interactions"']) {
+        assert.ok(!text.includes(needle), `page ${p.index}: ${where} contains ${needle}: ${text.slice(0, 300)}`);
+      }
+      if (binary) continue;
+      for (const order of [p.liked, [...p.liked].sort((a, b) => a - b)]) {
+        assert.ok(!text.includes(order.slice(0, 3).join(',')), `page ${p.index}: ${where} contains the liked ids ${order.slice(0, 3).join(',')}…: ${text.slice(0, 300)}`);
+      }
+      // Any JSON-like integer array holding three or more of this page's liked ids.
+      for (const m of text.matchAll(/\[\s*-?\d+(?:\s*,\s*-?\d+)+\s*\]/g)) {
+        const ids = m[0].slice(1, -1).split(',').map((s) => Number(s.trim()));
+        const hits = ids.filter((id) => liked.has(id)).length;
+        assert.ok(hits < 3, `page ${p.index}: ${where} carries an id list with ${hits} liked items: ${m[0].slice(0, 200)}`);
+      }
+    }
+  }
+});

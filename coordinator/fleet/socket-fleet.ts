@@ -124,9 +124,14 @@ export async function runSocketFleet(o: SocketFleetOptions): Promise<SocketFleet
         continue; // coordinator restarting: the participants reconnect on their own
       }
       if (version > seen) {
+        let r: RankingReport;
+        try {
+          r = await evaluate(version);
+        } catch {
+          continue; // the coordinator went away between the two requests; try again
+        }
         seen = version;
         lastProgress = Date.now();
-        const r = await evaluate(version);
         history.push({ version, hr10: r.sampled.hr, ndcg10: r.sampled.ndcg });
         o.log(`version ${version} (${version - startVersion}/${o.rounds}): HR@10 ${r.sampled.hr.toFixed(4)}  NDCG@10 ${r.sampled.ndcg.toFixed(4)}`);
       } else if (Date.now() - lastProgress > (o.stallTimeoutMs ?? 120_000)) {

@@ -111,3 +111,30 @@ test('a valid update is acknowledged, aggregated and a duplicate is rejected', a
   const dup = await send(update());
   assert.ok(dup.rejected && ['late', 'duplicate'].includes(dup.rejected.code));
 });
+
+test('a round that misses its quorum by the deadline closes without changing the model, and the next one opens', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'flock-quorum-'));
+  const c = await startCoordinator(
+    { ...DEFAULT_SERVE_CONFIG, port: 0, dataDir: dir, dim: 4, minClients: 1, roundDelayMs: 10, roundTimeoutMs: 300, staticDir: path.join(dir, 'none') },
+    pino({ level: 'silent' }),
+  );
+  const s = io(c.url, { transports: ['websocket'] });
+  try {
+    const starts: RoundStartMessage[] = [];
+    const twoRounds = new Promise<void>((resolve) => s.on(EVENTS.roundStart, (m: RoundStartMessage) => starts.push(m) === 2 && resolve()));
+    const closed = new Promise<{ outcome: string; newVersion: number | null }>((resolve) => s.once(EVENTS.roundClosed, resolve));
+    s.emit(EVENTS.join, { protocolVersion: PROTOCOL_VERSION, clientId: 'silent', backend: 'cpu', backendReason: 'test', eligible: true });
+    const record = await closed;
+    assert.equal(record.outcome, 'quorum-missed');
+    assert.equal(record.newVersion, null);
+    await twoRounds;
+    assert.equal(starts[1].round, starts[0].round + 1);
+    assert.equal(starts[1].version, starts[0].version);
+    const health = (await (await fetch(`${c.url}/api/health`)).json()) as { version: number };
+    assert.equal(health.version, 0);
+  } finally {
+    s.disconnect();
+    await c.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

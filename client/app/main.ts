@@ -4,7 +4,7 @@ import { Participant, type ParticipantEvent } from '../../shared/participant/par
 import type { ParticipantStore, StoredInteraction } from '../../shared/participant/participant-store.ts';
 import { BackendNameSchema, CatalogResponseSchema, type BackendName, type CatalogResponse } from '../../shared/protocol/messages.ts';
 import { CatalogView } from './catalog-view.ts';
-import { byTestId } from './dom.ts';
+import { byTestId, el } from './dom.ts';
 import { RecommendationsView } from './recommendations-view.ts';
 import { StatusPanel } from './status-panel.ts';
 import './styles.css';
@@ -42,8 +42,18 @@ function showError(message: string): void {
   document.body.dataset.error = message;
 }
 
+/** Start-up failed: say so in place of the placeholders, with a way to try again. */
+function showStartupFailure(message: string): void {
+  showError(message);
+  const retry = el('button', { type: 'button', 'data-testid': 'retry' }, 'Try again');
+  retry.addEventListener('click', () => location.reload());
+  byTestId(document, 'catalog-panel').replaceChildren(el('p', { class: 'muted' }, 'The catalog could not be loaded. '), retry);
+  byTestId(document, 'recs-panel').replaceChildren(el('p', { class: 'muted' }, 'No recommendations until the catalog loads.'));
+  document.querySelector<HTMLButtonElement>('[data-testid=opt-out]')?.setAttribute('disabled', '');
+}
+
 /** Keeps recommendations fresh: one refresh at a time, coalescing requests made meanwhile. */
-function recommendationRefresher(participant: Participant, view: RecommendationsView): () => void {
+function recommendationRefresher(participant: Participant, store: ParticipantStore, view: RecommendationsView): () => void {
   let running = false;
   let pending = false;
   const run = async (): Promise<void> => {
@@ -52,10 +62,12 @@ function recommendationRefresher(participant: Participant, view: Recommendations
       do {
         pending = false;
         const version = participant.state.version;
-        const items = await participant.recommend(TOP_K);
+        // With no likes yet the ranking would only reflect a random taste vector: ask for likes instead.
+        const hasHistory = (await store.getInteractions()).length > 0;
+        const items = hasHistory ? await participant.recommend(TOP_K) : [];
         // Recompute if a newer model arrived while scoring, so recsVersion is exact.
         if (participant.state.version !== version) pending = true;
-        else view.show(items, version, version === null ? 'Waiting for the shared model…' : undefined);
+        else view.show(items, version, hasHistory && version === null ? 'Waiting for the shared model…' : undefined);
       } while (pending);
     } catch (err) {
       showError(`Could not compute recommendations: ${err instanceof Error ? err.message : String(err)}`);
@@ -74,7 +86,7 @@ function markLabel(i: StoredInteraction): string {
 }
 
 async function startApp(params: PageParams, backend: BackendChoice, store: ParticipantStore, catalog: CatalogResponse): Promise<void> {
-  byTestId(document, 'catalog-name').textContent = catalog.name;
+  byTestId(document, 'catalog-name').textContent = `Catalog: ${catalog.name}.`;
   const status = new StatusPanel(byTestId(document, 'status'), backend);
   const recs = new RecommendationsView(byTestId(document, 'recs-panel'), catalog.titles);
 
@@ -92,7 +104,7 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
     backend: { name: backend.name, reason: backend.reason },
     onEvent,
   });
-  refresh = recommendationRefresher(participant, recs);
+  refresh = recommendationRefresher(participant, store, recs);
 
   const record = async (interaction: StoredInteraction): Promise<void> => {
     await store.addInteraction(interaction);
@@ -135,5 +147,5 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   console.error(err);
-  showError(err instanceof Error ? err.message : String(err));
+  showStartupFailure(err instanceof Error ? err.message : String(err));
 });

@@ -8,7 +8,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { collectConsole, launchChromium } from './harness/chromium.ts';
@@ -64,22 +64,27 @@ function diagnostics(): string {
   return '\n' + parts.join('\n\n');
 }
 
+/**
+ * Reads the status panel and the recommendations. Written as a string: tsx (esbuild
+ * keepNames) wraps named inner functions in a `__name` helper that does not exist in
+ * the page, so functions with named locals cannot be passed to page.evaluate.
+ */
+const READ_STATE_JS = `(() => {
+  const text = (id) => document.querySelector('[data-testid=' + id + ']')?.textContent?.trim() ?? '';
+  const int = (s) => (s !== undefined && /^-?\\d+$/.test(s.trim()) ? Number(s) : null);
+  return {
+    backend: text('backend'),
+    connection: text('connection'),
+    modelVersion: int(text('model-version')),
+    roundsJoined: int(text('rounds-joined')) ?? 0,
+    bytesSent: int(text('bytes-sent')) ?? 0,
+    recsVersion: int(document.body.dataset.recsVersion),
+    recs: Array.from(document.querySelectorAll('[data-testid=recommendations] [data-testid=rec-item]')).map((e) => Number(e.dataset.itemId)),
+  };
+})()`;
+
 async function readState(page: Page): Promise<PageState> {
-  return page.evaluate(() => {
-    const text = (id: string) => document.querySelector(`[data-testid=${id}]`)?.textContent?.trim() ?? '';
-    const int = (s: string | undefined) => (s !== undefined && /^-?\d+$/.test(s.trim()) ? Number(s) : null);
-    return {
-      backend: text('backend'),
-      connection: text('connection'),
-      modelVersion: int(text('model-version')),
-      roundsJoined: int(text('rounds-joined')) ?? 0,
-      bytesSent: int(text('bytes-sent')) ?? 0,
-      recsVersion: int(document.body.dataset.recsVersion),
-      recs: Array.from(document.querySelectorAll('[data-testid=recommendations] [data-testid=rec-item]')).map((e) =>
-        Number((e as HTMLElement).dataset.itemId),
-      ),
-    };
-  });
+  return (await page.evaluate(READ_STATE_JS)) as PageState;
 }
 
 /** Polls `check` every `everyMs` until it returns a value; fails with `what` and diagnostics at the deadline. */
@@ -98,7 +103,7 @@ before(async () => {
   coordinator = await startCoordinator({
     extraArgs: ['--min-clients', '3', '--clients-per-round', '1', '--local-epochs', '1', '--round-timeout', '60000'],
   });
-  console.log(`# coordinator at ${coordinator.url} (data dir ${coordinator.dataDir})`);
+  console.log(`coordinator at ${coordinator.url} (data dir ${coordinator.dataDir})`);
   browser = await launchChromium();
 });
 
@@ -112,7 +117,7 @@ test('three WebGPU browsers train the shared model over ≥ 3 federated rounds, 
   const url = coordinator!.url;
   const health0 = await getJson<Health>(url, '/api/health');
   const model = await getJson<{ version: number; model: { kind: string; numItems: number; dim: number } }>(url, '/api/model');
-  console.log(`# initial health ${JSON.stringify(health0)}; model ${JSON.stringify(model.model)} v${model.version}`);
+  console.log(`initial health ${JSON.stringify(health0)}; model ${JSON.stringify(model.model)} v${model.version}`);
 
   // Open three participants, traffic capture attached before the first request.
   for (let k = 0; k < NUM_PARTICIPANTS; k++) {
@@ -138,7 +143,7 @@ test('three WebGPU browsers train the shared model over ≥ 3 federated rounds, 
   )).sort((a, b) => a - b);
   assert.ok(shown.length >= NUM_PARTICIPANTS * LIKES_PER_PARTICIPANT, `catalog shows only ${shown.length} items`);
   for (const p of participants) {
-    p.liked = Array.from({ length: LIKES_PER_PARTICIPANT }, (_, j) => shown[p.index + NUM_PARTICIPANTS * j + 1]);
+    p.liked = Array.from({ length: LIKES_PER_PARTICIPANT }, (_, j) => shown[p.index + NUM_PARTICIPANTS * j]);
     for (const item of p.liked) {
       const row = p.page.locator(`[data-testid=catalog] [data-testid=catalog-item][data-item-id="${item}"]`);
       await row.locator('button[data-testid=like]').click();
@@ -146,7 +151,7 @@ test('three WebGPU browsers train the shared model over ≥ 3 federated rounds, 
     const first = p.page.locator(`[data-testid=catalog] [data-testid=catalog-item][data-item-id="${p.liked[0]}"]`);
     await first.locator('select[data-testid=rate]').selectOption('5');
     p.rated = { item: p.liked[0], rating: 5 };
-    console.log(`# page ${p.index} liked ${JSON.stringify(p.liked)}, rated item ${p.liked[0]} 5`);
+    console.log(`page ${p.index} liked ${JSON.stringify(p.liked)}, rated item ${p.liked[0]} 5`);
   }
 
   // Recommendations before training (computed on whatever version each page holds now).
@@ -158,7 +163,7 @@ test('three WebGPU browsers train the shared model over ≥ 3 federated rounds, 
         return s.recs.length > 0 ? s : null;
       }),
     );
-    console.log(`# page ${p.index} recs before (v${before[p.index].recsVersion}): ${before[p.index].recs.slice(0, 10).join(',')}`);
+    console.log(`page ${p.index} recs before (v${before[p.index].recsVersion}): ${before[p.index].recs.slice(0, 10).join(',')}`);
   }
 
   // Wait for federated training: global version ≥ 3, every page joined ≥ 3 rounds and holds v ≥ 3.
@@ -170,18 +175,18 @@ test('three WebGPU browsers train the shared model over ≥ 3 federated rounds, 
     const line =
       `global v${h.version} round ${h.round} clients ${h.clients} | ` +
       ss.map((s, k) => `p${k} ${s.connection} v${s.modelVersion ?? '-'} joined ${s.roundsJoined} sent ${s.bytesSent}B recs@v${s.recsVersion ?? '-'}`).join(' | ');
-    if (line !== lastLine) console.log(`# t=${((Date.now() - t0) / 1000).toFixed(0)}s ${line}`);
+    if (line !== lastLine) console.log(`t=${((Date.now() - t0) / 1000).toFixed(0)}s ${line}`);
     lastLine = line;
     const done =
       h.version >= TARGET_VERSION &&
       ss.every((s) => s.roundsJoined >= TARGET_ROUNDS_JOINED && (s.modelVersion ?? 0) >= TARGET_VERSION);
     return done ? ss : null;
   }, 2000);
-  console.log(`# training reached target after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`training reached target after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
   const rounds = await getJson<RoundsDoc>(url, '/api/rounds');
   const aggregated = rounds.rounds.filter((r) => r.outcome === 'aggregated');
-  console.log(`# rounds: ${rounds.rounds.map((r) => `${r.round}:${r.outcome}→${r.newVersion}`).join(' ')}`);
+  console.log(`rounds: ${rounds.rounds.map((r) => `${r.round}:${r.outcome}→${r.newVersion}`).join(' ')}`);
   assert.ok(aggregated.length >= 3, `only ${aggregated.length} aggregated rounds in /api/rounds`);
 
   // Recommendations after training: recomputed with a newer model, and different somewhere.
@@ -200,7 +205,7 @@ test('three WebGPU browsers train the shared model over ≥ 3 federated rounds, 
     const a = afterStates[k];
     const changed = JSON.stringify(a.recs) !== JSON.stringify(b.recs);
     anyChanged ||= changed;
-    console.log(`# page ${k} recs after (v${a.recsVersion}): ${a.recs.slice(0, 10).join(',')} ${changed ? '(changed)' : '(same)'}`);
+    console.log(`page ${k} recs after (v${a.recsVersion}): ${a.recs.slice(0, 10).join(',')} ${changed ? '(changed)' : '(same)'}`);
     assert.ok((a.recsVersion ?? -1) > (b.recsVersion ?? -1), `page ${k} recsVersion did not advance (${b.recsVersion} → ${a.recsVersion})`);
   }
   assert.ok(anyChanged, 'recommendations are identical before and after training on every page');
@@ -208,35 +213,49 @@ test('three WebGPU browsers train the shared model over ≥ 3 federated rounds, 
   await mkdir(ARTIFACTS, { recursive: true });
   const shot = path.join(ARTIFACTS, 'webapp-after-training.png');
   await participants[0].page.screenshot({ path: shot, fullPage: true });
-  console.log(`# screenshot: ${shot}`);
+  console.log(`screenshot: ${shot}`);
 
-  // Privacy. What leaves a page, by design: HTTP GETs for the app, /api/catalog and the
-  // model weights (no body); the socket.io handshake and a join message (protocol
-  // version, backend/capabilities); per round, the update metadata {round, version, n}
-  // as a text frame and the clipped delta of the GLOBAL parameters (item embedding and
-  // item bias) as a binary attachment. The user's own embedding, likes and ratings stay
-  // in IndexedDB. So no captured URL, body or frame may carry an interaction record
-  // (field names "rating"/"timestamp"/"interactions"), and no text payload may carry a
-  // list of the page's liked item ids.
+  // Privacy. What left each page in the run this test was written against (see
+  // e2e/artifacts/traffic-page-K.json for the record of the latest run):
+  //  - HTTP: only GETs without bodies — the app's assets, /api/catalog and
+  //    /api/model/weights/<version> for each version it trained on or displayed;
+  //  - socket.io text frames: `40` (connect), one `join` {protocolVersion, clientId (a
+  //    random UUID), backend, backendReason, eligible}, a few `eligibility` {eligible};
+  //  - per round joined: `451-["update",{"_placeholder":true,"num":0}]` plus ONE binary
+  //    attachment of 27,284 B = a small header + the clipped delta of the GLOBAL
+  //    parameters as dense float32 (400 items × (16 + 1) × 4 B = 27,200 B: item
+  //    embedding and item bias). Dense, so it does not even reveal which rows moved.
+  // The user's embedding, likes and ratings stay in IndexedDB. So: no URL, body or
+  // frame may carry an interaction record (field names "rating"/"timestamp"/
+  // "interactions", also searched in binary payloads decoded as latin1), and no text
+  // payload may carry a list of the page's liked item ids.
   for (const p of participants) {
     const payloads = p.traffic.texts();
     const sentFrames = p.traffic.frames.length;
     const binaryFrames = p.traffic.frames.filter((f) => typeof f.payload !== 'string').length;
     const posts = p.traffic.requests.filter((r) => r.method !== 'GET').length;
     console.log(
-      `# page ${p.index} sent ${p.traffic.requests.length} requests (${posts} with a body method), ${sentFrames} ws frames ` +
+      `page ${p.index} sent ${p.traffic.requests.length} requests (${posts} with a body method), ${sentFrames} ws frames ` +
         `(${binaryFrames} binary), ${p.traffic.totalBytesSent()} payload bytes; page reports bytes-sent ${states[p.index].bytesSent}`,
     );
+    await writeFile(path.join(ARTIFACTS, `traffic-page-${p.index}.json`), JSON.stringify(p.traffic.summary(), null, 1));
     assert.ok(sentFrames + posts > 0, `page ${p.index}: capture saw nothing sent, the privacy check would be vacuous`);
     const liked = new Set(p.liked);
     for (const { where, text, binary } of payloads) {
       for (const needle of ['"rating"', '"timestamp"', '"interactions"']) {
         assert.ok(!text.includes(needle), `page ${p.index}: ${where} contains ${needle}: ${text.slice(0, 300)}`);
       }
-      if (binary) continue;
-      for (const order of [p.liked, [...p.liked].sort((a, b) => a - b)]) {
-        assert.ok(!text.includes(order.slice(0, 3).join(',')), `page ${p.index}: ${where} contains the liked ids ${order.slice(0, 3).join(',')}…: ${text.slice(0, 300)}`);
+      if (binary) {
+        // The liked ids as consecutive little-endian int32 (a sparse index list would look so).
+        const raw = Buffer.from(text, 'latin1');
+        const ids = Buffer.alloc(12);
+        p.liked.slice(0, 3).forEach((id, i) => ids.writeInt32LE(id, i * 4));
+        assert.ok(raw.indexOf(ids) < 0, `page ${p.index}: ${where} contains the liked ids ${p.liked.slice(0, 3).join(',')} as int32`);
+        continue;
       }
+      // The liked ids as a run of three (click order = ascending here), e.g. `3,6,9`.
+      const run = new RegExp(`(?<![\\d.])${p.liked.slice(0, 3).join('\\s*,\\s*')}(?![\\d.])`);
+      assert.ok(!run.test(text), `page ${p.index}: ${where} contains the liked ids ${p.liked.slice(0, 3).join(',')}…: ${text.slice(0, 300)}`);
       // Any JSON-like integer array holding three or more of this page's liked ids.
       for (const m of text.matchAll(/\[\s*-?\d+(?:\s*,\s*-?\d+)+\s*\]/g)) {
         const ids = m[0].slice(1, -1).split(',').map((s) => Number(s.trim()));

@@ -108,7 +108,7 @@ test('one training step on WebGPU (browser) matches wasm (Node) within 1e-4', { 
   const info = await page.evaluate(
     () => (window as unknown as { flockLab: { backend: LabInfo } }).flockLab.backend,
   );
-  console.log(`# lab backend: ${JSON.stringify(info)}`);
+  console.log(`lab backend: ${JSON.stringify(info)}`);
   assert.equal(info.name, 'webgpu', `lab did not run on WebGPU (reason: ${info.reason})${diag()}`);
   assert.ok(info.adapter, `lab reports no WebGPU adapter${diag()}`);
 
@@ -119,7 +119,7 @@ test('one training step on WebGPU (browser) matches wasm (Node) within 1e-4', { 
       input,
     )
     .catch((e: Error) => assert.fail(`flockLab.trainOnBatches threw: ${e.message}${diag()}`));
-  console.log(`# webgpu step took ${Date.now() - t0} ms; loss web=${web.loss} node=${nodeResult.loss}; tensors after=${web.numTensorsAfter}`);
+  console.log(`webgpu step took ${Date.now() - t0} ms; loss web=${web.loss} node=${nodeResult.loss}; tensors after=${web.numTensorsAfter}`);
   assert.equal(web.backend, 'webgpu');
   await page.close();
 
@@ -140,9 +140,9 @@ test('one training step on WebGPU (browser) matches wasm (Node) within 1e-4', { 
       assert.ok(changedWeb > 0 && changedNode > 0, `${scope}.${name} did not change (webgpu ${changedWeb}, wasm ${changedNode})`);
     }
   }
-  for (const line of report) console.log(`# ${line}`);
-  console.log(`# max abs difference webgpu vs wasm: ${maxDiff.toExponential(3)} (tolerance ${TOLERANCE})`);
-  console.log(`# largest parameter change from init: ${maxChange.toExponential(3)}`);
+  for (const line of report) console.log(`${line}`);
+  console.log(`max abs difference webgpu vs wasm: ${maxDiff.toExponential(3)} (tolerance ${TOLERANCE})`);
+  console.log(`largest parameter change from init: ${maxChange.toExponential(3)}`);
   assert.ok(Math.abs(web.loss - nodeResult.loss) < 1e-4, `loss differs: webgpu ${web.loss} vs wasm ${nodeResult.loss}`);
   // The step must move parameters by much more than the tolerance, or the comparison proves nothing.
   assert.ok(maxChange > 10 * TOLERANCE, `training barely changed the parameters (max change ${maxChange}); the parity check would be vacuous`);

@@ -38,6 +38,27 @@ export const DEFAULT_SERVE_ARGS: readonly string[] = [
   '--seed', '1',
 ];
 
+/**
+ * Coordinators still running. If the test process ends without `stop()` (a crash, the
+ * runner's timeout, Ctrl-C), they are killed on the way out instead of being orphaned.
+ */
+const live = new Set<ChildProcess>();
+let exitHooksInstalled = false;
+function installExitHooks(): void {
+  if (exitHooksInstalled) return;
+  exitHooksInstalled = true;
+  const killAll = () => {
+    for (const c of live) c.kill('SIGKILL');
+  };
+  process.on('exit', killAll);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      killAll();
+      process.kill(process.pid, sig);
+    });
+  }
+}
+
 function tail(logs: string[], n = 60): string {
   return logs.slice(-n).join('\n');
 }
@@ -57,6 +78,9 @@ export async function startCoordinator(opts: StartCoordinatorOptions = {}): Prom
     env: { ...process.env, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  installExitHooks();
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   const logs: string[] = [];
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let exitInfo: string | null = null;

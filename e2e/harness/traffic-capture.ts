@@ -18,6 +18,8 @@ export interface TrafficCapture {
   /** Every payload as text: URLs, request bodies, frames (binary decoded as latin1). */
   texts(): { where: string; text: string; binary: boolean }[];
   totalBytesSent(): number;
+  /** A readable record of what left the page (text payloads truncated, binary as sizes), for artifacts. */
+  summary(): { requests: { method: string; url: string; bodyBytes: number }[]; frames: { url: string; text?: string; binaryBytes?: number }[] };
 }
 
 /**
@@ -57,6 +59,16 @@ export function captureTraffic(page: Page): TrafficCapture {
         else out.push({ where: `ws ${f.url} (binary frame, ${f.payload.length} B)`, text: f.payload.toString('latin1'), binary: true });
       }
       return out;
+    },
+    summary() {
+      return {
+        requests: requests.map((r) => ({ method: r.method, url: r.url, bodyBytes: r.body?.length ?? 0 })),
+        frames: frames.map((f) =>
+          typeof f.payload === 'string'
+            ? { url: f.url, text: f.payload.length > 500 ? f.payload.slice(0, 500) + '…' : f.payload }
+            : { url: f.url, binaryBytes: f.payload.length },
+        ),
+      };
     },
     totalBytesSent() {
       let n = 0;

@@ -224,7 +224,8 @@ test('three WebGPU browsers train the shared model over ≥ 3 federated rounds, 
   //  - per round joined: `451-["update",{"_placeholder":true,"num":0}]` plus ONE binary
   //    attachment of 27,284 B = a small header + the clipped delta of the GLOBAL
   //    parameters as dense float32 (400 items × (16 + 1) × 4 B = 27,200 B: item
-  //    embedding and item bias). Dense, so it does not even reveal which rows moved.
+  //    embedding and item bias). Dense, but rows of untouched items are exactly zero,
+  //    so the set of touched rows (positives mixed with sampled negatives) is visible.
   // The user's embedding, likes and ratings stay in IndexedDB. So: no URL, body or
   // frame may carry an interaction record (field names "rating"/"timestamp"/
   // "interactions", also searched in binary payloads decoded as latin1), and no text

@@ -15,8 +15,9 @@ export interface BuiltUpdate {
 /**
  * The client side of a round's data path, in one place for browser, fleet and
  * simulation: Δ = w_local − w_v over GLOBAL parameters only, clip ‖Δ‖₂ ≤ C, encode.
- * Updates are sent dense: a row-sparse update would tell the coordinator which
- * items the person touched.
+ * Updates are sent dense. That does not hide which items a person touched (untouched
+ * rows are exactly zero; positives are mixed with sampled negatives only): secure
+ * aggregation or DP noise is what would.
  */
 export function buildUpdate(
   spec: ModelSpec,

@@ -10,6 +10,7 @@ export function initParams(spec: ModelSpec, scope: ParamScope, seed: number): Na
     if (p.scope !== scope) continue;
     const data = new Float32Array(elementCount(p.shape));
     if (p.init.kind === 'normal') for (let i = 0; i < data.length; i++) data[i] = rng.normal() * p.init.std;
+    else if (p.init.kind === 'ones') data.fill(1);
     out[p.name] = data;
   }
   return out;

@@ -12,8 +12,8 @@ export interface ParamSpec {
   readonly scope: ParamScope;
   /** true for embedding tables whose gradient touches only some rows. */
   readonly rowSparse?: boolean;
-  /** Initialiser: normal(0, std) or constant zero. */
-  readonly init: { kind: 'normal'; std: number } | { kind: 'zeros' };
+  /** Initialiser: normal(0, std), constant zero or constant one (e.g. a layer norm's gain). */
+  readonly init: { kind: 'normal'; std: number } | { kind: 'zeros' } | { kind: 'ones' };
 }
 
 export interface ModelSpec {

@@ -37,6 +37,9 @@ export interface RecommenderModel<Batch = unknown> {
   batchExamples(batch: Batch): number;
   /** Mean loss of a batch, as a scalar tensor built from the variables. */
   loss(vars: Readonly<Record<string, tf.Variable>>, batch: Batch, cfg: TrainConfig): tf.Scalar;
-  /** Scores of every item for a person (higher is better), on typed arrays, no tfjs needed. */
+  /**
+   * Scores of every item for a person (higher is better), on typed arrays, no tfjs needed
+   * (synchronous: a synchronous tfjs read-back on webgpu breaks later reads in Chromium).
+   */
   scoreAll(globals: NamedTensors, locals: NamedTensors, history: Int32Array): Float32Array;
 }

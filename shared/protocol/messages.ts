@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ModelDescriptor } from '../model/model-registry.ts';
 
 /**
  * Every socket event and REST payload of Flock, defined once. Client and coordinator
@@ -23,11 +24,34 @@ export const EVENTS = {
 export const BackendNameSchema = z.enum(['webgpu', 'webgl', 'wasm', 'cpu']);
 export type BackendName = z.infer<typeof BackendNameSchema>;
 
-export const ModelDescriptorSchema = z.object({
+export const MfModelDescriptorSchema = z.object({
   kind: z.literal('mf'),
   numItems: z.number().int().positive(),
   dim: z.number().int().positive(),
 });
+
+export const SasrecModelDescriptorSchema = z.object({
+  kind: z.literal('sasrec'),
+  numItems: z.number().int().positive(),
+  dim: z.number().int().positive().max(4096),
+  maxLen: z.number().int().positive().max(4096),
+  blocks: z.number().int().positive().max(64),
+  heads: z.number().int().positive().max(64),
+  dropout: z.number().min(0).lt(1),
+});
+
+export const ModelDescriptorSchema = z
+  .discriminatedUnion('kind', [MfModelDescriptorSchema, SasrecModelDescriptorSchema])
+  .superRefine((d, ctx) => {
+    if (d.kind === 'sasrec' && d.dim % d.heads !== 0) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['heads'], message: `dim ${d.dim} must be divisible by heads ${d.heads}` });
+    }
+  });
+
+type SameType<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** Compile-time check: the schema parses exactly the ModelDescriptor the model registry builds. */
+const descriptorSchemaMatches: SameType<z.infer<typeof ModelDescriptorSchema>, ModelDescriptor> = true;
+void descriptorSchemaMatches;
 
 export const TrainConfigSchema = z.object({
   localEpochs: z.number().int().min(1).max(100),

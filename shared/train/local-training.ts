@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { RecommenderModel, TrainConfig } from '../model/recommender-model.ts';
 import { SeededRandom } from '../random/seeded-random.ts';
-import type { NamedTensors } from '../tensor/named-tensors.ts';
+import { cloneTensors, type NamedTensors } from '../tensor/named-tensors.ts';
 
 export interface LocalTrainingResult {
   readonly globals: NamedTensors;
@@ -34,6 +34,11 @@ export async function trainOnBatches<B>(
   cfg: TrainConfig,
   opts: TrainingOptions = {},
 ): Promise<LocalTrainingResult> {
+  if (opts.trainable === 'local' && !model.spec.params.some((p) => p.scope === 'local')) {
+    // Nothing to train (e.g. fold-in for a model whose parameters are all GLOBAL, like SASRec).
+    const last = epochs[epochs.length - 1] ?? [];
+    return { globals: cloneTensors(globals), locals: cloneTensors(locals), loss: 0, numExamples: last.reduce((n, b) => n + model.batchExamples(b), 0), steps: 0 };
+  }
   const vars: Record<string, tf.Variable> = {};
   for (const p of model.spec.params) {
     const source = p.scope === 'global' ? globals : locals;

@@ -4,13 +4,14 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { Server } from 'socket.io';
+import { FlockError } from '../shared/errors.ts';
 import { createModel, type ModelDescriptor } from '../shared/model/model-registry.ts';
 import { initParams } from '../shared/model/init-params.ts';
 import { fromWireTensors, toWireTensors } from '../shared/update/tensor-codec.ts';
 import { loadDataset } from './data/load-dataset.ts';
 import { restApi } from './http/rest-api.ts';
 import { RoundEngine } from './rounds/round-engine.ts';
-import type { ServeConfig } from './serve-config.ts';
+import { modelDescriptor, type ServeConfig } from './serve-config.ts';
 import { CheckpointStore } from './store/checkpoint-store.ts';
 
 export interface RunningCoordinator {
@@ -26,13 +27,20 @@ export interface RunningCoordinator {
  */
 export async function startCoordinator(config: ServeConfig, log: Logger): Promise<RunningCoordinator> {
   const dataset = await loadDataset(config.dataPath);
-  const descriptor: ModelDescriptor = { kind: 'mf', numItems: dataset.numItems, dim: config.dim };
+  const descriptor: ModelDescriptor = modelDescriptor(config, dataset.numItems);
   const model = createModel(descriptor);
   const store = await CheckpointStore.open(config.dataDir, { onWarning: (m) => log.warn(m) });
 
   let latest = await store.latest();
   if (latest && latest.modelKind !== model.spec.kind) {
-    throw new Error(`data dir ${config.dataDir} holds a '${latest.modelKind}' model; this coordinator serves '${model.spec.kind}'. Use another --data-dir.`);
+    throw new FlockError('bad-config', `data dir ${config.dataDir} holds a '${latest.modelKind}' model; this coordinator serves '${model.spec.kind}'. Use another --data-dir.`);
+  }
+  if (latest) {
+    const stored = new Map(latest.tensors.map((t) => [t.name, t.shape.join('×')]));
+    const mismatch = model.spec.params.find((p) => p.scope === 'global' && stored.get(p.name) !== p.shape.join('×'));
+    if (mismatch) {
+      throw new FlockError('bad-config', `data dir ${config.dataDir} holds '${mismatch.name}' of shape ${stored.get(mismatch.name) ?? 'none'}, this configuration needs ${mismatch.shape.join('×')} (other --data, --dim or model settings?). Use another --data-dir.`);
+    }
   }
   if (!latest) {
     const globals = initParams(model.spec, 'global', config.seed);

@@ -6,6 +6,7 @@ import { BackendNameSchema, CatalogResponseSchema, type BackendName, type Catalo
 import { CatalogView } from './catalog-view.ts';
 import { byTestId, el } from './dom.ts';
 import { RecommendationsView } from './recommendations-view.ts';
+import { historyFromInteractions } from '../../shared/participant/history.ts';
 import { StatusPanel } from './status-panel.ts';
 import './styles.css';
 
@@ -52,6 +53,17 @@ function showStartupFailure(message: string): void {
   document.querySelector<HTMLButtonElement>('[data-testid=opt-out]')?.setAttribute('disabled', '');
 }
 
+/**
+ * The embedding model recommends from a person's whole taste; the sequence model
+ * predicts what comes next after the latest interaction, and says so.
+ */
+async function recommendationHeading(participant: Participant, store: ParticipantStore, view: RecommendationsView): Promise<string> {
+  if (participant.modelKind !== 'sasrec') return 'Recommended for you';
+  const history = historyFromInteractions(await store.getInteractions());
+  if (history.length === 0) return 'What next';
+  return `Because you just looked at “${view.titleOf(history[history.length - 1])}”`;
+}
+
 /** Keeps recommendations fresh: one refresh at a time, coalescing requests made meanwhile. */
 function recommendationRefresher(participant: Participant, store: ParticipantStore, view: RecommendationsView): () => void {
   let running = false;
@@ -65,6 +77,7 @@ function recommendationRefresher(participant: Participant, store: ParticipantSto
         // With no likes yet the ranking would only reflect a random taste vector: ask for likes instead.
         const hasHistory = (await store.getInteractions()).length > 0;
         const items = hasHistory ? await participant.recommend(TOP_K) : [];
+        view.setHeading(await recommendationHeading(participant, store, view));
         // Recompute if a newer model arrived while scoring, so recsVersion is exact.
         if (participant.state.version !== version) pending = true;
         else view.show(items, version, hasHistory && version === null ? 'Waiting for the shared model…' : undefined);

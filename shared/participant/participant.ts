@@ -135,6 +135,11 @@ export class Participant {
     });
   }
 
+  /** The kind of model the coordinator trains ('mf' or 'sasrec'); null before the welcome. */
+  get modelKind(): ModelDescriptor['kind'] | null {
+    return this.descriptor?.kind ?? null;
+  }
+
   /** The global version the participant currently holds (null before the first). */
   get version(): number | null {
     return this.state.version;

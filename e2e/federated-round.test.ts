@@ -15,6 +15,7 @@ import { collectConsole, launchChromium } from './harness/chromium.ts';
 import { ensureBuilt } from './harness/build.ts';
 import { getJson, REPO_ROOT, startCoordinator, type RunningCoordinator } from './harness/coordinator-process.ts';
 import { captureTraffic, type TrafficCapture } from './harness/traffic-capture.ts';
+import { readState, waitFor as waitForState, type PageState } from './harness/page-state.ts';
 
 const NUM_PARTICIPANTS = 3;
 const LIKES_PER_PARTICIPANT = 7;
@@ -44,15 +45,9 @@ interface Participant {
   rated: { item: number; rating: number } | null;
 }
 
-interface PageState {
-  backend: string;
-  connection: string;
-  modelVersion: number | null;
-  roundsJoined: number;
-  bytesSent: number;
-  recsVersion: number | null;
-  recs: number[];
-}
+/** waitFor with this test's diagnostics (coordinator log and page consoles) on timeout. */
+const waitFor = <T>(what: string, timeoutMs: number, check: () => Promise<T | null | undefined | false>, everyMs = 1000): Promise<T> =>
+  waitForState(what, timeoutMs, check, everyMs, diagnostics);
 
 let coordinator: RunningCoordinator | undefined;
 let browser: Browser | undefined;
@@ -62,40 +57,6 @@ function diagnostics(): string {
   const parts = [`coordinator log (tail):\n${coordinator?.logs.slice(-40).join('\n') ?? '(not started)'}`];
   for (const p of participants) parts.push(`page ${p.index} console (tail):\n${p.console.slice(-20).join('\n')}`);
   return '\n' + parts.join('\n\n');
-}
-
-/**
- * Reads the status panel and the recommendations. Written as a string: tsx (esbuild
- * keepNames) wraps named inner functions in a `__name` helper that does not exist in
- * the page, so functions with named locals cannot be passed to page.evaluate.
- */
-const READ_STATE_JS = `(() => {
-  const text = (id) => document.querySelector('[data-testid=' + id + ']')?.textContent?.trim() ?? '';
-  const int = (s) => (s !== undefined && /^-?\\d+$/.test(s.trim()) ? Number(s) : null);
-  return {
-    backend: text('backend'),
-    connection: text('connection'),
-    modelVersion: int(text('model-version')),
-    roundsJoined: int(text('rounds-joined')) ?? 0,
-    bytesSent: int(text('bytes-sent')) ?? 0,
-    recsVersion: int(document.body.dataset.recsVersion),
-    recs: Array.from(document.querySelectorAll('[data-testid=recommendations] [data-testid=rec-item]')).map((e) => Number(e.dataset.itemId)),
-  };
-})()`;
-
-async function readState(page: Page): Promise<PageState> {
-  return (await page.evaluate(READ_STATE_JS)) as PageState;
-}
-
-/** Polls `check` every `everyMs` until it returns a value; fails with `what` and diagnostics at the deadline. */
-async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | null | undefined | false>, everyMs = 1000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}${diagnostics()}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 before(async () => {

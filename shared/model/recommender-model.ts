@@ -12,6 +12,8 @@ export interface TrainConfig {
   readonly negatives: number;
   /** L2 regularisation on the embeddings a batch touches. */
   readonly l2: number;
+  /** Micro-batches whose gradients are averaged into one SGD step (default 1: none). */
+  readonly accumulationSteps?: number;
 }
 
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {

@@ -59,6 +59,7 @@ export const TrainConfigSchema = z.object({
   learningRate: z.number().positive().max(100),
   negatives: z.number().int().min(1).max(100),
   l2: z.number().min(0).max(1),
+  accumulationSteps: z.number().int().min(1).max(64).optional(),
 });
 
 /** What a round asks of each participant: local training plus the clipping bound. */

@@ -5,7 +5,7 @@ import { useNodeBackend } from '../../coordinator/runtime/node-tf-backend.ts';
 import { createEmbeddingModel } from '../model/embedding-model.ts';
 import { initParams } from '../model/init-params.ts';
 import { DEFAULT_TRAIN_CONFIG } from '../model/recommender-model.ts';
-import { trainLocally } from './local-training.ts';
+import { trainLocally, trainOnBatches } from './local-training.ts';
 
 const model = createEmbeddingModel({ numItems: 200, dim: 8 });
 const globals = initParams(model.spec, 'global', 1);
@@ -38,4 +38,28 @@ test('the same seed gives the same parameters; trainable=local leaves globals un
   assert.deepEqual(foldIn.globals.itemEmbedding, globals.itemEmbedding);
   assert.deepEqual(foldIn.globals.itemBias, globals.itemBias);
   assert.notDeepEqual(foldIn.locals.userEmbedding, locals.userEmbedding);
+});
+
+test('gradient accumulation over equal micro-batches equals one step on their union, without leaks', async () => {
+  const cfg = { ...DEFAULT_TRAIN_CONFIG, localEpochs: 1, negatives: 2, learningRate: 0.3 };
+  const a = { positives: Int32Array.from([3, 17]), negatives: Int32Array.from([1, 2, 4, 5]) };
+  const b = { positives: Int32Array.from([42, 99]), negatives: Int32Array.from([6, 8, 9, 10]) };
+  const union = {
+    positives: Int32Array.from([...a.positives, ...b.positives]),
+    negatives: Int32Array.from([...a.negatives, ...b.negatives]),
+  };
+  const tensorsBefore = tf.memory().numTensors;
+  const accumulated = await trainOnBatches(model, globals, locals, [[a, b]], { ...cfg, accumulationSteps: 2 });
+  assert.equal(tf.memory().numTensors, tensorsBefore);
+  const whole = await trainOnBatches(model, globals, locals, [[union]], cfg);
+  const separate = await trainOnBatches(model, globals, locals, [[a, b]], cfg);
+  assert.equal(accumulated.steps, 1);
+  let maxDiff = 0;
+  for (const name of ['itemEmbedding', 'itemBias']) {
+    const x = accumulated.globals[name];
+    const y = whole.globals[name];
+    for (let i = 0; i < x.length; i++) maxDiff = Math.max(maxDiff, Math.abs(x[i] - y[i]));
+  }
+  assert.ok(maxDiff < 1e-6, `accumulated vs union differ by ${maxDiff}`);
+  assert.notDeepEqual(accumulated.globals.itemEmbedding, separate.globals.itemEmbedding, 'two separate steps differ from one accumulated step');
 });

@@ -52,6 +52,7 @@ export async function trainOnBatches<B>(
     .filter((p) => opts.trainable !== 'local' || p.scope === 'local')
     .map((p) => vars[p.name]);
   const optimizer = tf.train.sgd(cfg.learningRate);
+  const accumulate = Math.max(1, Math.floor(cfg.accumulationSteps ?? 1));
   let steps = 0;
   let lastEpochLoss = 0;
   let numExamples = 0;
@@ -59,10 +60,16 @@ export async function trainOnBatches<B>(
     for (let e = 0; e < epochs.length; e++) {
       const losses: tf.Scalar[] = [];
       let examples = 0;
-      for (const batch of epochs[e]) {
-        const cost = optimizer.minimize(() => model.loss(vars, batch, cfg), true, trainable);
-        if (cost) losses.push(cost);
-        examples += model.batchExamples(batch);
+      const batches = epochs[e];
+      for (let i = 0; i < batches.length; i += accumulate) {
+        const group = batches.slice(i, i + accumulate);
+        if (group.length === 1) {
+          const cost = optimizer.minimize(() => model.loss(vars, group[0], cfg), true, trainable);
+          if (cost) losses.push(cost);
+        } else {
+          losses.push(...accumulatedStep(model, vars, group, cfg, trainable, optimizer));
+        }
+        for (const b of group) examples += model.batchExamples(b);
         steps++;
       }
       if (losses.length > 0) {
@@ -84,6 +91,41 @@ export async function trainOnBatches<B>(
     optimizer.dispose();
     tf.dispose(Object.values(vars));
   }
+}
+
+/**
+ * Gradient accumulation: one SGD step on the mean gradient of several micro-batches,
+ * so a small GPU can train long sequences with the memory of one micro-batch. With
+ * equal-sized micro-batches this equals one step on their union. Returns the losses.
+ */
+function accumulatedStep<B>(
+  model: RecommenderModel<B>,
+  vars: Readonly<Record<string, tf.Variable>>,
+  group: readonly B[],
+  cfg: TrainConfig,
+  trainable: tf.Variable[],
+  optimizer: tf.Optimizer,
+): tf.Scalar[] {
+  const losses: tf.Scalar[] = [];
+  let sum: tf.NamedTensorMap | null = null;
+  for (const batch of group) {
+    const { value, grads } = tf.variableGrads(() => model.loss(vars, batch, cfg), trainable);
+    losses.push(value);
+    if (sum === null) sum = grads;
+    else {
+      const acc: tf.NamedTensorMap = sum;
+      for (const name of Object.keys(grads)) {
+        const next = tf.add(acc[name], grads[name]);
+        tf.dispose([acc[name], grads[name]]);
+        acc[name] = next;
+      }
+    }
+  }
+  const mean: tf.NamedTensorMap = {};
+  for (const [name, g] of Object.entries(sum!)) mean[name] = tf.div(g, group.length);
+  optimizer.applyGradients(mean);
+  tf.dispose([...Object.values(sum!), ...Object.values(mean)]);
+  return losses;
 }
 
 /** Local training on a person's history: seeded batches for each epoch, then trainOnBatches. */

@@ -1,18 +1,28 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend, type BackendChoice } from '../backend/select-backend.ts';
 import { createModel, type ModelDescriptor } from '../../shared/model/model-registry.ts';
-import type { TrainConfig } from '../../shared/model/recommender-model.ts';
+import type { RecommenderModel, TrainConfig } from '../../shared/model/recommender-model.ts';
 import { BackendNameSchema } from '../../shared/protocol/messages.ts';
+import { SeededRandom } from '../../shared/random/seeded-random.ts';
 import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
 import { trainOnBatches } from '../../shared/train/local-training.ts';
+import { benchmarkTraining, type BenchmarkInput, type BenchmarkResult } from '../../shared/train/training-benchmark.ts';
+
+/**
+ * A batch as JSON: every typed-array field of the model's batch (PairBatch for 'mf',
+ * SequenceBatch for 'sasrec') as a plain number array, scalar fields as numbers.
+ * MF: { positives, negatives } (negatives are positives.length × cfg.negatives, row-major).
+ * SASRec: { rows, inputs, mask, positives, negatives, negativesPerPosition, numTargets, dropoutSeed }.
+ */
+export type LabBatch = Record<string, number[] | number>;
 
 /** JSON-serialisable input of one training call, so Playwright can pass it to page.evaluate. */
 export interface LabTrainInput {
   readonly model: ModelDescriptor;
   readonly globals: Record<string, number[]>;
   readonly locals: Record<string, number[]>;
-  /** epochs[e][b] is one batch; negatives are positives.length × cfg.negatives, row-major. */
-  readonly epochs: { positives: number[]; negatives: number[] }[][];
+  /** epochs[e][b] is one batch. */
+  readonly epochs: LabBatch[][];
   readonly config: TrainConfig;
 }
 
@@ -27,6 +37,8 @@ export interface LabTrainOutput {
 export interface FlockLab {
   readonly backend: BackendChoice;
   trainOnBatches(input: LabTrainInput): Promise<LabTrainOutput>;
+  /** Times local training steps of either model on this page's backend (e2e/bench/training-benchmark.ts). */
+  benchmark(input: BenchmarkInput): Promise<BenchmarkResult>;
 }
 
 declare global {
@@ -40,11 +52,44 @@ const toFloat = (r: Record<string, number[]>): NamedTensors =>
 const toPlain = (t: NamedTensors): Record<string, number[]> =>
   Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Array.from(v)]));
 
+type FieldKind = 'int32' | 'float32' | 'number';
+
+/**
+ * The type of each field of the model's batches, read off a batch the model itself makes
+ * (a two-item history), so the JSON conversion is written once for every model: index
+ * fields are Int32Array, float fields (SASRec's mask) Float32Array, the rest numbers.
+ */
+function batchFieldKinds(model: RecommenderModel, config: TrainConfig): Map<string, FieldKind> {
+  const probe = model.makeBatches(Int32Array.from([0, Math.min(1, model.numItems - 1)]), config, model.numItems, new SeededRandom(0))[0];
+  if (!probe || typeof probe !== 'object') throw new Error('cannot infer the batch layout: makeBatches returned no batch');
+  const kinds = new Map<string, FieldKind>();
+  for (const [k, v] of Object.entries(probe as Record<string, unknown>)) {
+    kinds.set(k, v instanceof Int32Array ? 'int32' : v instanceof Float32Array ? 'float32' : 'number');
+  }
+  return kinds;
+}
+
+function batchFromJson(json: LabBatch, kinds: Map<string, FieldKind>, modelKind: string): unknown {
+  const out: Record<string, Int32Array | Float32Array | number> = {};
+  for (const [k, kind] of kinds) {
+    const v = json[k];
+    if (v === undefined) throw new Error(`batch field '${k}' is missing`);
+    if (kind === 'number') {
+      if (typeof v !== 'number') throw new Error(`batch field '${k}' must be a number`);
+      out[k] = v;
+    } else {
+      if (!Array.isArray(v)) throw new Error(`batch field '${k}' must be an array of numbers`);
+      out[k] = kind === 'int32' ? Int32Array.from(v) : Float32Array.from(v);
+    }
+  }
+  for (const k of Object.keys(json)) if (!kinds.has(k)) throw new Error(`unknown batch field '${k}' for model kind '${modelKind}'`);
+  return out;
+}
+
 async function labTrain(input: LabTrainInput): Promise<LabTrainOutput> {
   const model = createModel(input.model);
-  const epochs = input.epochs.map((batches) =>
-    batches.map((b) => ({ positives: Int32Array.from(b.positives), negatives: Int32Array.from(b.negatives) })),
-  );
+  const kinds = batchFieldKinds(model, input.config);
+  const epochs = input.epochs.map((batches) => batches.map((b) => batchFromJson(b, kinds, input.model.kind)));
   const result = await trainOnBatches(model, toFloat(input.globals), toFloat(input.locals), epochs, input.config);
   return {
     globals: toPlain(result.globals),
@@ -58,7 +103,7 @@ async function labTrain(input: LabTrainInput): Promise<LabTrainOutput> {
 async function main(): Promise<void> {
   const forced = BackendNameSchema.safeParse(new URLSearchParams(location.search).get('backend'));
   const backend = await selectBackend(forced.success ? forced.data : null);
-  window.flockLab = { backend, trainOnBatches: labTrain };
+  window.flockLab = { backend, trainOnBatches: labTrain, benchmark: benchmarkTraining };
   document.querySelector('[data-testid=lab-status]')!.textContent = JSON.stringify(backend, null, 2);
   document.body.dataset.backend = backend.name;
   document.body.dataset.ready = 'true';

@@ -1,0 +1,256 @@
+/**
+ * `npm run bench:browser`: local training steps per second of both models (the
+ * embedding model and SASRec) in headless Chromium on webgpu, webgl and wasm, side by
+ * side in one run, and in Node on wasm and cpu, with the same code
+ * (e2e/bench/training-benchmark.ts) everywhere. Prints one table with the median of
+ * several repetitions and the ratio to Node wasm.
+ *
+ * Data: a seeded random history (never MovieLens) over an ML-100K-sized catalog.
+ * Each measurement is time-boxed: a short calibration run sets how many steps a
+ * repetition times (about REP_TARGET_MS each), so slow backends run fewer steps.
+ *
+ * Options (environment): BENCH_REPS (default 5), BENCH_REP_MS (default 1200),
+ * BENCH_BACKENDS (comma list, default webgpu,webgl,wasm,node-wasm,node-cpu).
+ */
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { useNodeBackend } from '../../coordinator/runtime/node-tf-backend.ts';
+import type { ModelDescriptor } from '../../shared/model/model-registry.ts';
+import type { TrainConfig } from '../../shared/model/recommender-model.ts';
+import { SeededRandom } from '../../shared/random/seeded-random.ts';
+import { ensureBuilt } from '../harness/build.ts';
+import { collectConsole, launchChromium } from '../harness/chromium.ts';
+import { serveStatic, type StaticServer } from '../harness/static-server.ts';
+import { benchmarkTraining, type BenchmarkInput, type BenchmarkResult } from '../../shared/train/training-benchmark.ts';
+
+const REPS = Number(process.env.BENCH_REPS ?? 5);
+const REP_TARGET_MS = Number(process.env.BENCH_REP_MS ?? 1200);
+const MAX_STEPS_PER_REP = 1000;
+const NUM_ITEMS = 1682; // ML-100K's catalog size
+
+type Target = 'webgpu' | 'webgl' | 'wasm' | 'node-wasm' | 'node-cpu';
+const ALL_TARGETS: readonly Target[] = ['webgpu', 'webgl', 'wasm', 'node-wasm', 'node-cpu'];
+const TARGETS = (process.env.BENCH_BACKENDS?.split(',').map((s) => s.trim()) ?? ALL_TARGETS).filter((t): t is Target =>
+  (ALL_TARGETS as readonly string[]).includes(t),
+);
+
+interface Case {
+  readonly label: string;
+  readonly model: ModelDescriptor;
+  readonly config: TrainConfig;
+  readonly history: number[];
+  readonly note: string;
+}
+
+/** `length` distinct items of the catalog in a seeded random order. */
+function randomHistory(length: number, seed: number): number[] {
+  return new SeededRandom(seed).shuffle(Array.from({ length: NUM_ITEMS }, (_, i) => i)).slice(0, length);
+}
+
+const CASES: readonly Case[] = [
+  {
+    label: 'mf',
+    model: { kind: 'mf', numItems: NUM_ITEMS, dim: 32 },
+    config: { localEpochs: 1, batchSize: 32, learningRate: 0.05, negatives: 4, l2: 1e-4 },
+    // 96 = 3 full batches of 32 per epoch, so every timed step has the same shapes.
+    history: randomHistory(96, 101),
+    note: 'dim 32, batch 32 positives × 4 negatives, history 96 items',
+  },
+  {
+    label: 'sasrec',
+    model: { kind: 'sasrec', numItems: NUM_ITEMS, dim: 50, maxLen: 50, blocks: 2, heads: 1, dropout: 0.2 },
+    config: { localEpochs: 1, batchSize: 4, learningRate: 0.05, negatives: 1, l2: 1e-4 },
+    // 201 items = 200 transitions = 4 full windows of 50: one batch of 4 windows (200 target positions).
+    history: randomHistory(201, 202),
+    note: 'dim 50, maxLen 50, 2 blocks, 1 head, dropout 0.2, batch 4 windows (200 positions) × 1 negative, history 201 items',
+  },
+];
+
+interface Measurement {
+  readonly target: Target;
+  readonly caseLabel: string;
+  readonly runs: BenchmarkResult[];
+  readonly error?: string;
+}
+
+type Runner = (input: BenchmarkInput) => Promise<BenchmarkResult>;
+
+/**
+ * An untimed calibration run (2 steps; it also compiles kernels), then REPS
+ * repetitions, each sized from the latest ms/step to last about REP_TARGET_MS.
+ * One seed per repetition.
+ */
+async function measure(run: Runner, c: Case): Promise<BenchmarkResult[]> {
+  let last = await run({ model: c.model, history: c.history, config: c.config, steps: 2, seed: 1 });
+  const runs: BenchmarkResult[] = [];
+  for (let r = 0; r < REPS; r++) {
+    const steps = Math.max(2, Math.min(MAX_STEPS_PER_REP, Math.round(REP_TARGET_MS / last.msPerStep)));
+    last = await run({ model: c.model, history: c.history, config: c.config, steps, seed: 2 + r });
+    runs.push(last);
+  }
+  return runs;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function openLab(browser: Browser, url: string, backend: string): Promise<{ page: Page; lines: string[] }> {
+  const page = await browser.newPage();
+  const lines = collectConsole(page, `${backend} `);
+  await page.goto(`${url}/lab.html?backend=${backend}`);
+  await page.waitForFunction(() => document.body.dataset.ready === 'true' || document.body.dataset.error !== undefined, null, {
+    timeout: 120_000,
+  });
+  return { page, lines };
+}
+
+async function snapshotDist(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'flock-bench-dist-'));
+  await cp(await ensureBuilt(), dir, { recursive: true });
+  return dir;
+}
+
+async function browserMeasurements(targets: Target[], progress: (s: string) => void): Promise<Measurement[]> {
+  const out: Measurement[] = [];
+  if (targets.length === 0) return out;
+  // Serve a copy of dist/, so a concurrent `vite build` (emptyOutDir) cannot pull files from under the pages.
+  let distCopy = await snapshotDist();
+  let server: StaticServer = await serveStatic(distCopy);
+  const browser = await launchChromium();
+  try {
+    for (const target of targets) {
+      let { page, lines } = await openLab(browser, server.url, target);
+      const hasBenchmark = () => page.evaluate(() => typeof window.flockLab?.benchmark === 'function');
+      if (!(await page.evaluate(() => document.body.dataset.error)) && !(await hasBenchmark())) {
+        // dist/ predates flockLab.benchmark: rebuild once and reload.
+        progress('dist/ is stale (no flockLab.benchmark): rebuilding with vite build');
+        await page.close();
+        await server.close();
+        await rm(distCopy, { recursive: true, force: true });
+        process.env.FLOCK_E2E_BUILD = '1';
+        distCopy = await snapshotDist();
+        delete process.env.FLOCK_E2E_BUILD;
+        server = await serveStatic(distCopy);
+        ({ page, lines } = await openLab(browser, server.url, target));
+      }
+      const pageError = await page.evaluate(() => document.body.dataset.error);
+      const info = pageError ? null : await page.evaluate(() => window.flockLab!.backend);
+      for (const c of CASES) {
+        if (pageError || !info || info.name !== target) {
+          const why = pageError ?? `lab chose '${info?.name}' instead: ${info?.reason}`;
+          out.push({ target, caseLabel: c.label, runs: [], error: `unavailable (${why})` });
+          continue;
+        }
+        const t0 = Date.now();
+        try {
+          const runs = await measure((input) => page.evaluate((i) => window.flockLab!.benchmark(i), input), c);
+          out.push({ target, caseLabel: c.label, runs });
+          progress(`${c.label} on chromium ${target}: ${median(runs.map((r) => r.stepsPerSecond)).toFixed(2)} steps/s (${Date.now() - t0} ms)`);
+        } catch (err) {
+          const tail = lines.slice(-10).join(' | ');
+          out.push({ target, caseLabel: c.label, runs: [], error: `${(err as Error).message.split('\n')[0]} ${tail}` });
+          progress(`${c.label} on chromium ${target} failed: ${(err as Error).message.split('\n')[0]}`);
+        }
+      }
+      if (info) progress(`chromium ${target}: ${info.reason}`);
+      await page.close();
+    }
+  } finally {
+    await browser.close().catch(() => {});
+    await server.close().catch(() => {});
+    await rm(distCopy, { recursive: true, force: true }).catch(() => {});
+  }
+  return out;
+}
+
+async function nodeMeasurements(targets: Target[], progress: (s: string) => void): Promise<Measurement[]> {
+  const out: Measurement[] = [];
+  for (const target of targets) {
+    const backend = target === 'node-wasm' ? 'wasm' : 'cpu';
+    await useNodeBackend(backend);
+    for (const c of CASES) {
+      const t0 = Date.now();
+      try {
+        const runs = await measure(benchmarkTraining, c);
+        out.push({ target, caseLabel: c.label, runs });
+        progress(`${c.label} on node ${backend}: ${median(runs.map((r) => r.stepsPerSecond)).toFixed(2)} steps/s (${Date.now() - t0} ms)`);
+      } catch (err) {
+        out.push({ target, caseLabel: c.label, runs: [], error: (err as Error).message.split('\n')[0] });
+      }
+    }
+  }
+  return out;
+}
+
+function targetLabel(t: Target): string {
+  return t.startsWith('node-') ? `node ${t.slice(5)}` : `chromium ${t}`;
+}
+
+function printTable(all: Measurement[]): void {
+  const header = ['model', 'backend', 'steps/s', 'ms/step', 'vs node wasm', 'reps × median steps', 'warm-up ms', 'tensors'];
+  const rows: string[][] = [];
+  for (const c of CASES) {
+    const base = all.find((m) => m.caseLabel === c.label && m.target === 'node-wasm' && m.runs.length > 0);
+    const baseSps = base ? median(base.runs.map((r) => r.stepsPerSecond)) : NaN;
+    for (const target of TARGETS) {
+      const m = all.find((x) => x.caseLabel === c.label && x.target === target);
+      if (!m || m.runs.length === 0) {
+        rows.push([c.label, targetLabel(target), '—', '—', '—', '—', '—', m?.error ? m.error.slice(0, 100) : 'not run']);
+        continue;
+      }
+      const sps = median(m.runs.map((r) => r.stepsPerSecond));
+      const leak = m.runs.some((r) => r.numTensorsAfter !== r.numTensorsBefore);
+      rows.push([
+        c.label,
+        targetLabel(target),
+        sps.toFixed(2),
+        median(m.runs.map((r) => r.msPerStep)).toFixed(1),
+        Number.isFinite(baseSps) ? `${(sps / baseSps).toFixed(2)}×` : 'n/a',
+        `${m.runs.length} × ${median(m.runs.map((r) => r.steps))}`,
+        median(m.runs.map((r) => r.warmupMs)).toFixed(0),
+        leak ? 'LEAK' : 'ok',
+      ]);
+    }
+  }
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => '| ' + cells.map((s, i) => (i < 2 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join(' | ') + ' |';
+  console.log(line(header));
+  console.log('|' + widths.map((w, i) => (i < 2 ? ':' + '-'.repeat(w + 1) : '-'.repeat(w + 1) + ':')).join('|') + '|');
+  for (const r of rows) console.log(line(r));
+}
+
+async function main(): Promise<void> {
+  const start = Date.now();
+  const progress = (s: string) => process.stderr.write(`[bench ${((Date.now() - start) / 1000).toFixed(0)}s] ${s}\n`);
+  const browserTargets = TARGETS.filter((t) => !t.startsWith('node-'));
+  const nodeTargets = TARGETS.filter((t) => t.startsWith('node-'));
+  // Sequential, never overlapping: browser and Node would compete for the same cores.
+  const results = [...(await browserMeasurements(browserTargets, progress)), ...(await nodeMeasurements(nodeTargets, progress))];
+
+  console.log('\nFlock local-training benchmark (e2e/bench/training-benchmark.ts, the same code in every row)');
+  for (const c of CASES) console.log(`  ${c.label}: ${c.note}; catalog ${NUM_ITEMS} items (ML-100K-sized), synthetic seeded history`);
+  console.log(
+    `  one step = one SGD batch; each repetition times one trainOnBatches call over N batches after a warm-up step ` +
+      `(incl. variable upload and the final async read-back); median of ${REPS} repetitions of ~${REP_TARGET_MS} ms\n`,
+  );
+  printTable(results);
+  console.log(
+    '\nNote: headless Chromium here has no GPU. Its WebGPU adapter is SwiftShader, a CPU emulation of a GPU ' +
+      '(and WebGL, if present, is software-rendered too): these rows measure the emulation on this machine\'s CPU ' +
+      'and say nothing about WebGPU or WebGL on real GPUs.',
+  );
+  console.log(`Total ${((Date.now() - start) / 1000).toFixed(0)} s on ${(await import('node:os')).cpus().length} CPU cores.`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

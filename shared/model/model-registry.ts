@@ -1,25 +1,16 @@
 import { FlockError } from '../errors.ts';
-import { createEmbeddingModel } from './embedding-model.ts';
+import { createEmbeddingModel, type EmbeddingModelConfig } from './embedding-model.ts';
 import type { RecommenderModel } from './recommender-model.ts';
-import { createSequenceModel } from './sasrec-model.ts';
+import { createSequenceModel, type SequenceModelConfig } from './sasrec-model.ts';
 
 /** The embedding (matrix factorisation) model. */
-export interface MfModelDescriptor {
+export interface MfModelDescriptor extends EmbeddingModelConfig {
   readonly kind: 'mf';
-  readonly numItems: number;
-  readonly dim: number;
 }
 
 /** The SASRec sequence model. */
-export interface SasrecModelDescriptor {
+export interface SasrecModelDescriptor extends SequenceModelConfig {
   readonly kind: 'sasrec';
-  readonly numItems: number;
-  readonly dim: number;
-  readonly maxLen: number;
-  readonly blocks: number;
-  readonly heads: number;
-  /** Dropout rate in [0, 1), training only. */
-  readonly dropout: number;
 }
 
 /** Everything needed to rebuild a model anywhere: sent by the coordinator in every welcome. */
@@ -29,16 +20,9 @@ export type ModelDescriptor = MfModelDescriptor | SasrecModelDescriptor;
 export function createModel(d: ModelDescriptor): RecommenderModel {
   switch (d.kind) {
     case 'mf':
-      return createEmbeddingModel({ numItems: d.numItems, dim: d.dim }) as RecommenderModel;
+      return createEmbeddingModel(d) as RecommenderModel;
     case 'sasrec':
-      return createSequenceModel({
-        numItems: d.numItems,
-        dim: d.dim,
-        maxLen: d.maxLen,
-        blocks: d.blocks,
-        heads: d.heads,
-        dropout: d.dropout,
-      }) as RecommenderModel;
+      return createSequenceModel(d) as RecommenderModel;
     default:
       throw new FlockError('bad-config', `unknown model kind ${(d as { kind: string }).kind}`);
   }

@@ -1,10 +1,16 @@
+import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import path from 'node:path';
 import pino from 'pino';
 import { FlockError } from '../shared/errors.ts';
 import { defaultMovieLensDir } from './data/load-movielens.ts';
 import { runSocketFleet } from './fleet/socket-fleet.ts';
-import { DEFAULT_SERVE_CONFIG as D, type ServeConfig } from './serve-config.ts';
+import { useNodeBackend } from './runtime/node-tf-backend.ts';
+import { runCentralizedExperiment, runFederatedExperiment } from './simulation/experiments.ts';
+import { writeResearchOutputs, type ResearchReport } from './simulation/research-report.ts';
+import { loadSource, parseSyntheticSpec, type DataSource } from './simulation/simulation-data.ts';
+import { DEFAULT_CATALOG } from '../shared/data/synthetic-dataset.ts';
+import { DEFAULT_LEARNING_RATE, DEFAULT_SERVE_CONFIG as D, type ModelKind, type ServeConfig } from './serve-config.ts';
 import { startCoordinator } from './server.ts';
 
 const int = (name: string) => (v: string) => {
@@ -22,6 +28,11 @@ const fraction = (name: string) => (v: string) => {
   if (!Number.isFinite(n) || n <= 0 || n > 1) throw new InvalidArgumentError(`${name} must be in (0, 1]`);
   return n;
 };
+
+function modelKind(v: string): ModelKind {
+  if (v !== 'mf' && v !== 'sasrec') throw new InvalidArgumentError(`--model must be mf or sasrec, got "${v}"`);
+  return v;
+}
 
 /** `--data ml-100k` is a shorthand for ../shared/data/ml-100k. */
 function resolveData(data: string | undefined): string | undefined {
@@ -44,6 +55,11 @@ program
   .option('--data-dir <dir>', 'where versions, manifest and round log are written', D.dataDir)
   .option('--data <path>', 'MovieLens folder (100K or 1M layout) or "ml-100k"; default: built-in synthetic catalog')
   .option('--static <dir>', 'built web app to serve', D.staticDir)
+  .option('--model <kind>', 'model every participant trains: mf (embedding) or sasrec (sequence)', D.model)
+  .option('--max-len <n>', 'sasrec: longest sequence a participant trains on', int('--max-len'), D.sequence.maxLen)
+  .option('--blocks <n>', 'sasrec: self-attention blocks', int('--blocks'), D.sequence.blocks)
+  .option('--heads <n>', 'sasrec: attention heads (must divide --dim)', int('--heads'), D.sequence.heads)
+  .option('--dropout <p>', 'sasrec: dropout rate in [0, 1)', Number, D.sequence.dropout)
   .option('--dim <n>', 'embedding dimension', int('--dim'), D.dim)
   .option('--seed <n>', 'seed for initial weights and participant sampling', int('--seed'), D.seed)
   .option('--min-clients <n>', 'eligible clients needed before a round opens', int('--min-clients'), D.minClients)
@@ -55,9 +71,10 @@ program
   .option('--max-rounds <n>', 'stop opening rounds after this many (0 = never)', int('--max-rounds'), D.maxRounds)
   .option('--local-epochs <n>', 'local epochs per round', int('--local-epochs'), D.round.localEpochs)
   .option('--batch-size <n>', 'local batch size', int('--batch-size'), D.round.batchSize)
-  .option('--lr <x>', 'local SGD learning rate', positive('--lr'), D.round.learningRate)
+  .option('--lr <x>', 'local SGD learning rate (default: 0.5 for mf, 0.1 for sasrec)', positive('--lr'))
   .option('--negatives <n>', 'sampled negatives per positive', int('--negatives'), D.round.negatives)
   .option('--clip <c>', 'L2 bound C on every update', positive('--clip'), D.round.clipNorm)
+  .option('--accumulation-steps <k>', 'micro-batches averaged into one local SGD step (gradient accumulation)', int('--accumulation-steps'), 1)
   .option('--server-lr <x>', 'server learning rate applied to the mean update', positive('--server-lr'), D.serverLearningRate)
   .option('--no-row-normalize', 'plain example-weighted FedAvg for embedding rows')
   .action(async (o) => {
@@ -69,6 +86,8 @@ program
       dataDir: path.resolve(o.dataDir),
       dataPath: resolveData(o.data),
       staticDir: o.static,
+      model: modelKind(o.model),
+      sequence: { maxLen: o.maxLen, blocks: o.blocks, heads: o.heads, dropout: o.dropout },
       dim: o.dim,
       seed: o.seed,
       minClients: o.minClients,
@@ -80,7 +99,7 @@ program
       maxRounds: o.maxRounds,
       serverLearningRate: o.serverLr,
       rowNormalize: o.rowNormalize,
-      round: { ...D.round, localEpochs: o.localEpochs, batchSize: o.batchSize, learningRate: o.lr, negatives: o.negatives, clipNorm: o.clip },
+      round: { ...D.round, localEpochs: o.localEpochs, batchSize: o.batchSize, learningRate: o.lr ?? DEFAULT_LEARNING_RATE[modelKind(o.model)], negatives: o.negatives, clipNorm: o.clip, accumulationSteps: Math.max(1, o.accumulationSteps) },
     };
     const running = await startCoordinator(config, log);
     const shutdown = (signal: string) => {
@@ -93,16 +112,36 @@ program
 
 program
   .command('simulate')
-  .description('run a fleet of Node participants over socket.io against a running coordinator')
-  .requiredOption('--url <url>', 'coordinator URL, e.g. http://127.0.0.1:8080')
-  .option('--clients <n>', 'number of participants', int('--clients'), 50)
-  .option('--rounds <n>', 'stop after the global version advanced this many times', int('--rounds'), 20)
-  .option('--data <path>', 'MovieLens folder or "ml-100k" (must match the coordinator\'s --data)')
-  .option('--seed <n>', 'seed for client ids and evaluation negatives', int('--seed'), 1)
-  .option('--backend <name>', 'TensorFlow.js backend in Node: wasm or cpu', 'wasm')
-  .option('--json <file>', 'also write the report as JSON')
+  .description('simulate a fleet: in-process (default, no sockets, every user a client) or, with --url, Node participants over socket.io')
+  .option('--url <url>', 'coordinator URL, e.g. http://127.0.0.1:8080: run the socket fleet against it instead of in-process')
+  .option('--clients <n>', 'socket mode: number of participants', int('--clients'), 50)
+  .option('--rounds <n>', 'rounds to run (socket mode: stop after the global version advanced this many times)', int('--rounds'), 20)
+  .option('--data <path>', 'MovieLens folder (100K or 1M layout) or "ml-100k"; default: built-in synthetic catalog')
+  .option('--synthetic <spec>', 'in-process: built-in generator with USERS,ITEMS[,SEED] instead of --data')
+  .option('--seed <n>', 'seed for weights, sampling, training and evaluation negatives', int('--seed'), 1)
+  .option('--backend <name>', 'TensorFlow.js backend in Node: wasm or cpu (socket mode, or --trainer tfjs)', 'wasm')
+  .option('--json <file>', 'socket mode: also write the report as JSON')
+  .option('--clients-per-round <x>', 'in-process: fraction (≤ 1) or count (> 1) of clients per round', positive('--clients-per-round'), 1)
+  .option('--local-epochs <n>', 'in-process: local epochs per round', int('--local-epochs'), D.round.localEpochs)
+  .option('--batch-size <n>', 'in-process: local batch size', int('--batch-size'), D.round.batchSize)
+  .option('--lr <x>', 'in-process: local SGD learning rate', positive('--lr'), D.round.learningRate)
+  .option('--l2 <x>', 'in-process: L2 regularisation', Number, D.round.l2)
+  .option('--negatives <n>', 'in-process: sampled negatives per positive', int('--negatives'), D.round.negatives)
+  .option('--clip <c>', 'in-process: L2 bound C on every update', positive('--clip'), D.round.clipNorm)
+  .option('--server-lr <x>', 'in-process: server learning rate', positive('--server-lr'), D.serverLearningRate)
+  .option('--no-row-normalize', 'in-process: plain example-weighted FedAvg for embedding rows')
+  .option('--dim <n>', 'in-process: embedding dimension', int('--dim'), D.dim)
+  .option('--eval-every <k>', 'in-process: evaluate every k rounds (0 = start and end only)', int('--eval-every'), 1)
+  .option('--workers <n>', 'in-process: worker_threads training clients in parallel (same results for any count)', int('--workers'), 1)
+  .option('--trainer <name>', 'in-process: typed-array (fast) or tfjs (trainLocally + buildUpdate, slow)', 'typed-array')
+  .option('--centralized-epochs <n>', 'in-process: also train the centralized baseline for the plot (0 = skip)', int('--centralized-epochs'), 20)
+  .option('--out <dir>', 'in-process: folder for report.json, rounds.csv, hr-ndcg.svg', 'reports/simulate')
   .action(async (o) => {
     if (o.backend !== 'wasm' && o.backend !== 'cpu') throw new InvalidArgumentError('--backend must be wasm or cpu');
+    if (!o.url) {
+      await simulateInProcess(o);
+      return;
+    }
     const t0 = Date.now();
     const report = await runSocketFleet({
       url: o.url.replace(/\/$/, ''),
@@ -126,6 +165,108 @@ program
     }
     process.exit(0);
   });
+
+program
+  .command('train')
+  .description('train without federation: --centralized MF on the pooled data, plus the popularity baseline')
+  .option('--centralized', 'centralized training on the pooled data (the only mode)')
+  .option('--data <path>', 'MovieLens folder (100K or 1M layout) or "ml-100k"; default: built-in synthetic catalog')
+  .option('--synthetic <spec>', 'built-in generator with USERS,ITEMS[,SEED] instead of --data')
+  .option('--seed <n>', 'seed for weights, batches and evaluation negatives', int('--seed'), 1)
+  .option('--epochs <n>', 'passes over the pooled training data', int('--epochs'), 20)
+  .option('--batch-size <n>', 'batch size (positives of one user per batch)', int('--batch-size'), D.round.batchSize)
+  .option('--lr <x>', 'SGD learning rate', positive('--lr'), D.round.learningRate)
+  .option('--l2 <x>', 'L2 regularisation', Number, D.round.l2)
+  .option('--negatives <n>', 'sampled negatives per positive', int('--negatives'), D.round.negatives)
+  .option('--dim <n>', 'embedding dimension', int('--dim'), D.dim)
+  .option('--eval-every <k>', 'evaluate every k epochs (0 = start and end only)', int('--eval-every'), 1)
+  .option('--out <dir>', 'folder for report.json, rounds.csv, hr-ndcg.svg', 'reports/centralized')
+  .action(async (o) => {
+    if (!o.centralized) throw new InvalidArgumentError('only `flock train --centralized` exists: pass --centralized');
+    const source = dataSource(o);
+    const dataset = await loadSource(source);
+    const bar = progressBar('epoch');
+    bar.start(o.epochs, 0, { hr: '-', ndcg: '-' });
+    const report = runCentralizedExperiment({
+      source,
+      dataset,
+      cfg: { dim: o.dim, seed: o.seed, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr, negatives: o.negatives, l2: o.l2, evalEvery: o.evalEvery },
+      onEpoch: (m, e) => bar.update(m.epoch, e ? { hr: e.sampled.hr10.toFixed(4), ndcg: e.sampled.ndcg10.toFixed(4) } : {}),
+    });
+    bar.stop();
+    printSummary(report);
+    for (const f of await writeResearchOutputs(path.resolve(o.out), report)) console.log(`wrote ${f}`);
+  });
+
+function dataSource(o: { data?: string; synthetic?: string }): DataSource {
+  if (o.data && o.synthetic) throw new InvalidArgumentError('pass either --data or --synthetic, not both');
+  if (o.synthetic) return parseSyntheticSpec(o.synthetic);
+  const dir = resolveData(o.data);
+  if (dir) return { kind: 'movielens', path: dir };
+  return { kind: 'synthetic', ...DEFAULT_CATALOG };
+}
+
+function progressBar(unit: string): cliProgress.SingleBar {
+  return new cliProgress.SingleBar(
+    { format: `${unit} {value}/{total} [{bar}] {percentage}% | HR@10 {hr} NDCG@10 {ndcg} | {duration}s`, stream: process.stderr, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+}
+
+const pct = (x: number) => x.toFixed(4);
+
+function printSummary(r: ResearchReport): void {
+  const rows: [string, { sampled: { hr10: number; ndcg10: number }; full: { hr10: number; ndcg10: number } }][] = [];
+  rows.push([r.mode === 'centralized' ? `centralized MF (${r.rounds.length} epochs)` : `federated MF (${r.rounds.length} rounds)`, r.final]);
+  if (r.baselines.centralized) rows.push([`centralized MF (${r.baselines.centralized.epochs} epochs)`, r.baselines.centralized]);
+  if (r.baselines.popularity) rows.push(['popularity', r.baselines.popularity]);
+  console.log(`\n${r.data.name}: ${r.data.users} users, ${r.data.items} items, ${r.data.evaluatedUsers} evaluated (leave-one-out test item)`);
+  console.log('model                              HR@10(100neg) NDCG@10(100neg) HR@10(full) NDCG@10(full)');
+  for (const [name, e] of rows) {
+    console.log(`${name.padEnd(34)} ${pct(e.sampled.hr10).padStart(13)} ${pct(e.sampled.ndcg10).padStart(15)} ${pct(e.full.hr10).padStart(11)} ${pct(e.full.ndcg10).padStart(13)}`);
+  }
+  const t = r.timing;
+  console.log(
+    `training ${t.trainSeconds.toFixed(2)} s (${t.meanRoundSeconds.toFixed(3)} s per ${r.mode === 'centralized' ? 'epoch' : 'round'}` +
+      (t.clientUpdatesPerSecond ? `, ${Math.round(t.clientUpdatesPerSecond)} client updates/s` : '') +
+      `), evaluation ${t.evalSeconds.toFixed(2)} s`,
+  );
+}
+
+async function simulateInProcess(o: Record<string, any>): Promise<void> {
+  if (o.trainer !== 'typed-array' && o.trainer !== 'tfjs') throw new InvalidArgumentError('--trainer must be typed-array or tfjs');
+  if (o.trainer === 'tfjs') await useNodeBackend(o.backend);
+  const source = dataSource(o);
+  const dataset = await loadSource(source);
+  const bar = progressBar('round');
+  bar.start(o.rounds, 0, { hr: '-', ndcg: '-' });
+  const report = await runFederatedExperiment({
+    source,
+    dataset,
+    centralizedEpochs: o.centralizedEpochs,
+    sim: {
+      dim: o.dim,
+      seed: o.seed,
+      rounds: o.rounds,
+      clientsPerRound: o.clientsPerRound,
+      localEpochs: o.localEpochs,
+      batchSize: o.batchSize,
+      learningRate: o.lr,
+      negatives: o.negatives,
+      l2: o.l2,
+      clipNorm: o.clip,
+      serverLearningRate: o.serverLr,
+      rowNormalize: o.rowNormalize,
+      evalEvery: o.evalEvery,
+      trainer: o.trainer,
+      workers: Math.max(1, o.workers),
+    },
+    onRound: (m, e) => bar.update(m.round, e ? { hr: e.sampled.hr10.toFixed(4), ndcg: e.sampled.ndcg10.toFixed(4) } : {}),
+  });
+  bar.stop();
+  printSummary(report);
+  for (const f of await writeResearchOutputs(path.resolve(o.out), report)) console.log(`wrote ${f}`);
+}
 
 program.parseAsync().catch((err: unknown) => {
   const code = err instanceof FlockError ? ` [${err.code}]` : '';

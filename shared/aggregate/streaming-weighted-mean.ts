@@ -1,6 +1,7 @@
 import { FlockError } from '../errors.ts';
 import { globalParams, type ModelSpec, type ParamSpec } from '../model/model-spec.ts';
 import { elementCount, type NamedTensors } from '../tensor/named-tensors.ts';
+import type { RowSparseTensor } from '../update/row-sparse-clip.ts';
 
 /**
  * Weighted mean of client deltas over the GLOBAL parameters, accumulated one update
@@ -68,6 +69,72 @@ export class StreamingWeightedMean {
     }
     this.n++;
     this.weightSum += weight;
+  }
+
+  /**
+   * The same fold as add() for an update given row-sparse: each tensor is either dense
+   * or { rows, data } with only the listed rows non-zero. Touches O(rows) memory instead
+   * of O(model) and gives bit-identical sums and row weights to add() of the densified
+   * update (a zero row adds exactly 0 and never counts as touched).
+   */
+  addRows(delta: Readonly<Record<string, Float32Array | RowSparseTensor>>, weight: number): void {
+    if (!Number.isFinite(weight) || weight <= 0) throw new FlockError('malformed', `weight must be positive and finite, got ${weight}`);
+    for (const name of Object.keys(delta)) {
+      if (!this.sums.has(name)) throw new FlockError('wrong-shape', `delta has tensor ${name}, which is not a global parameter`);
+    }
+    for (const p of this.params) {
+      const d = delta[p.name];
+      const n = this.sums.get(p.name)!.length;
+      if (!d) throw new FlockError('wrong-shape', `delta tensor ${p.name} missing`);
+      if (d instanceof Float32Array) {
+        if (d.length !== n) throw new FlockError('wrong-shape', `delta tensor ${p.name}: expected ${n} values, got ${d.length}`);
+        continue;
+      }
+      const numRows = p.shape[0] ?? 1;
+      const width = n / numRows;
+      if (d.data.length !== d.rows.length * width) throw new FlockError('wrong-shape', `row-sparse ${p.name}: ${d.rows.length} rows need ${d.rows.length * width} values, got ${d.data.length}`);
+      for (let i = 0; i < d.rows.length; i++) {
+        if (!(d.rows[i] >= 0 && d.rows[i] < numRows) || (i > 0 && d.rows[i] <= d.rows[i - 1])) {
+          throw new FlockError('wrong-shape', `row-sparse ${p.name}: rows must be strictly increasing in [0, ${numRows})`);
+        }
+      }
+    }
+    for (const p of this.params) {
+      const d = delta[p.name];
+      const s = this.sums.get(p.name)!;
+      const rw = this.rowWeights.get(p.name);
+      if (d instanceof Float32Array) {
+        this.add1Dense(s, rw, d, weight);
+        continue;
+      }
+      const width = s.length / (p.shape[0] ?? 1);
+      for (let i = 0; i < d.rows.length; i++) {
+        const off = d.rows[i] * width;
+        let nonZero = false;
+        for (let j = 0; j < width; j++) {
+          const v = d.data[i * width + j];
+          s[off + j] += weight * v;
+          if (v !== 0) nonZero = true;
+        }
+        if (rw && nonZero) rw[d.rows[i]] += weight;
+      }
+    }
+    this.n++;
+    this.weightSum += weight;
+  }
+
+  private add1Dense(s: Float64Array, rw: Float64Array | undefined, d: Float32Array, weight: number): void {
+    for (let i = 0; i < s.length; i++) s[i] += weight * d[i];
+    if (!rw) return;
+    const width = s.length / rw.length;
+    for (let r = 0; r < rw.length; r++) {
+      for (let j = r * width; j < (r + 1) * width; j++) {
+        if (d[j] !== 0) {
+          rw[r] += weight;
+          break;
+        }
+      }
+    }
   }
 
   mean(): NamedTensors {

@@ -29,6 +29,7 @@ const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => M
 for (const [name, cfg] of [
   ['1 epoch, default config', { ...DEFAULT_TRAIN_CONFIG, localEpochs: 1 }],
   ['3 epochs, lr 0.2, l2 0.01, 2 negatives', { ...DEFAULT_TRAIN_CONFIG, localEpochs: 3, learningRate: 0.2, l2: 0.01, negatives: 2 }],
+  ['gradient accumulation over 2 micro-batches of 8', { ...DEFAULT_TRAIN_CONFIG, localEpochs: 2, batchSize: 8, accumulationSteps: 2 }],
 ] as const) {
   test(`typed-array MF training matches tfjs trainLocally within 1e-4 (${name})`, async () => {
     const ref = await trainLocally(model, globals, locals, history, cfg, 11);

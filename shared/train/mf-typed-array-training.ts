@@ -78,10 +78,37 @@ export function mfSgdStep(
   scratch: MfScratch,
   touched: ArrayLike<number>,
 ): number {
+  mfClearGradients(scratch, dim, touched);
+  const loss = mfAccumulateGradients(items, bias, user, dim, pos, neg, cfg.l2, scratch);
+  mfApplyGradients(items, bias, user, dim, cfg.learningRate, 1, scratch, touched);
+  return loss;
+}
+
+/** Zeroes the gradient of the rows in `touched` and of the user vector. */
+export function mfClearGradients(scratch: MfScratch, dim: number, touched: ArrayLike<number>): void {
+  const { gradU, gradV, gradB } = scratch;
+  for (let t = 0; t < touched.length; t++) {
+    const r = touched[t];
+    gradB[r] = 0;
+    gradV.fill(0, r * dim, r * dim + dim);
+  }
+  gradU.fill(0, 0, dim);
+}
+
+/** Adds the gradient of one batch's loss (at the current parameters) into scratch; returns the loss. */
+export function mfAccumulateGradients(
+  items: Float32Array,
+  bias: Float32Array,
+  user: Float32Array,
+  dim: number,
+  pos: ArrayLike<number>,
+  neg: ArrayLike<number>,
+  l2: number,
+  scratch: MfScratch,
+): number {
   const n = pos.length;
   const m = neg.length;
   const { gradS, gradU, gradV, gradB } = scratch;
-  const l2 = cfg.l2;
   let data = 0;
   let reg = 0;
   for (let k = 0; k < n + m; k++) {
@@ -109,12 +136,7 @@ export function mfSgdStep(
   for (let d = 0; d < dim; d++) uu += user[d] * user[d];
   const loss = data / n + l2 * (reg / n + uu);
 
-  for (let t = 0; t < touched.length; t++) {
-    const r = touched[t];
-    gradB[r] = 0;
-    gradV.fill(0, r * dim, r * dim + dim);
-  }
-  for (let d = 0; d < dim; d++) gradU[d] = 2 * l2 * user[d];
+  for (let d = 0; d < dim; d++) gradU[d] += 2 * l2 * user[d];
   const regScale = (2 * l2) / n;
   for (let k = 0; k < n + m; k++) {
     const i = k < n ? pos[k] : neg[k - n];
@@ -127,20 +149,34 @@ export function mfSgdStep(
       gradV[row + d] += g * user[d] + regScale * v;
     }
   }
-  const lr = cfg.learningRate;
-  for (let t = 0; t < touched.length; t++) {
-    const r = touched[t];
-    bias[r] -= lr * gradB[r];
-    const row = r * dim;
-    for (let d = 0; d < dim; d++) items[row + d] -= lr * gradV[row + d];
-  }
-  for (let d = 0; d < dim; d++) user[d] -= lr * gradU[d];
   return loss;
 }
 
-function distinct(a: Int32Array, b: Int32Array, mark: Uint8Array): Int32Array {
+/** SGD on the accumulated gradient divided by `divisor` (the number of micro-batches). */
+export function mfApplyGradients(
+  items: Float32Array,
+  bias: Float32Array,
+  user: Float32Array,
+  dim: number,
+  learningRate: number,
+  divisor: number,
+  scratch: MfScratch,
+  touched: ArrayLike<number>,
+): void {
+  const { gradU, gradV, gradB } = scratch;
+  const lr = learningRate;
+  for (let t = 0; t < touched.length; t++) {
+    const r = touched[t];
+    bias[r] -= lr * (gradB[r] / divisor);
+    const row = r * dim;
+    for (let d = 0; d < dim; d++) items[row + d] -= lr * (gradV[row + d] / divisor);
+  }
+  for (let d = 0; d < dim; d++) user[d] -= lr * (gradU[d] / divisor);
+}
+
+function distinct(arrays: readonly Int32Array[], mark: Uint8Array): Int32Array {
   const out: number[] = [];
-  for (const src of [a, b]) {
+  for (const src of arrays) {
     for (let j = 0; j < src.length; j++) {
       const i = src[j];
       if (mark[i] === 0) {
@@ -213,16 +249,26 @@ export function trainMfLocally(
   let steps = 0;
   let lastEpochLoss = 0;
   let numExamples = 0;
+  // Gradient accumulation as trainOnBatches: groups of `accumulate` micro-batches, the
+  // mean of their gradients (all taken at the same parameters) as one SGD step.
+  const accumulate = Math.max(1, Math.floor(cfg.accumulationSteps ?? 1));
   for (const batches of epochs) {
     let sum = 0;
     let examples = 0;
-    for (const b of batches) {
-      const pos = new Int32Array(b.positives.length);
-      for (let j = 0; j < pos.length; j++) pos[j] = slots[b.positives[j]];
-      const neg = new Int32Array(b.negatives.length);
-      for (let j = 0; j < neg.length; j++) neg[j] = slots[b.negatives[j]];
-      sum += mfSgdStep(items, bias, user, dim, pos, neg, cfg, scratch, distinct(pos, neg, mark));
-      examples += b.positives.length;
+    for (let g = 0; g < batches.length; g += accumulate) {
+      const group = batches.slice(g, g + accumulate);
+      const remapped = group.map((b) => {
+        const pos = new Int32Array(b.positives.length);
+        for (let j = 0; j < pos.length; j++) pos[j] = slots[b.positives[j]];
+        const neg = new Int32Array(b.negatives.length);
+        for (let j = 0; j < neg.length; j++) neg[j] = slots[b.negatives[j]];
+        return { pos, neg };
+      });
+      const touched = distinct(remapped.flatMap((x) => [x.pos, x.neg]), mark);
+      mfClearGradients(scratch, dim, touched);
+      for (const { pos, neg } of remapped) sum += mfAccumulateGradients(items, bias, user, dim, pos, neg, cfg.l2, scratch);
+      mfApplyGradients(items, bias, user, dim, cfg.learningRate, group.length, scratch, touched);
+      for (const b of group) examples += b.positives.length;
       steps++;
     }
     if (batches.length > 0) lastEpochLoss = sum / batches.length;

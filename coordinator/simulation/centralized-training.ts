@@ -1,0 +1,119 @@
+/**
+ * `flock train --centralized`: the baseline every federated run is compared against.
+ * The same MF model, objective, batches and SGD step as a federated client
+ * (shared/train/mf-typed-array-training.ts, `mfSgdStep`), the same initial weights and
+ * user vectors, the same split and metrics — but on pooled data: each epoch visits the
+ * users in a fresh seeded order and applies every one of a user's batches directly to
+ * the one global item table (no deltas, no clipping, no averaging).
+ *
+ * Also the popularity baseline: items ranked by training-set popularity for everyone.
+ */
+import type { Dataset, UserSplit } from '../../shared/data/interactions.ts';
+import { evaluateRanking } from '../../shared/eval/evaluate-ranking.ts';
+import { popularityScores } from '../../shared/eval/popularity-baseline.ts';
+import { createEmbeddingModel, type PairBatch } from '../../shared/model/embedding-model.ts';
+import { initParams } from '../../shared/model/init-params.ts';
+import type { RecommenderModel, TrainConfig } from '../../shared/model/recommender-model.ts';
+import { deriveSeed, hashString, SeededRandom } from '../../shared/random/seeded-random.ts';
+import { MfScratch, mfSgdStep } from '../../shared/train/mf-typed-array-training.ts';
+import { evaluateMf } from './evaluate-mf.ts';
+import { fleetClientId, toEvaluationPoint, type EvaluationPoint } from './in-process-simulation.ts';
+
+export interface CentralizedConfig {
+  readonly dim: number;
+  readonly seed: number;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  readonly negatives: number;
+  readonly l2: number;
+  /** Evaluate every k epochs (and after epoch 0 and the last); 0 = only start and end. */
+  readonly evalEvery: number;
+}
+
+export interface EpochMetrics {
+  readonly epoch: number;
+  readonly trainLoss: number;
+  readonly seconds: number;
+}
+
+export interface CentralizedResult {
+  readonly epochs: EpochMetrics[];
+  readonly evaluations: EvaluationPoint[];
+  readonly trainSeconds: number;
+}
+
+export function trainCentralized(
+  dataset: Dataset,
+  split: UserSplit,
+  cfg: CentralizedConfig,
+  onEpoch?: (m: EpochMetrics, e: EvaluationPoint | undefined) => void,
+): CentralizedResult {
+  const { dim } = cfg;
+  const numItems = dataset.numItems;
+  const model = createEmbeddingModel({ numItems, dim }) as RecommenderModel<PairBatch>;
+  const globals = initParams(model.spec, 'global', cfg.seed);
+  const items = globals.itemEmbedding;
+  const bias = globals.itemBias;
+  const numUsers = split.train.length;
+  const users = new Float32Array(numUsers * dim);
+  for (let u = 0; u < numUsers; u++) {
+    users.set(initParams(model.spec, 'local', hashString(fleetClientId(cfg.seed, u))).userEmbedding, u * dim);
+  }
+  const train: TrainConfig = { localEpochs: 1, batchSize: cfg.batchSize, learningRate: cfg.learningRate, negatives: cfg.negatives, l2: cfg.l2 };
+  const scratch = new MfScratch();
+  scratch.ensure(dim, cfg.batchSize * (1 + cfg.negatives), numItems, numItems);
+  const mark = new Uint8Array(numItems);
+  const active = [...Array(numUsers).keys()].filter((u) => split.train[u].length > 0);
+
+  const evaluations: EvaluationPoint[] = [toEvaluationPoint(0, evaluateMf(model, globals, users, dim, split, cfg.seed))];
+  const epochs: EpochMetrics[] = [];
+  let trainSeconds = 0;
+  for (let e = 1; e <= cfg.epochs; e++) {
+    const t0 = performance.now();
+    const order = new SeededRandom(deriveSeed(cfg.seed, e, 2)).shuffle([...active]);
+    let lossSum = 0;
+    let batchesSeen = 0;
+    for (const u of order) {
+      const rng = new SeededRandom(deriveSeed(cfg.seed, e, u));
+      const user = users.subarray(u * dim, u * dim + dim);
+      for (const b of model.makeBatches(split.train[u], train, numItems, rng)) {
+        const touched: number[] = [];
+        for (const src of [b.positives, b.negatives]) {
+          for (let j = 0; j < src.length; j++) {
+            if (mark[src[j]] === 0) {
+              mark[src[j]] = 1;
+              touched.push(src[j]);
+            }
+          }
+        }
+        for (const i of touched) mark[i] = 0;
+        lossSum += mfSgdStep(items, bias, user, dim, b.positives, b.negatives, train, scratch, touched);
+        batchesSeen++;
+      }
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    trainSeconds += seconds;
+    const m = { epoch: e, trainLoss: batchesSeen > 0 ? lossSum / batchesSeen : 0, seconds };
+    epochs.push(m);
+    const due = e === cfg.epochs || (cfg.evalEvery > 0 && e % cfg.evalEvery === 0);
+    const point = due ? toEvaluationPoint(e, evaluateMf(model, globals, users, dim, split, cfg.seed)) : undefined;
+    if (point) evaluations.push(point);
+    onEpoch?.(m, point);
+  }
+  return { epochs, evaluations, trainSeconds };
+}
+
+/** HR@10 / NDCG@10 of ranking by training-set popularity (same users, negatives and seed). */
+export function evaluatePopularity(dataset: Dataset, split: UserSplit, seed: number): EvaluationPoint {
+  const scores = popularityScores(split.train, dataset.numItems);
+  const r = evaluateRanking({
+    numItems: dataset.numItems,
+    users: [...Array(split.train.length).keys()],
+    heldOut: split.test,
+    train: split.train,
+    scoreAll: () => scores,
+    seed,
+  });
+  return toEvaluationPoint(0, r);
+}

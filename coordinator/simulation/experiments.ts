@@ -1,0 +1,99 @@
+/**
+ * The two research experiments behind the CLI (`flock simulate` in-process and
+ * `flock train --centralized`), each returning a ResearchReport.
+ */
+import type { Dataset, UserSplit } from '../../shared/data/interactions.ts';
+import { evaluatePopularity, trainCentralized, type CentralizedConfig, type EpochMetrics } from './centralized-training.ts';
+import { runInProcessSimulation, type EvaluationPoint, type RoundMetrics, type SimulationConfig } from './in-process-simulation.ts';
+import type { ResearchReport } from './research-report.ts';
+import { machineInfo, researchSplit, type DataSource } from './simulation-data.ts';
+
+const SPLIT = 'per-user leave-one-out by time: last interaction = test, second to last = validation (unused for metrics), rest = train';
+
+function dataInfo(source: DataSource, dataset: Dataset, split: UserSplit): ResearchReport['data'] {
+  return {
+    source: source.kind === 'movielens' ? source.path : `synthetic ${source.users},${source.items},${source.seed}`,
+    name: dataset.name,
+    users: dataset.numUsers,
+    items: dataset.numItems,
+    trainInteractions: split.train.reduce((n, t) => n + t.length, 0),
+    evaluatedUsers: Array.from(split.test).filter((t) => t >= 0).length,
+    split: SPLIT,
+  };
+}
+
+export interface FederatedExperimentOptions {
+  readonly source: DataSource;
+  readonly dataset: Dataset;
+  readonly sim: SimulationConfig;
+  /** Also train the centralized baseline for this many epochs (0 = skip) and popularity. */
+  readonly centralizedEpochs: number;
+  readonly onRound?: (m: RoundMetrics, e: EvaluationPoint | undefined) => void;
+}
+
+export async function runFederatedExperiment(o: FederatedExperimentOptions): Promise<ResearchReport> {
+  const t0 = performance.now();
+  const split = researchSplit(o.dataset);
+  const result = await runInProcessSimulation(o.dataset, split, o.sim, { onRound: o.onRound });
+  const baselines: ResearchReport['baselines'] = { popularity: evaluatePopularity(o.dataset, split, o.sim.seed) };
+  if (o.centralizedEpochs > 0) {
+    const c = trainCentralized(o.dataset, split, centralizedFrom(o.sim, o.centralizedEpochs));
+    baselines.centralized = { ...c.evaluations[c.evaluations.length - 1], epochs: o.centralizedEpochs };
+  }
+  const n = result.rounds.length;
+  return {
+    format: 'flock-research-report',
+    formatVersion: 1,
+    mode: 'federated-in-process',
+    createdAt: new Date().toISOString(),
+    data: dataInfo(o.source, o.dataset, split),
+    config: { ...o.sim, centralizedEpochs: o.centralizedEpochs },
+    machine: machineInfo(),
+    rounds: result.rounds.map((r) => ({ ...r })),
+    evaluations: result.evaluations,
+    final: result.evaluations[result.evaluations.length - 1],
+    baselines,
+    timing: {
+      trainSeconds: result.trainSeconds,
+      evalSeconds: result.evalSeconds,
+      meanRoundSeconds: n > 0 ? result.trainSeconds / n : 0,
+      clientUpdates: result.clientUpdates,
+      clientUpdatesPerSecond: result.trainSeconds > 0 ? result.clientUpdates / result.trainSeconds : 0,
+      totalSeconds: (performance.now() - t0) / 1000,
+    },
+  };
+}
+
+/** The centralized counterpart of a federated config: same model, local SGD settings and seed. */
+export function centralizedFrom(sim: SimulationConfig, epochs: number): CentralizedConfig {
+  return { dim: sim.dim, seed: sim.seed, epochs, batchSize: sim.batchSize, learningRate: sim.learningRate, negatives: sim.negatives, l2: sim.l2, evalEvery: 0 };
+}
+
+export interface CentralizedExperimentOptions {
+  readonly source: DataSource;
+  readonly dataset: Dataset;
+  readonly cfg: CentralizedConfig;
+  readonly onEpoch?: (m: EpochMetrics, e: EvaluationPoint | undefined) => void;
+}
+
+export function runCentralizedExperiment(o: CentralizedExperimentOptions): ResearchReport {
+  const t0 = performance.now();
+  const split = researchSplit(o.dataset);
+  const c = trainCentralized(o.dataset, split, o.cfg, o.onEpoch);
+  const final = c.evaluations[c.evaluations.length - 1];
+  const total = (performance.now() - t0) / 1000;
+  return {
+    format: 'flock-research-report',
+    formatVersion: 1,
+    mode: 'centralized',
+    createdAt: new Date().toISOString(),
+    data: dataInfo(o.source, o.dataset, split),
+    config: { ...o.cfg },
+    machine: machineInfo(),
+    rounds: c.epochs.map((e) => ({ round: e.epoch, trainLoss: e.trainLoss, seconds: e.seconds })),
+    evaluations: c.evaluations,
+    final,
+    baselines: { popularity: evaluatePopularity(o.dataset, split, o.cfg.seed) },
+    timing: { trainSeconds: c.trainSeconds, evalSeconds: total - c.trainSeconds, meanRoundSeconds: c.epochs.length ? c.trainSeconds / c.epochs.length : 0, totalSeconds: total },
+  };
+}

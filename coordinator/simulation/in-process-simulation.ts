@@ -1,0 +1,246 @@
+/**
+ * `flock simulate` without `--url`: the whole fleet in one process, no sockets. Every
+ * user of the data set is a client; each round follows the coordinator's data path with
+ * the coordinator's own functions:
+ *
+ *   sample (sampleParticipants, the round engine's seeds) → each client trains locally
+ *   → Δ of the GLOBAL parameters, clipped to ‖Δ‖₂ ≤ C → StreamingWeightedMean (weight =
+ *   positives seen, rowNormalize as `flock serve`) → applyServerUpdate.
+ *
+ * Seeds mirror the socket path exactly: client id `fleet-${seed}-${user}` (as the socket
+ * fleet), participant seed hashString(clientId), local user embedding
+ * initParams(local, participantSeed), training seed deriveSeed(deriveSeed(seed, r, 1), r,
+ * participantSeed), initial globals initParams(global, seed).
+ *
+ * Two trainers:
+ * - 'typed-array' (default, fast): shared/train/mf-typed-array-training.ts on the touched
+ *   rows only, clipped with clipRowSparseToL2 (the same norm and scaling as clipToL2) and
+ *   folded with StreamingWeightedMean.addRows (bit-identical to add() of the dense Δ).
+ *   Bytes uploaded are those of the dense encoded update a real client sends.
+ * - 'tfjs': trainLocally on the active TensorFlow.js backend + buildUpdate (Δ, clip,
+ *   encode) + add() of the decoded-equivalent dense Δ: literally the participant's path.
+ */
+import type { Dataset, UserSplit } from '../../shared/data/interactions.ts';
+import { applyServerUpdate } from '../../shared/aggregate/apply-server-update.ts';
+import { StreamingWeightedMean } from '../../shared/aggregate/streaming-weighted-mean.ts';
+import type { RankingReport } from '../../shared/eval/evaluate-ranking.ts';
+import { createEmbeddingModel, type PairBatch } from '../../shared/model/embedding-model.ts';
+import { initParams } from '../../shared/model/init-params.ts';
+import type { RecommenderModel, TrainConfig } from '../../shared/model/recommender-model.ts';
+import { deriveSeed, hashString } from '../../shared/random/seeded-random.ts';
+import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
+import { trainLocally } from '../../shared/train/local-training.ts';
+import { MfScratch, trainMfLocally } from '../../shared/train/mf-typed-array-training.ts';
+import { buildUpdate } from '../../shared/update/build-update.ts';
+import { clipRowSparseToL2 } from '../../shared/update/row-sparse-clip.ts';
+import { sampleParticipants } from '../rounds/sample-participants.ts';
+import { evaluateMf } from './evaluate-mf.ts';
+import { SimulationWorkerPool } from './worker-pool.ts';
+
+export type SimulationTrainer = 'typed-array' | 'tfjs';
+
+export interface SimulationConfig {
+  readonly dim: number;
+  readonly seed: number;
+  readonly rounds: number;
+  /** In (0, 1]: fraction of clients per round; > 1: a count. */
+  readonly clientsPerRound: number;
+  readonly localEpochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  readonly negatives: number;
+  readonly l2: number;
+  readonly clipNorm: number;
+  readonly serverLearningRate: number;
+  readonly rowNormalize: boolean;
+  /** Evaluate every k rounds (and after round 0 and the last round); 0 = only start and end. */
+  readonly evalEvery: number;
+  readonly trainer: SimulationTrainer;
+  /** worker_threads training clients in parallel (typed-array trainer only); 1 = main thread. Results do not depend on it. */
+  readonly workers?: number;
+}
+
+export interface RoundMetrics {
+  readonly round: number;
+  readonly clients: number;
+  /** Example-weighted mean of the clients' last-epoch training loss. */
+  readonly trainLoss: number;
+  readonly meanPreClipNorm: number;
+  readonly fractionClipped: number;
+  readonly bytesUploaded: number;
+  /** Local training + clipping + aggregation + server step, without evaluation. */
+  readonly seconds: number;
+}
+
+export interface EvaluationPoint {
+  readonly round: number;
+  readonly sampled: { hr10: number; ndcg10: number };
+  readonly full: { hr10: number; ndcg10: number };
+  readonly users: number;
+}
+
+export interface SimulationResult {
+  readonly rounds: RoundMetrics[];
+  readonly evaluations: EvaluationPoint[];
+  readonly globals: NamedTensors;
+  readonly clientUpdates: number;
+  readonly trainSeconds: number;
+  readonly evalSeconds: number;
+}
+
+export function toEvaluationPoint(round: number, r: RankingReport): EvaluationPoint {
+  return { round, sampled: { hr10: r.sampled.hr, ndcg10: r.sampled.ndcg }, full: { hr10: r.full.hr, ndcg10: r.full.ndcg }, users: r.users };
+}
+
+/** The client id a simulated user gets, identical to the socket fleet's. */
+export const fleetClientId = (seed: number, user: number) => `fleet-${seed}-${user}`;
+
+/** How many clients a round samples: a fraction of the eligible (≤ 1) or a count (> 1). */
+export function clientsForRound(eligible: number, clientsPerRound: number): number {
+  const want = clientsPerRound <= 1 ? Math.ceil(clientsPerRound * eligible) : Math.round(clientsPerRound);
+  return Math.max(1, Math.min(eligible, want));
+}
+
+export interface SimulationHooks {
+  onRound?: (m: RoundMetrics, evaluation: EvaluationPoint | undefined) => void;
+}
+
+const now = () => performance.now() / 1000;
+
+export async function runInProcessSimulation(
+  dataset: Dataset,
+  split: UserSplit,
+  cfg: SimulationConfig,
+  hooks: SimulationHooks = {},
+): Promise<SimulationResult> {
+  const { dim } = cfg;
+  const numItems = dataset.numItems;
+  const model = createEmbeddingModel({ numItems, dim }) as RecommenderModel<PairBatch>;
+  const spec = model.spec;
+  let globals = initParams(spec, 'global', cfg.seed);
+  const numUsers = split.train.length;
+  const participantSeed = Int32Array.from({ length: numUsers }, (_, u) => hashString(fleetClientId(cfg.seed, u)) | 0);
+  const workers = cfg.trainer === 'typed-array' ? Math.max(1, Math.floor(cfg.workers ?? 1)) : 1;
+  const users = new Float32Array(workers > 1 ? new SharedArrayBuffer(numUsers * dim * 4) : new ArrayBuffer(numUsers * dim * 4));
+  for (let u = 0; u < numUsers; u++) users.set(initParams(spec, 'local', participantSeed[u] >>> 0).userEmbedding, u * dim);
+  const eligible = [...Array(numUsers).keys()].filter((u) => split.train[u].length > 0);
+  const perRound = clientsForRound(eligible.length, cfg.clientsPerRound);
+  const train: TrainConfig = { localEpochs: cfg.localEpochs, batchSize: cfg.batchSize, learningRate: cfg.learningRate, negatives: cfg.negatives, l2: cfg.l2 };
+  // A dense update's encoded size depends only on the model: what every client uploads.
+  const denseUpdateBytes = buildUpdate(spec, globals, globals, { round: 0, baseVersion: 0, numExamples: 1, clipNorm: cfg.clipNorm }).bytes.byteLength;
+  const scratch = new MfScratch();
+
+  const rounds: RoundMetrics[] = [];
+  const evaluations: EvaluationPoint[] = [];
+  let evalSeconds = 0;
+  let trainSeconds = 0;
+  let clientUpdates = 0;
+  const evaluate = (round: number) => {
+    const t = now();
+    const p = toEvaluationPoint(round, evaluateMf(model, globals, users, dim, split, cfg.seed));
+    evalSeconds += now() - t;
+    evaluations.push(p);
+    return p;
+  };
+  evaluate(0);
+
+  let pool: SimulationWorkerPool | null = null;
+  const sharedGlobals = workers > 1 ? new Float32Array(new SharedArrayBuffer((numItems * dim + numItems) * 4)) : null;
+  if (sharedGlobals) {
+    const trainOffsets = new Int32Array(numUsers + 1);
+    for (let u = 0; u < numUsers; u++) trainOffsets[u + 1] = trainOffsets[u] + split.train[u].length;
+    const trainItems = new Int32Array(trainOffsets[numUsers]);
+    for (let u = 0; u < numUsers; u++) trainItems.set(split.train[u], trainOffsets[u]);
+    pool = await SimulationWorkerPool.start(workers, {
+      numItems, dim, train, clipNorm: cfg.clipNorm, trainOffsets, trainItems,
+      globals: sharedGlobals.buffer as SharedArrayBuffer, users: users.buffer as SharedArrayBuffer,
+    });
+  }
+  try {
+    for (let r = 1; r <= cfg.rounds; r++) {
+      const t0 = now();
+      const roundSeed = deriveSeed(cfg.seed, r, 1);
+      const selected = sampleParticipants(eligible, 0, perRound, deriveSeed(cfg.seed, r));
+      const acc = new StreamingWeightedMean(spec, { rowNormalize: cfg.rowNormalize });
+      let lossSum = 0;
+      let examples = 0;
+      let normSum = 0;
+      let clipped = 0;
+      let bytes = 0;
+      if (pool && sharedGlobals) {
+        sharedGlobals.set(globals.itemEmbedding, 0);
+        sharedGlobals.set(globals.itemBias, numItems * dim);
+        const seeds = Uint32Array.from(selected, (u) => deriveSeed(roundSeed, r, participantSeed[u] >>> 0));
+        for (const part of await pool.round(Int32Array.from(selected), seeds)) {
+          let off = 0;
+          for (let c = 0; c < part.rowCounts.length; c++) {
+            const rows = part.rows.subarray(off, off + part.rowCounts[c]);
+            acc.addRows(
+              {
+                itemEmbedding: { rows, data: part.itemEmbedding.subarray(off * dim, (off + part.rowCounts[c]) * dim) },
+                itemBias: { rows, data: part.itemBias.subarray(off, off + part.rowCounts[c]) },
+              },
+              part.numExamples[c],
+            );
+            off += part.rowCounts[c];
+            lossSum += part.loss[c] * part.numExamples[c];
+            examples += part.numExamples[c];
+            normSum += part.preClipNorm[c];
+            clipped += part.clipped[c];
+            bytes += denseUpdateBytes;
+            clientUpdates++;
+          }
+        }
+      }
+      for (const u of pool ? [] : selected) {
+        const pSeed = participantSeed[u] >>> 0;
+        const seed = deriveSeed(roundSeed, r, pSeed);
+        const userVec = users.subarray(u * dim, u * dim + dim);
+        if (cfg.trainer === 'typed-array') {
+          const res = trainMfLocally(model, dim, globals as { itemEmbedding: Float32Array; itemBias: Float32Array }, userVec, split.train[u], train, seed, scratch);
+          const clip = clipRowSparseToL2(
+            { itemEmbedding: { rows: res.delta.rows, data: res.delta.itemEmbedding }, itemBias: { rows: res.delta.rows, data: res.delta.itemBias } },
+            cfg.clipNorm,
+          );
+          acc.addRows(clip.tensors, res.numExamples);
+          userVec.set(res.userEmbedding);
+          lossSum += res.loss * res.numExamples;
+          examples += res.numExamples;
+          normSum += clip.preClipNorm;
+          if (clip.clipped) clipped++;
+          bytes += denseUpdateBytes;
+        } else {
+          const res = await trainLocally(model, globals, { userEmbedding: userVec.slice() }, split.train[u], train, seed);
+          const update = buildUpdate(spec, res.globals, globals, { round: r, baseVersion: r - 1, numExamples: res.numExamples, clipNorm: cfg.clipNorm });
+          acc.add(update.delta, res.numExamples);
+          userVec.set(res.locals.userEmbedding);
+          lossSum += res.loss * res.numExamples;
+          examples += res.numExamples;
+          normSum += update.preClipNorm;
+          if (update.clipped) clipped++;
+          bytes += update.bytes.byteLength;
+        }
+        clientUpdates++;
+      }
+      globals = applyServerUpdate(globals, acc.mean(), cfg.serverLearningRate);
+      const seconds = now() - t0;
+      trainSeconds += seconds;
+      const m: RoundMetrics = {
+        round: r,
+        clients: selected.length,
+        trainLoss: examples > 0 ? lossSum / examples : 0,
+        meanPreClipNorm: normSum / selected.length,
+        fractionClipped: clipped / selected.length,
+        bytesUploaded: bytes,
+        seconds,
+      };
+      rounds.push(m);
+      const due = r === cfg.rounds || (cfg.evalEvery > 0 && r % cfg.evalEvery === 0);
+      const point = due ? evaluate(r) : undefined; // not inside onRound?.(…): that would skip it without a hook
+      hooks.onRound?.(m, point);
+    }
+  } finally {
+    await pool?.close();
+  }
+  return { rounds, evaluations, globals, clientUpdates, trainSeconds, evalSeconds };
+}

@@ -40,11 +40,15 @@ export class StreamingWeightedMean {
     return this.weightSum;
   }
 
-  add(delta: NamedTensors, weight: number): void {
+  private checkWeightAndNames(delta: object, weight: number): void {
     if (!Number.isFinite(weight) || weight <= 0) throw new FlockError('malformed', `weight must be positive and finite, got ${weight}`);
     for (const name of Object.keys(delta)) {
       if (!this.sums.has(name)) throw new FlockError('wrong-shape', `delta has tensor ${name}, which is not a global parameter`);
     }
+  }
+
+  add(delta: NamedTensors, weight: number): void {
+    this.checkWeightAndNames(delta, weight);
     // Check everything before touching the sums so a bad delta leaves no partial trace.
     for (const p of this.params) {
       const d = delta[p.name];
@@ -78,10 +82,7 @@ export class StreamingWeightedMean {
    * update (a zero row adds exactly 0 and never counts as touched).
    */
   addRows(delta: Readonly<Record<string, Float32Array | RowSparseTensor>>, weight: number): void {
-    if (!Number.isFinite(weight) || weight <= 0) throw new FlockError('malformed', `weight must be positive and finite, got ${weight}`);
-    for (const name of Object.keys(delta)) {
-      if (!this.sums.has(name)) throw new FlockError('wrong-shape', `delta has tensor ${name}, which is not a global parameter`);
-    }
+    this.checkWeightAndNames(delta, weight);
     for (const p of this.params) {
       const d = delta[p.name];
       const n = this.sums.get(p.name)!.length;

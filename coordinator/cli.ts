@@ -6,7 +6,10 @@ import { FlockError } from '../shared/errors.ts';
 import { defaultMovieLensDir } from './data/load-movielens.ts';
 import { runSocketFleet } from './fleet/socket-fleet.ts';
 import { useNodeBackend } from './runtime/node-tf-backend.ts';
-import { runCentralizedExperiment, runFederatedExperiment } from './simulation/experiments.ts';
+import type { CentralizedConfig, EpochMetrics } from './simulation/centralized-training.ts';
+import { runCentralizedExperiment, runCentralizedSequenceExperiment, runFederatedExperiment } from './simulation/experiments.ts';
+import type { EvaluationPoint } from './simulation/in-process-simulation.ts';
+import type { SequenceSettings } from './simulation/sequence-simulation.ts';
 import { writeResearchOutputs, type ResearchReport } from './simulation/research-report.ts';
 import { loadSource, parseSyntheticSpec, type DataSource } from './simulation/simulation-data.ts';
 import { DEFAULT_CATALOG } from '../shared/data/synthetic-dataset.ts';
@@ -124,7 +127,12 @@ program
   .option('--clients-per-round <x>', 'in-process: fraction (≤ 1) or count (> 1) of clients per round', positive('--clients-per-round'), 1)
   .option('--local-epochs <n>', 'in-process: local epochs per round', int('--local-epochs'), D.round.localEpochs)
   .option('--batch-size <n>', 'in-process: local batch size', int('--batch-size'), D.round.batchSize)
-  .option('--lr <x>', 'in-process: local SGD learning rate', positive('--lr'), D.round.learningRate)
+  .option('--lr <x>', 'in-process: local SGD learning rate (default: 0.5 for mf, 0.1 for sasrec)', positive('--lr'))
+  .option('--model <kind>', 'mf (embedding, default) or sasrec (sequence model, trained with tfjs on --backend)', 'mf')
+  .option('--max-len <n>', 'in-process, sasrec: longest training window', int('--max-len'), D.sequence.maxLen)
+  .option('--blocks <n>', 'in-process, sasrec: self-attention blocks', int('--blocks'), D.sequence.blocks)
+  .option('--heads <n>', 'in-process, sasrec: attention heads (must divide --dim)', int('--heads'), D.sequence.heads)
+  .option('--dropout <p>', 'in-process, sasrec: dropout rate in [0, 1)', Number, D.sequence.dropout)
   .option('--l2 <x>', 'in-process: L2 regularisation', Number, D.round.l2)
   .option('--negatives <n>', 'in-process: sampled negatives per positive', int('--negatives'), D.round.negatives)
   .option('--clip <c>', 'in-process: L2 bound C on every update', positive('--clip'), D.round.clipNorm)
@@ -168,14 +176,20 @@ program
 
 program
   .command('train')
-  .description('train without federation: --centralized MF on the pooled data, plus the popularity baseline')
+  .description('train without federation: --centralized MF or SASRec (--model sasrec) on the pooled data, plus the popularity baseline')
   .option('--centralized', 'centralized training on the pooled data (the only mode)')
   .option('--data <path>', 'MovieLens folder (100K or 1M layout) or "ml-100k"; default: built-in synthetic catalog')
   .option('--synthetic <spec>', 'built-in generator with USERS,ITEMS[,SEED] instead of --data')
   .option('--seed <n>', 'seed for weights, batches and evaluation negatives', int('--seed'), 1)
   .option('--epochs <n>', 'passes over the pooled training data', int('--epochs'), 20)
   .option('--batch-size <n>', 'batch size (positives of one user per batch)', int('--batch-size'), D.round.batchSize)
-  .option('--lr <x>', 'SGD learning rate', positive('--lr'), D.round.learningRate)
+  .option('--lr <x>', 'SGD learning rate (default: 0.5 for mf, 0.1 for sasrec)', positive('--lr'))
+  .option('--backend <name>', 'sasrec: TensorFlow.js backend in Node (wasm or cpu)', 'wasm')
+  .option('--model <kind>', 'mf (embedding, default) or sasrec (sequence model, trained with tfjs on --backend)', 'mf')
+  .option('--max-len <n>', 'sasrec: longest training window', int('--max-len'), D.sequence.maxLen)
+  .option('--blocks <n>', 'sasrec: self-attention blocks', int('--blocks'), D.sequence.blocks)
+  .option('--heads <n>', 'sasrec: attention heads (must divide --dim)', int('--heads'), D.sequence.heads)
+  .option('--dropout <p>', 'sasrec: dropout rate in [0, 1)', Number, D.sequence.dropout)
   .option('--l2 <x>', 'L2 regularisation', Number, D.round.l2)
   .option('--negatives <n>', 'sampled negatives per positive', int('--negatives'), D.round.negatives)
   .option('--dim <n>', 'embedding dimension', int('--dim'), D.dim)
@@ -185,18 +199,29 @@ program
     if (!o.centralized) throw new InvalidArgumentError('only `flock train --centralized` exists: pass --centralized');
     const source = dataSource(o);
     const dataset = await loadSource(source);
+    const kind = modelKind(o.model);
+    if (kind === 'sasrec') {
+      if (o.backend !== 'wasm' && o.backend !== 'cpu') throw new InvalidArgumentError('--backend must be wasm or cpu');
+      await useNodeBackend(o.backend);
+    }
     const bar = progressBar('epoch');
     bar.start(o.epochs, 0, { hr: '-', ndcg: '-' });
-    const report = runCentralizedExperiment({
-      source,
-      dataset,
-      cfg: { dim: o.dim, seed: o.seed, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr, negatives: o.negatives, l2: o.l2, evalEvery: o.evalEvery },
-      onEpoch: (m, e) => bar.update(m.epoch, e ? { hr: e.sampled.hr10.toFixed(4), ndcg: e.sampled.ndcg10.toFixed(4) } : {}),
-    });
+    const cfg: CentralizedConfig = {
+      dim: o.dim, seed: o.seed, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr ?? DEFAULT_LEARNING_RATE[kind], negatives: o.negatives, l2: o.l2, evalEvery: o.evalEvery,
+      ...sequenceOptions(o, kind),
+    };
+    const onEpoch = (m: EpochMetrics, e: EvaluationPoint | undefined) => bar.update(m.epoch, e ? { hr: e.sampled.hr10.toFixed(4), ndcg: e.sampled.ndcg10.toFixed(4) } : {});
+    const report = kind === 'sasrec' ? await runCentralizedSequenceExperiment({ source, dataset, cfg, onEpoch }) : runCentralizedExperiment({ source, dataset, cfg, onEpoch });
     bar.stop();
     printSummary(report);
     for (const f of await writeResearchOutputs(path.resolve(o.out), report)) console.log(`wrote ${f}`);
   });
+
+/** The model fields of a research config: none for MF (its reports stay as they were), kind and shape for sasrec. */
+function sequenceOptions(o: Record<string, any>, kind: ModelKind): { model?: 'sasrec'; sequence?: SequenceSettings } {
+  if (kind !== 'sasrec') return {};
+  return { model: 'sasrec', sequence: { maxLen: o.maxLen, blocks: o.blocks, heads: o.heads, dropout: o.dropout } };
+}
 
 function dataSource(o: { data?: string; synthetic?: string }): DataSource {
   if (o.data && o.synthetic) throw new InvalidArgumentError('pass either --data or --synthetic, not both');
@@ -217,8 +242,9 @@ const pct = (x: number) => x.toFixed(4);
 
 function printSummary(r: ResearchReport): void {
   const rows: [string, { sampled: { hr10: number; ndcg10: number }; full: { hr10: number; ndcg10: number } }][] = [];
-  rows.push([r.mode === 'centralized' ? `centralized MF (${r.rounds.length} epochs)` : `federated MF (${r.rounds.length} rounds)`, r.final]);
-  if (r.baselines.centralized) rows.push([`centralized MF (${r.baselines.centralized.epochs} epochs)`, r.baselines.centralized]);
+  const name = r.config.model === 'sasrec' ? 'SASRec' : 'MF';
+  rows.push([r.mode === 'centralized' ? `centralized ${name} (${r.rounds.length} epochs)` : `federated ${name} (${r.rounds.length} rounds)`, r.final]);
+  if (r.baselines.centralized) rows.push([`centralized ${name} (${r.baselines.centralized.epochs} epochs)`, r.baselines.centralized]);
   if (r.baselines.popularity) rows.push(['popularity', r.baselines.popularity]);
   console.log(`\n${r.data.name}: ${r.data.users} users, ${r.data.items} items, ${r.data.evaluatedUsers} evaluated (leave-one-out test item)`);
   console.log('model                              HR@10(100neg) NDCG@10(100neg) HR@10(full) NDCG@10(full)');
@@ -235,7 +261,8 @@ function printSummary(r: ResearchReport): void {
 
 async function simulateInProcess(o: Record<string, any>): Promise<void> {
   if (o.trainer !== 'typed-array' && o.trainer !== 'tfjs') throw new InvalidArgumentError('--trainer must be typed-array or tfjs');
-  if (o.trainer === 'tfjs') await useNodeBackend(o.backend);
+  const kind = modelKind(o.model);
+  if (o.trainer === 'tfjs' || kind === 'sasrec') await useNodeBackend(o.backend);
   const source = dataSource(o);
   const dataset = await loadSource(source);
   const bar = progressBar('round');
@@ -251,15 +278,16 @@ async function simulateInProcess(o: Record<string, any>): Promise<void> {
       clientsPerRound: o.clientsPerRound,
       localEpochs: o.localEpochs,
       batchSize: o.batchSize,
-      learningRate: o.lr,
+      learningRate: o.lr ?? DEFAULT_LEARNING_RATE[kind],
       negatives: o.negatives,
       l2: o.l2,
       clipNorm: o.clip,
       serverLearningRate: o.serverLr,
       rowNormalize: o.rowNormalize,
       evalEvery: o.evalEvery,
-      trainer: o.trainer,
-      workers: Math.max(1, o.workers),
+      trainer: kind === 'sasrec' ? 'tfjs' : o.trainer,
+      workers: kind === 'sasrec' ? 1 : Math.max(1, o.workers),
+      ...sequenceOptions(o, kind),
     },
     onRound: (m, e) => bar.update(m.round, e ? { hr: e.sampled.hr10.toFixed(4), ndcg: e.sampled.ndcg10.toFixed(4) } : {}),
   });

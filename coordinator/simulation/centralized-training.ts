@@ -17,6 +17,7 @@ import type { RecommenderModel, TrainConfig } from '../../shared/model/recommend
 import { deriveSeed, hashString, SeededRandom } from '../../shared/random/seeded-random.ts';
 import { MfScratch, mfSgdStep } from '../../shared/train/mf-typed-array-training.ts';
 import { evaluateMf } from './evaluate-mf.ts';
+import type { SequenceSettings } from './sequence-simulation.ts';
 import { fleetClientId, toEvaluationPoint, type EvaluationPoint } from './in-process-simulation.ts';
 
 export interface CentralizedConfig {
@@ -29,6 +30,10 @@ export interface CentralizedConfig {
   readonly l2: number;
   /** Evaluate every k epochs (and after epoch 0 and the last); 0 = only start and end. */
   readonly evalEvery: number;
+  /** 'mf' (default, trainCentralized) or 'sasrec' (trainCentralizedSequence in sequence-simulation.ts). */
+  readonly model?: 'mf' | 'sasrec';
+  /** sasrec only: maxLen, blocks, heads, dropout (dim is `dim`). */
+  readonly sequence?: SequenceSettings;
 }
 
 export interface EpochMetrics {
@@ -49,6 +54,7 @@ export function trainCentralized(
   cfg: CentralizedConfig,
   onEpoch?: (m: EpochMetrics, e: EvaluationPoint | undefined) => void,
 ): CentralizedResult {
+  if (cfg.model === 'sasrec') throw new Error('trainCentralized is MF only; the sequence model trains with trainCentralizedSequence (async, tfjs)');
   const { dim } = cfg;
   const numItems = dataset.numItems;
   const model = createEmbeddingModel({ numItems, dim }) as RecommenderModel<PairBatch>;

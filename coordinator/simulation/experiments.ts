@@ -3,9 +3,10 @@
  * `flock train --centralized`), each returning a ResearchReport.
  */
 import type { Dataset, UserSplit } from '../../shared/data/interactions.ts';
-import { evaluatePopularity, trainCentralized, type CentralizedConfig, type EpochMetrics } from './centralized-training.ts';
+import { evaluatePopularity, trainCentralized, type CentralizedConfig, type CentralizedResult, type EpochMetrics } from './centralized-training.ts';
 import { runInProcessSimulation, type EvaluationPoint, type RoundMetrics, type SimulationConfig } from './in-process-simulation.ts';
 import type { ResearchReport } from './research-report.ts';
+import { trainCentralizedSequence } from './sequence-simulation.ts';
 import { machineInfo, researchSplit, type DataSource } from './simulation-data.ts';
 
 const SPLIT = 'per-user leave-one-out by time: last interaction = test, second to last = validation (unused for metrics), rest = train';
@@ -37,7 +38,8 @@ export async function runFederatedExperiment(o: FederatedExperimentOptions): Pro
   const result = await runInProcessSimulation(o.dataset, split, o.sim, { onRound: o.onRound });
   const baselines: ResearchReport['baselines'] = { popularity: evaluatePopularity(o.dataset, split, o.sim.seed) };
   if (o.centralizedEpochs > 0) {
-    const c = trainCentralized(o.dataset, split, centralizedFrom(o.sim, o.centralizedEpochs));
+    const cc = centralizedFrom(o.sim, o.centralizedEpochs);
+    const c = cc.model === 'sasrec' ? await trainCentralizedSequence(o.dataset.numItems, split, cc) : trainCentralized(o.dataset, split, cc);
     baselines.centralized = { ...c.evaluations[c.evaluations.length - 1], epochs: o.centralizedEpochs };
   }
   const n = result.rounds.length;
@@ -66,7 +68,8 @@ export async function runFederatedExperiment(o: FederatedExperimentOptions): Pro
 
 /** The centralized counterpart of a federated config: same model, local SGD settings and seed. */
 export function centralizedFrom(sim: SimulationConfig, epochs: number): CentralizedConfig {
-  return { dim: sim.dim, seed: sim.seed, epochs, batchSize: sim.batchSize, learningRate: sim.learningRate, negatives: sim.negatives, l2: sim.l2, evalEvery: 0 };
+  const c: CentralizedConfig = { dim: sim.dim, seed: sim.seed, epochs, batchSize: sim.batchSize, learningRate: sim.learningRate, negatives: sim.negatives, l2: sim.l2, evalEvery: 0 };
+  return sim.model === 'sasrec' ? { ...c, model: 'sasrec', sequence: sim.sequence } : c;
 }
 
 export interface CentralizedExperimentOptions {
@@ -79,7 +82,17 @@ export interface CentralizedExperimentOptions {
 export function runCentralizedExperiment(o: CentralizedExperimentOptions): ResearchReport {
   const t0 = performance.now();
   const split = researchSplit(o.dataset);
-  const c = trainCentralized(o.dataset, split, o.cfg, o.onEpoch);
+  return centralizedReport(o, split, trainCentralized(o.dataset, split, o.cfg, o.onEpoch), t0);
+}
+
+/** `flock train --centralized --model sasrec`: the sequence model on the pooled data (tfjs, async). */
+export async function runCentralizedSequenceExperiment(o: CentralizedExperimentOptions): Promise<ResearchReport> {
+  const t0 = performance.now();
+  const split = researchSplit(o.dataset);
+  return centralizedReport(o, split, await trainCentralizedSequence(o.dataset.numItems, split, o.cfg, o.onEpoch), t0);
+}
+
+function centralizedReport(o: CentralizedExperimentOptions, split: UserSplit, c: CentralizedResult, t0: number): ResearchReport {
   const final = c.evaluations[c.evaluations.length - 1];
   const total = (performance.now() - t0) / 1000;
   return {

@@ -35,6 +35,7 @@ import { buildUpdate } from '../../shared/update/build-update.ts';
 import { clipRowSparseToL2 } from '../../shared/update/row-sparse-clip.ts';
 import { sampleParticipants } from '../rounds/sample-participants.ts';
 import { evaluateMf } from './evaluate-mf.ts';
+import { runSequenceSimulation, type SequenceSettings } from './sequence-simulation.ts';
 import { SimulationWorkerPool } from './worker-pool.ts';
 
 export type SimulationTrainer = 'typed-array' | 'tfjs';
@@ -58,6 +59,10 @@ export interface SimulationConfig {
   readonly trainer: SimulationTrainer;
   /** worker_threads training clients in parallel (typed-array trainer only); 1 = main thread. Results do not depend on it. */
   readonly workers?: number;
+  /** 'mf' (default) or 'sasrec': the sequence model, always trained on the tfjs path (sequence-simulation.ts). */
+  readonly model?: 'mf' | 'sasrec';
+  /** sasrec only: maxLen, blocks, heads, dropout (dim is `dim`). */
+  readonly sequence?: SequenceSettings;
 }
 
 export interface RoundMetrics {
@@ -113,6 +118,7 @@ export async function runInProcessSimulation(
   cfg: SimulationConfig,
   hooks: SimulationHooks = {},
 ): Promise<SimulationResult> {
+  if (cfg.model === 'sasrec') return runSequenceSimulation(dataset.numItems, split, cfg, hooks);
   const { dim } = cfg;
   const numItems = dataset.numItems;
   const model = createEmbeddingModel({ numItems, dim }) as RecommenderModel<PairBatch>;

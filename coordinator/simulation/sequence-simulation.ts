@@ -1,0 +1,211 @@
+/**
+ * The SASRec sequence model in the research runs (`flock simulate --model sasrec`
+ * in-process and `flock train --centralized --model sasrec`). Training always uses the
+ * participant's TensorFlow.js path (trainLocally + buildUpdate) on the active backend;
+ * aggregation is the coordinator's own StreamingWeightedMean (rowNormalize touches only
+ * rowSparse parameters, here the item table) + applyServerUpdate — no special cases.
+ *
+ * The split and metrics are the MF runs': leave-one-out by time; a person's sequence is
+ * their train items in time order (what leaveOneOutSplit gives), and the next-item
+ * scores are scoreAll(globals, {}, train history). Seeds mirror the MF simulation:
+ * initial globals initParams(global, seed), client training seed
+ * deriveSeed(deriveSeed(seed, r, 1), r, hashString(fleet client id)).
+ */
+import type { UserSplit } from '../../shared/data/interactions.ts';
+import { applyServerUpdate } from '../../shared/aggregate/apply-server-update.ts';
+import { StreamingWeightedMean } from '../../shared/aggregate/streaming-weighted-mean.ts';
+import { evaluateRanking, type RankingReport } from '../../shared/eval/evaluate-ranking.ts';
+import { initParams } from '../../shared/model/init-params.ts';
+import type { RecommenderModel, TrainConfig } from '../../shared/model/recommender-model.ts';
+import { createSequenceModel, type SequenceBatch, type SequenceModelConfig } from '../../shared/model/sasrec-model.ts';
+import { deriveSeed, hashString, SeededRandom } from '../../shared/random/seeded-random.ts';
+import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
+import { trainLocally, trainOnBatches } from '../../shared/train/local-training.ts';
+import { buildUpdate } from '../../shared/update/build-update.ts';
+import { sampleParticipants } from '../rounds/sample-participants.ts';
+import type { CentralizedConfig, CentralizedResult, EpochMetrics } from './centralized-training.ts';
+import {
+  clientsForRound,
+  fleetClientId,
+  toEvaluationPoint,
+  type EvaluationPoint,
+  type RoundMetrics,
+  type SimulationConfig,
+  type SimulationHooks,
+  type SimulationResult,
+} from './in-process-simulation.ts';
+
+/** Shape of the sequence model in a research run (dim comes from the run's `dim`). */
+export interface SequenceSettings {
+  readonly maxLen: number;
+  readonly blocks: number;
+  readonly heads: number;
+  readonly dropout: number;
+}
+
+export const DEFAULT_SEQUENCE_SETTINGS: SequenceSettings = { maxLen: 50, blocks: 2, heads: 1, dropout: 0.2 };
+
+function sequenceModel(numItems: number, dim: number, s: SequenceSettings | undefined): RecommenderModel<SequenceBatch> {
+  const cfg: SequenceModelConfig = { numItems, dim, ...(s ?? DEFAULT_SEQUENCE_SETTINGS) };
+  return createSequenceModel(cfg);
+}
+
+/** HR@10 / NDCG@10 (100 sampled negatives and full ranking) of next-item scores after each user's train sequence. */
+export function evaluateSequence(model: RecommenderModel, globals: NamedTensors, split: UserSplit, seed: number): RankingReport {
+  return evaluateRanking({
+    numItems: model.numItems,
+    users: [...Array(split.train.length).keys()],
+    heldOut: split.test,
+    train: split.train,
+    scoreAll: (u) => model.scoreAll(globals, {}, split.train[u]),
+    seed,
+  });
+}
+
+const now = () => performance.now() / 1000;
+
+export async function runSequenceSimulation(
+  numItems: number,
+  split: UserSplit,
+  cfg: SimulationConfig,
+  hooks: SimulationHooks = {},
+): Promise<SimulationResult> {
+  const model = sequenceModel(numItems, cfg.dim, cfg.sequence);
+  const spec = model.spec;
+  let globals = initParams(spec, 'global', cfg.seed);
+  const numUsers = split.train.length;
+  // A sequence model needs at least one transition (two train items) to produce a batch.
+  const eligible = [...Array(numUsers).keys()].filter((u) => split.train[u].length > 1);
+  const perRound = clientsForRound(eligible.length, cfg.clientsPerRound);
+  const train: TrainConfig = { localEpochs: cfg.localEpochs, batchSize: cfg.batchSize, learningRate: cfg.learningRate, negatives: cfg.negatives, l2: cfg.l2 };
+
+  const rounds: RoundMetrics[] = [];
+  const evaluations: EvaluationPoint[] = [];
+  let evalSeconds = 0;
+  let trainSeconds = 0;
+  let clientUpdates = 0;
+  const evaluate = (round: number) => {
+    const t = now();
+    const p = toEvaluationPoint(round, evaluateSequence(model, globals, split, cfg.seed));
+    evalSeconds += now() - t;
+    evaluations.push(p);
+    return p;
+  };
+  evaluate(0);
+  for (let r = 1; r <= cfg.rounds; r++) {
+    const t0 = now();
+    const roundSeed = deriveSeed(cfg.seed, r, 1);
+    const selected = sampleParticipants(eligible, 0, perRound, deriveSeed(cfg.seed, r));
+    const acc = new StreamingWeightedMean(spec, { rowNormalize: cfg.rowNormalize });
+    let lossSum = 0;
+    let examples = 0;
+    let normSum = 0;
+    let clipped = 0;
+    let bytes = 0;
+    for (const u of selected) {
+      const pSeed = hashString(fleetClientId(cfg.seed, u)) >>> 0;
+      const res = await trainLocally(model, globals, {}, split.train[u], train, deriveSeed(roundSeed, r, pSeed));
+      const update = buildUpdate(spec, res.globals, globals, { round: r, baseVersion: r - 1, numExamples: res.numExamples, clipNorm: cfg.clipNorm });
+      acc.add(update.delta, res.numExamples);
+      lossSum += res.loss * res.numExamples;
+      examples += res.numExamples;
+      normSum += update.preClipNorm;
+      if (update.clipped) clipped++;
+      bytes += update.bytes.byteLength;
+      clientUpdates++;
+    }
+    globals = applyServerUpdate(globals, acc.mean(), cfg.serverLearningRate);
+    const seconds = now() - t0;
+    trainSeconds += seconds;
+    const m: RoundMetrics = {
+      round: r,
+      clients: selected.length,
+      trainLoss: examples > 0 ? lossSum / examples : 0,
+      meanPreClipNorm: normSum / selected.length,
+      fractionClipped: clipped / selected.length,
+      bytesUploaded: bytes,
+      seconds,
+    };
+    rounds.push(m);
+    const due = r === cfg.rounds || (cfg.evalEvery > 0 && r % cfg.evalEvery === 0);
+    const point = due ? evaluate(r) : undefined;
+    hooks.onRound?.(m, point);
+  }
+  return { rounds, evaluations, globals, clientUpdates, trainSeconds, evalSeconds };
+}
+
+/** Concatenates sequence batches (windows of different people) into one batch. */
+function mergeBatches(parts: readonly SequenceBatch[], dropoutSeed: number): SequenceBatch {
+  if (parts.length === 1) return { ...parts[0], dropoutSeed };
+  const rows = parts.reduce((n, b) => n + b.rows, 0);
+  const k = parts[0].negativesPerPosition;
+  const L = parts[0].inputs.length / parts[0].rows;
+  const inputs = new Int32Array(rows * L);
+  const mask = new Float32Array(rows * L);
+  const positives = new Int32Array(rows * L);
+  const negatives = new Int32Array(rows * L * k);
+  let row = 0;
+  let numTargets = 0;
+  for (const b of parts) {
+    inputs.set(b.inputs, row * L);
+    mask.set(b.mask, row * L);
+    positives.set(b.positives, row * L);
+    negatives.set(b.negatives, row * L * k);
+    row += b.rows;
+    numTargets += b.numTargets;
+  }
+  return { rows, inputs, mask, positives, negatives, negativesPerPosition: k, numTargets, dropoutSeed };
+}
+
+/**
+ * Centralized SASRec on the pooled data: each epoch visits the users in a fresh seeded
+ * order, cuts each one's train sequence into windows (the model's own makeBatches, as a
+ * client does), packs the windows of consecutive users into batches of up to
+ * `batchSize` windows and runs plain SGD (trainOnBatches) on the one global model.
+ */
+export async function trainCentralizedSequence(
+  numItems: number,
+  split: UserSplit,
+  cfg: CentralizedConfig,
+  onEpoch?: (m: EpochMetrics, e: EvaluationPoint | undefined) => void,
+): Promise<CentralizedResult> {
+  const model = sequenceModel(numItems, cfg.dim, cfg.sequence);
+  let globals = initParams(model.spec, 'global', cfg.seed);
+  const train: TrainConfig = { localEpochs: 1, batchSize: cfg.batchSize, learningRate: cfg.learningRate, negatives: cfg.negatives, l2: cfg.l2 };
+  const active = [...Array(split.train.length).keys()].filter((u) => split.train[u].length > 1);
+  const evaluations: EvaluationPoint[] = [toEvaluationPoint(0, evaluateSequence(model, globals, split, cfg.seed))];
+  const epochs: EpochMetrics[] = [];
+  let trainSeconds = 0;
+  for (let e = 1; e <= cfg.epochs; e++) {
+    const t0 = performance.now();
+    const rng = new SeededRandom(deriveSeed(cfg.seed, e, 2));
+    const order = rng.shuffle([...active]);
+    const batches: SequenceBatch[] = [];
+    let pending: SequenceBatch[] = [];
+    let pendingRows = 0;
+    const flush = () => {
+      if (pending.length > 0) batches.push(mergeBatches(pending, rng.int(0x7fffffff)));
+      pending = [];
+      pendingRows = 0;
+    };
+    for (const u of order) {
+      for (const b of model.makeBatches(split.train[u], train, numItems, new SeededRandom(deriveSeed(cfg.seed, e, u)))) {
+        if (pendingRows + b.rows > Math.max(1, cfg.batchSize)) flush();
+        pending.push(b);
+        pendingRows += b.rows;
+      }
+    }
+    flush();
+    const res = await trainOnBatches(model, globals, {}, [batches], train);
+    globals = res.globals;
+    const seconds = (performance.now() - t0) / 1000;
+    trainSeconds += seconds;
+    const m = { epoch: e, trainLoss: res.loss, seconds };
+    epochs.push(m);
+    const due = e === cfg.epochs || (cfg.evalEvery > 0 && e % cfg.evalEvery === 0);
+    const point = due ? toEvaluationPoint(e, evaluateSequence(model, globals, split, cfg.seed)) : undefined;
+    if (point) evaluations.push(point);
+    onEpoch?.(m, point);
+  }
+  return { epochs, evaluations, trainSeconds };
+}

@@ -19,6 +19,7 @@ import { MfScratch, mfSgdStep } from '../../shared/train/mf-typed-array-training
 import { evaluateMf } from './evaluate-mf.ts';
 import type { SequenceSettings } from './sequence-simulation.ts';
 import { fleetClientId, toEvaluationPoint, type EvaluationPoint } from './in-process-simulation.ts';
+import { isEvaluationRound } from './round-tally.ts';
 
 export interface CentralizedConfig {
   readonly dim: number;
@@ -102,7 +103,7 @@ export function trainCentralized(
     trainSeconds += seconds;
     const m = { epoch: e, trainLoss: batchesSeen > 0 ? lossSum / batchesSeen : 0, seconds };
     epochs.push(m);
-    const due = e === cfg.epochs || (cfg.evalEvery > 0 && e % cfg.evalEvery === 0);
+    const due = isEvaluationRound(e, cfg.epochs, cfg.evalEvery);
     const point = due ? toEvaluationPoint(e, evaluateMf(model, globals, users, dim, split, cfg.seed)) : undefined;
     if (point) evaluations.push(point);
     onEpoch?.(m, point);

@@ -37,6 +37,7 @@ import { sampleParticipants } from '../rounds/sample-participants.ts';
 import { evaluateMf } from './evaluate-mf.ts';
 import { runSequenceSimulation, type SequenceSettings } from './sequence-simulation.ts';
 import { SimulationWorkerPool } from './worker-pool.ts';
+import { isEvaluationRound, RoundTally } from './round-tally.ts';
 
 export type SimulationTrainer = 'typed-array' | 'tfjs';
 
@@ -168,11 +169,7 @@ export async function runInProcessSimulation(
       const roundSeed = deriveSeed(cfg.seed, r, 1);
       const selected = sampleParticipants(eligible, 0, perRound, deriveSeed(cfg.seed, r));
       const acc = new StreamingWeightedMean(spec, { rowNormalize: cfg.rowNormalize });
-      let lossSum = 0;
-      let examples = 0;
-      let normSum = 0;
-      let clipped = 0;
-      let bytes = 0;
+      const tally = new RoundTally();
       if (pool && sharedGlobals) {
         sharedGlobals.set(globals.itemEmbedding, 0);
         sharedGlobals.set(globals.itemBias, numItems * dim);
@@ -189,11 +186,7 @@ export async function runInProcessSimulation(
               part.numExamples[c],
             );
             off += part.rowCounts[c];
-            lossSum += part.loss[c] * part.numExamples[c];
-            examples += part.numExamples[c];
-            normSum += part.preClipNorm[c];
-            clipped += part.clipped[c];
-            bytes += denseUpdateBytes;
+            tally.add({ loss: part.loss[c], numExamples: part.numExamples[c], preClipNorm: part.preClipNorm[c], clipped: part.clipped[c] > 0, bytes: denseUpdateBytes });
             clientUpdates++;
           }
         }
@@ -210,39 +203,22 @@ export async function runInProcessSimulation(
           );
           acc.addRows(clip.tensors, res.numExamples);
           userVec.set(res.userEmbedding);
-          lossSum += res.loss * res.numExamples;
-          examples += res.numExamples;
-          normSum += clip.preClipNorm;
-          if (clip.clipped) clipped++;
-          bytes += denseUpdateBytes;
+          tally.add({ loss: res.loss, numExamples: res.numExamples, preClipNorm: clip.preClipNorm, clipped: clip.clipped, bytes: denseUpdateBytes });
         } else {
           const res = await trainLocally(model, globals, { userEmbedding: userVec.slice() }, split.train[u], train, seed);
           const update = buildUpdate(spec, res.globals, globals, { round: r, baseVersion: r - 1, numExamples: res.numExamples, clipNorm: cfg.clipNorm });
           acc.add(update.delta, res.numExamples);
           userVec.set(res.locals.userEmbedding);
-          lossSum += res.loss * res.numExamples;
-          examples += res.numExamples;
-          normSum += update.preClipNorm;
-          if (update.clipped) clipped++;
-          bytes += update.bytes.byteLength;
+          tally.add({ loss: res.loss, numExamples: res.numExamples, preClipNorm: update.preClipNorm, clipped: update.clipped, bytes: update.bytes.byteLength });
         }
         clientUpdates++;
       }
       globals = applyServerUpdate(globals, acc.mean(), cfg.serverLearningRate);
       const seconds = now() - t0;
       trainSeconds += seconds;
-      const m: RoundMetrics = {
-        round: r,
-        clients: selected.length,
-        trainLoss: examples > 0 ? lossSum / examples : 0,
-        meanPreClipNorm: normSum / selected.length,
-        fractionClipped: clipped / selected.length,
-        bytesUploaded: bytes,
-        seconds,
-      };
+      const m = tally.metrics(r, seconds);
       rounds.push(m);
-      const due = r === cfg.rounds || (cfg.evalEvery > 0 && r % cfg.evalEvery === 0);
-      const point = due ? evaluate(r) : undefined; // not inside onRound?.(…): that would skip it without a hook
+      const point = isEvaluationRound(r, cfg.rounds, cfg.evalEvery) ? evaluate(r) : undefined; // not inside onRound?.(…): that would skip it without a hook
       hooks.onRound?.(m, point);
     }
   } finally {

@@ -34,6 +34,7 @@ import {
   type SimulationHooks,
   type SimulationResult,
 } from './in-process-simulation.ts';
+import { isEvaluationRound, RoundTally } from './round-tally.ts';
 
 /** Shape of the sequence model in a research run (dim comes from the run's `dim`). */
 export interface SequenceSettings {
@@ -97,38 +98,21 @@ export async function runSequenceSimulation(
     const roundSeed = deriveSeed(cfg.seed, r, 1);
     const selected = sampleParticipants(eligible, 0, perRound, deriveSeed(cfg.seed, r));
     const acc = new StreamingWeightedMean(spec, { rowNormalize: cfg.rowNormalize });
-    let lossSum = 0;
-    let examples = 0;
-    let normSum = 0;
-    let clipped = 0;
-    let bytes = 0;
+    const tally = new RoundTally();
     for (const u of selected) {
       const pSeed = hashString(fleetClientId(cfg.seed, u)) >>> 0;
       const res = await trainLocally(model, globals, {}, split.train[u], train, deriveSeed(roundSeed, r, pSeed));
       const update = buildUpdate(spec, res.globals, globals, { round: r, baseVersion: r - 1, numExamples: res.numExamples, clipNorm: cfg.clipNorm });
       acc.add(update.delta, res.numExamples);
-      lossSum += res.loss * res.numExamples;
-      examples += res.numExamples;
-      normSum += update.preClipNorm;
-      if (update.clipped) clipped++;
-      bytes += update.bytes.byteLength;
+      tally.add({ loss: res.loss, numExamples: res.numExamples, preClipNorm: update.preClipNorm, clipped: update.clipped, bytes: update.bytes.byteLength });
       clientUpdates++;
     }
     globals = applyServerUpdate(globals, acc.mean(), cfg.serverLearningRate);
     const seconds = now() - t0;
     trainSeconds += seconds;
-    const m: RoundMetrics = {
-      round: r,
-      clients: selected.length,
-      trainLoss: examples > 0 ? lossSum / examples : 0,
-      meanPreClipNorm: normSum / selected.length,
-      fractionClipped: clipped / selected.length,
-      bytesUploaded: bytes,
-      seconds,
-    };
+    const m = tally.metrics(r, seconds);
     rounds.push(m);
-    const due = r === cfg.rounds || (cfg.evalEvery > 0 && r % cfg.evalEvery === 0);
-    const point = due ? evaluate(r) : undefined;
+    const point = isEvaluationRound(r, cfg.rounds, cfg.evalEvery) ? evaluate(r) : undefined;
     hooks.onRound?.(m, point);
   }
   return { rounds, evaluations, globals, clientUpdates, trainSeconds, evalSeconds };
@@ -202,7 +186,7 @@ export async function trainCentralizedSequence(
     trainSeconds += seconds;
     const m = { epoch: e, trainLoss: res.loss, seconds };
     epochs.push(m);
-    const due = e === cfg.epochs || (cfg.evalEvery > 0 && e % cfg.evalEvery === 0);
+    const due = isEvaluationRound(e, cfg.epochs, cfg.evalEvery);
     const point = due ? toEvaluationPoint(e, evaluateSequence(model, globals, split, cfg.seed)) : undefined;
     if (point) evaluations.push(point);
     onEpoch?.(m, point);

@@ -1,8 +1,9 @@
-import type { ModelDescriptor } from '../shared/model/model-registry.ts';
+import { FlockError } from '../shared/errors.ts';
+import type { ModelDescriptor, ModelKind } from '../shared/model/model-registry.ts';
 import type { RoundConfig } from '../shared/protocol/messages.ts';
 import { DEFAULT_TRAIN_CONFIG } from '../shared/model/recommender-model.ts';
 
-export type ModelKind = ModelDescriptor['kind'];
+export type { ModelKind } from '../shared/model/model-registry.ts';
 
 /** Shape of the sequence model when the coordinator serves `--model sasrec`. */
 export interface SequenceModelSettings {
@@ -20,8 +21,11 @@ export interface ServeConfig {
   /** MovieLens folder (100K or 1M layout); undefined = built-in synthetic catalog. */
   readonly dataPath?: string;
   readonly staticDir: string;
-  /** The model every participant trains: 'mf' (embedding) or 'sasrec' (sequence). */
-  readonly model: ModelKind;
+  /**
+   * The models the coordinator federates, each with its own rounds, versions and
+   * weights: 'mf' (embedding), 'sasrec' (sequence) or both. Every participant trains all.
+   */
+  readonly models: readonly ModelKind[];
   readonly sequence: SequenceModelSettings;
   readonly dim: number;
   readonly seed: number;
@@ -41,15 +45,24 @@ export interface ServeConfig {
   readonly rowNormalize: boolean;
   /** Stop opening rounds after this many (0 = no limit). */
   readonly maxRounds: number;
-  readonly round: Omit<RoundConfig, 'seed'>;
+  /** What every round asks of its participants, for all models... */
+  readonly round: Omit<RoundConfig, 'seed' | 'learningRate'>;
+  /** ...except the local learning rate, which is per model (`--lr` sets them all). */
+  readonly learningRate: Readonly<Record<ModelKind, number>>;
 }
+
+/**
+ * Local SGD learning rate when none is given: the sequence model diverges with plain
+ * SGD at the embedding model's 0.5 (measured on the tiny config; 0.1–0.2 works).
+ */
+export const DEFAULT_LEARNING_RATE: Readonly<Record<ModelKind, number>> = { mf: DEFAULT_TRAIN_CONFIG.learningRate, sasrec: 0.1 };
 
 export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   host: '127.0.0.1',
   port: 8080,
   dataDir: 'flock-data',
   staticDir: 'dist',
-  model: 'mf',
+  models: ['mf', 'sasrec'],
   sequence: { maxLen: 50, blocks: 2, heads: 1, dropout: 0.2 },
   dim: 16,
   seed: 1,
@@ -62,18 +75,26 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   serverLearningRate: 1,
   rowNormalize: true,
   maxRounds: 0,
-  round: { ...DEFAULT_TRAIN_CONFIG, clipNorm: 1 },
+  round: { localEpochs: DEFAULT_TRAIN_CONFIG.localEpochs, batchSize: DEFAULT_TRAIN_CONFIG.batchSize, negatives: DEFAULT_TRAIN_CONFIG.negatives, l2: DEFAULT_TRAIN_CONFIG.l2, clipNorm: 1 },
+  learningRate: DEFAULT_LEARNING_RATE,
 };
 
-/**
- * Local SGD learning rate when none is given: the sequence model diverges with plain
- * SGD at the embedding model's 0.5 (measured on the tiny config; 0.1–0.2 works).
- */
-export const DEFAULT_LEARNING_RATE: Record<ModelKind, number> = { mf: DEFAULT_TRAIN_CONFIG.learningRate, sasrec: 0.1 };
+/** The round settings one model's participants are sent (before the per-round seed). */
+export function roundSettings(config: Pick<ServeConfig, 'round' | 'learningRate'>, kind: ModelKind): Omit<RoundConfig, 'seed'> {
+  return { ...config.round, learningRate: config.learningRate[kind] };
+}
 
-/** The descriptor a coordinator announces for its data set and settings. */
-export function modelDescriptor(config: Pick<ServeConfig, 'model' | 'dim' | 'sequence'>, numItems: number): ModelDescriptor {
-  return config.model === 'mf'
+/** Checks the model list: at least one, no repeats. */
+export function checkModels(models: readonly ModelKind[]): readonly ModelKind[] {
+  if (models.length === 0) throw new FlockError('bad-config', 'serve at least one model (--models mf, sasrec or mf,sasrec)');
+  const repeated = models.find((m, i) => models.indexOf(m) !== i);
+  if (repeated) throw new FlockError('bad-config', `model '${repeated}' is listed twice in --models`);
+  return models;
+}
+
+/** The descriptor a coordinator announces for one of its models. */
+export function modelDescriptor(config: Pick<ServeConfig, 'dim' | 'sequence'>, kind: ModelKind, numItems: number): ModelDescriptor {
+  return kind === 'mf'
     ? { kind: 'mf', numItems, dim: config.dim }
     : { kind: 'sasrec', numItems, dim: config.dim, ...config.sequence };
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { runSocketFleet } from '../coordinator/fleet/socket-fleet.ts';
+import { HealthResponseSchema } from '../shared/protocol/messages.ts';
 import { startCoordinator, type RunningCoordinator } from './harness/coordinator-process.ts';
 
 /** A port that was free a moment ago, so the restarted coordinator can listen on the same one. */
@@ -19,7 +20,8 @@ async function freePort(): Promise<number> {
   });
 }
 
-const health = async (url: string) => (await (await fetch(`${url}/api/health`)).json()) as { version: number; round: number };
+/** The embedding model's version and round (the fleet trains that one; the sequence model is served beside it, idle). */
+const health = async (url: string) => HealthResponseSchema.parse(await (await fetch(`${url}/api/health`)).json()).models.mf;
 
 const running: RunningCoordinator[] = [];
 let dataDir = '';
@@ -36,7 +38,7 @@ test('kill -9 mid-run: the coordinator resumes from the last written version and
   running.push(first);
 
   const rounds = 6;
-  const fleet = runSocketFleet({ url: first.url, clients: 6, rounds, seed: 3, stallTimeoutMs: 60_000, log: (l) => console.log(`[fleet] ${l}`) });
+  const fleet = runSocketFleet({ url: first.url, model: 'mf', clients: 6, rounds, seed: 3, stallTimeoutMs: 60_000, log: (l) => console.log(`[fleet] ${l}`) });
 
   let before = await health(first.url);
   while (before.version < 2) {

@@ -15,7 +15,9 @@ import { collectConsole, launchChromium } from './harness/chromium.ts';
 import { ensureBuilt } from './harness/build.ts';
 import { getJson, REPO_ROOT, startCoordinator, type RunningCoordinator } from './harness/coordinator-process.ts';
 import { captureTraffic, type TrafficCapture } from './harness/traffic-capture.ts';
-import { readState, waitFor as waitForState, type PageState } from './harness/page-state.ts';
+import { modelState, readState, waitFor as waitForState, type ModelPageState } from './harness/page-state.ts';
+import { HealthResponseSchema, type HealthResponse } from '../shared/protocol/messages.ts';
+import { modelApiPath } from '../shared/protocol/model-routes.ts';
 
 const NUM_PARTICIPANTS = 3;
 const LIKES_PER_PARTICIPANT = 7;
@@ -24,13 +26,6 @@ const TARGET_ROUNDS_JOINED = 3;
 const TRAINING_TIMEOUT_MS = Number(process.env.FLOCK_E2E_TRAINING_TIMEOUT_MS ?? 240_000);
 const ARTIFACTS = path.join(REPO_ROOT, 'e2e', 'artifacts');
 
-interface Health {
-  ok: boolean;
-  version: number;
-  round: number;
-  clients: number;
-  uptimeSeconds: number;
-}
 interface RoundsDoc {
   rounds: { round: number; outcome: string; newVersion: number | null }[];
 }
@@ -62,7 +57,8 @@ function diagnostics(): string {
 before(async () => {
   await ensureBuilt();
   coordinator = await startCoordinator({
-    extraArgs: ['--min-clients', '3', '--clients-per-round', '1', '--local-epochs', '1', '--round-timeout', '60000'],
+    // The embedding model alone; e2e/side-by-side-models.test.ts runs both models side by side.
+    extraArgs: ['--models', 'mf', '--min-clients', '3', '--clients-per-round', '1', '--local-epochs', '1', '--round-timeout', '60000'],
   });
   console.log(`coordinator at ${coordinator.url} (data dir ${coordinator.dataDir})`);
   browser = await launchChromium();
@@ -76,8 +72,9 @@ after(async () => {
 
 test('three WebGPU browsers train the shared model over ≥ 3 federated rounds, sending no raw interactions', { timeout: 600_000 }, async () => {
   const url = coordinator!.url;
-  const health0 = await getJson<Health>(url, '/api/health');
-  const model = await getJson<{ version: number; model: { kind: string; numItems: number; dim: number } }>(url, '/api/model');
+  const health = async (): Promise<HealthResponse['models'][string]> => HealthResponseSchema.parse(await getJson(url, '/api/health')).models.mf;
+  const health0 = await health();
+  const model = await getJson<{ version: number; model: { kind: string; numItems: number; dim: number } }>(url, modelApiPath('mf'));
   console.log(`initial health ${JSON.stringify(health0)}; model ${JSON.stringify(model.model)} v${model.version}`);
 
   // Open three participants, traffic capture attached before the first request.
@@ -95,6 +92,7 @@ test('three WebGPU browsers train the shared model over ≥ 3 federated rounds, 
       .catch((e: Error) => assert.fail(`page ${p.index} never became ready: ${e.message}${diagnostics()}`));
     const s = await readState(p.page);
     assert.equal(s.backend, 'webgpu', `page ${p.index} runs on '${s.backend}', not webgpu${diagnostics()}`);
+    assert.deepEqual(Object.keys(s.models), ['mf'], `page ${p.index} must show exactly the served model`);
   }
 
   // Each context likes a different, deterministic set of items (disjoint: ids k, k+3, k+6, …
@@ -116,11 +114,11 @@ test('three WebGPU browsers train the shared model over ≥ 3 federated rounds, 
   }
 
   // Recommendations before training (computed on whatever version each page holds now).
-  const before: PageState[] = [];
+  const before: ModelPageState[] = [];
   for (const p of participants) {
     before.push(
       await waitFor(`recommendations on page ${p.index}`, 60_000, async () => {
-        const s = await readState(p.page);
+        const s = modelState(await readState(p.page), 'mf');
         return s.recs.length > 0 ? s : null;
       }),
     );
@@ -131,31 +129,32 @@ test('three WebGPU browsers train the shared model over ≥ 3 federated rounds, 
   const t0 = Date.now();
   let lastLine = '';
   const states = await waitFor('≥ 3 aggregated rounds with every page at version ≥ 3 having joined ≥ 3 rounds', TRAINING_TIMEOUT_MS, async () => {
-    const h = await getJson<Health>(url, '/api/health');
-    const ss = await Promise.all(participants.map((p) => readState(p.page)));
+    const h = await health();
+    const pages = await Promise.all(participants.map((p) => readState(p.page)));
+    const ss = pages.map((s) => modelState(s, 'mf'));
     const line =
       `global v${h.version} round ${h.round} clients ${h.clients} | ` +
-      ss.map((s, k) => `p${k} ${s.connection} v${s.modelVersion ?? '-'} joined ${s.roundsJoined} sent ${s.bytesSent}B recs@v${s.recsVersion ?? '-'}`).join(' | ');
+      pages.map((s, k) => `p${k} ${s.connection} v${ss[k].version ?? '-'} joined ${ss[k].roundsJoined} sent ${ss[k].bytesSent}B recs@v${ss[k].recsVersion ?? '-'}`).join(' | ');
     if (line !== lastLine) console.log(`t=${((Date.now() - t0) / 1000).toFixed(0)}s ${line}`);
     lastLine = line;
     const done =
       h.version >= TARGET_VERSION &&
-      ss.every((s) => s.roundsJoined >= TARGET_ROUNDS_JOINED && (s.modelVersion ?? 0) >= TARGET_VERSION);
+      ss.every((s) => s.roundsJoined >= TARGET_ROUNDS_JOINED && (s.version ?? 0) >= TARGET_VERSION);
     return done ? ss : null;
   }, 2000);
   console.log(`training reached target after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-  const rounds = await getJson<RoundsDoc>(url, '/api/rounds');
+  const rounds = await getJson<RoundsDoc>(url, `${modelApiPath('mf')}/rounds`);
   const aggregated = rounds.rounds.filter((r) => r.outcome === 'aggregated');
   console.log(`rounds: ${rounds.rounds.map((r) => `${r.round}:${r.outcome}→${r.newVersion}`).join(' ')}`);
-  assert.ok(aggregated.length >= 3, `only ${aggregated.length} aggregated rounds in /api/rounds`);
+  assert.ok(aggregated.length >= 3, `only ${aggregated.length} aggregated rounds in ${modelApiPath('mf')}/rounds`);
 
   // Recommendations after training: recomputed with a newer model, and different somewhere.
-  const afterStates: PageState[] = [];
+  const afterStates: ModelPageState[] = [];
   for (const p of participants) {
     afterStates.push(
       await waitFor(`page ${p.index} recommendations recomputed on version ≥ ${TARGET_VERSION}`, 60_000, async () => {
-        const s = await readState(p.page);
+        const s = modelState(await readState(p.page), 'mf');
         return (s.recsVersion ?? -1) >= TARGET_VERSION && s.recs.length > 0 ? s : null;
       }),
     );
@@ -178,11 +177,11 @@ test('three WebGPU browsers train the shared model over ≥ 3 federated rounds, 
 
   // Privacy. What left each page in the run this test was written against (see
   // e2e/artifacts/traffic-page-K.json for the record of the latest run):
-  //  - HTTP: only GETs without bodies — the app's assets, /api/catalog and
-  //    /api/model/weights/<version> for each version it trained on or displayed;
-  //  - socket.io text frames: `40` (connect), one `join` {protocolVersion, clientId (a
+  //  - HTTP: only GETs without bodies — the app's assets, /api/catalog, /api/models and
+  //    /api/models/mf/weights/<version> for each version it trained on or displayed;
+  //  - socket.io text frames: `40/models/mf,` (connect), one `join` {protocolVersion, clientId (a
   //    random UUID), backend, backendReason, eligible}, a few `eligibility` {eligible};
-  //  - per round joined: `451-["update",{"_placeholder":true,"num":0}]` plus ONE binary
+  //  - per round joined: `451-/models/mf,["update",{"_placeholder":true,"num":0}]` plus ONE binary
   //    attachment of 27,284 B = a small header + the clipped delta of the GLOBAL
   //    parameters as dense float32 (400 items × (16 + 1) × 4 B = 27,200 B: item
   //    embedding and item bias). Dense, but rows of untouched items are exactly zero,

@@ -1,8 +1,17 @@
 import { selectBackend, type BackendChoice } from '../backend/select-backend.ts';
 import { getOrCreateClientId, openIdbParticipantStore } from '../store/idb-participant-store.ts';
-import { Participant, type ParticipantEvent } from '../../shared/participant/participant.ts';
+import type { ModelKind } from '../../shared/model/model-registry.ts';
+import { Participant, type ParticipantEvent, type ParticipantState } from '../../shared/participant/participant.ts';
 import type { ParticipantStore, StoredInteraction } from '../../shared/participant/participant-store.ts';
-import { BackendNameSchema, CatalogResponseSchema, type BackendName, type CatalogResponse } from '../../shared/protocol/messages.ts';
+import { SerialQueue } from '../../shared/participant/serial-queue.ts';
+import {
+  BackendNameSchema,
+  CatalogResponseSchema,
+  ModelsResponseSchema,
+  PROTOCOL_VERSION,
+  type BackendName,
+  type CatalogResponse,
+} from '../../shared/protocol/messages.ts';
 import { CatalogView } from './catalog-view.ts';
 import { byTestId, el } from './dom.ts';
 import { RecommendationsView } from './recommendations-view.ts';
@@ -25,15 +34,28 @@ function readParams(): PageParams {
   return { backend: forced.success ? forced.data : null, server };
 }
 
-async function fetchCatalog(server: string): Promise<CatalogResponse> {
+async function getJson(server: string, path: string, what: string): Promise<unknown> {
   let res: Response;
   try {
-    res = await fetch(`${server}/api/catalog`);
+    res = await fetch(`${server}${path}`);
   } catch (err) {
     throw new Error(`The coordinator at ${server} is unreachable (${err instanceof Error ? err.message : String(err)}).`);
   }
-  if (!res.ok) throw new Error(`The coordinator at ${server} answered HTTP ${res.status} for the catalog.`);
-  return CatalogResponseSchema.parse(await res.json());
+  if (!res.ok) throw new Error(`The coordinator at ${server} answered HTTP ${res.status} for ${what}.`);
+  return res.json();
+}
+
+async function fetchCatalog(server: string): Promise<CatalogResponse> {
+  return CatalogResponseSchema.parse(await getJson(server, '/api/catalog', 'the catalog'));
+}
+
+/** The models the coordinator federates, in its order; each gets its own participant and panel. */
+async function fetchModels(server: string): Promise<ModelKind[]> {
+  const body = ModelsResponseSchema.parse(await getJson(server, '/api/models', 'its models'));
+  if (body.protocolVersion !== PROTOCOL_VERSION) {
+    throw new Error(`The coordinator speaks protocol ${body.protocolVersion}, this page ${PROTOCOL_VERSION}: reload the page.`);
+  }
+  return body.models.map((m) => m.model.kind);
 }
 
 function showError(message: string): void {
@@ -49,7 +71,7 @@ function showStartupFailure(message: string): void {
   const retry = el('button', { type: 'button', 'data-testid': 'retry' }, 'Try again');
   retry.addEventListener('click', () => location.reload());
   byTestId(document, 'catalog-panel').replaceChildren(el('p', { class: 'muted' }, 'The catalog could not be loaded. '), retry);
-  byTestId(document, 'recs-panel').replaceChildren(el('p', { class: 'muted' }, 'No recommendations until the catalog loads.'));
+  byTestId(document, 'recs-panels').replaceChildren(el('section', { class: 'panel' }, el('p', { class: 'muted' }, 'No recommendations until the catalog loads.')));
   document.querySelector<HTMLButtonElement>('[data-testid=opt-out]')?.setAttribute('disabled', '');
 }
 
@@ -57,14 +79,14 @@ function showStartupFailure(message: string): void {
  * The embedding model recommends from a person's whole taste; the sequence model
  * predicts what comes next after the latest interaction, and says so.
  */
-async function recommendationHeading(participant: Participant, store: ParticipantStore, view: RecommendationsView): Promise<string> {
-  if (participant.modelKind !== 'sasrec') return 'Recommended for you';
+async function recommendationHeading(kind: ModelKind, store: ParticipantStore, view: RecommendationsView): Promise<string> {
+  if (kind !== 'sasrec') return 'Recommended for you';
   const history = historyFromInteractions(await store.getInteractions());
   if (history.length === 0) return 'What next';
   return `Because you just looked at “${view.titleOf(history[history.length - 1])}”`;
 }
 
-/** Keeps recommendations fresh: one refresh at a time, coalescing requests made meanwhile. */
+/** Keeps one model's recommendations fresh: one refresh at a time, coalescing requests made meanwhile. */
 function recommendationRefresher(participant: Participant, store: ParticipantStore, view: RecommendationsView): () => void {
   let running = false;
   let pending = false;
@@ -77,8 +99,8 @@ function recommendationRefresher(participant: Participant, store: ParticipantSto
         // With no likes yet the ranking would only reflect a random taste vector: ask for likes instead.
         const hasHistory = (await store.getInteractions()).length > 0;
         const items = hasHistory ? await participant.recommend(TOP_K) : [];
-        view.setHeading(await recommendationHeading(participant, store, view));
-        // Recompute if a newer model arrived while scoring, so recsVersion is exact.
+        view.setHeading(await recommendationHeading(participant.modelKind, store, view));
+        // Recompute if a newer model arrived while scoring, so the shown version is exact.
         if (participant.state.version !== version) pending = true;
         else view.show(items, version, hasHistory && version === null ? 'Waiting for the shared model…' : undefined);
       } while (pending);
@@ -98,32 +120,52 @@ function markLabel(i: StoredInteraction): string {
   return i.kind === 'rating' ? '★'.repeat(i.rating) : 'Liked';
 }
 
-async function startApp(params: PageParams, backend: BackendChoice, store: ParticipantStore, catalog: CatalogResponse): Promise<void> {
+interface ModelSlot {
+  readonly participant: Participant;
+  readonly refresh: () => void;
+}
+
+async function startApp(params: PageParams, backend: BackendChoice, store: ParticipantStore, catalog: CatalogResponse, models: readonly ModelKind[]): Promise<void> {
   byTestId(document, 'catalog-name').textContent = `Catalog: ${catalog.name}.`;
-  const status = new StatusPanel(byTestId(document, 'status'), backend);
-  const recs = new RecommendationsView(byTestId(document, 'recs-panel'), catalog.titles);
+  const status = new StatusPanel(byTestId(document, 'status'), backend, models);
+  const clientId = await getOrCreateClientId(store);
+  // One TensorFlow.js queue for the page: the models take turns on the device.
+  const tfQueue = new SerialQueue();
 
   let participating = !(await store.getMeta<boolean>(OPTED_OUT_KEY));
-  let refresh: () => void = () => undefined;
-  const onEvent = (e: ParticipantEvent): void => {
-    if (e.type === 'error') console.warn('participant:', e.message);
-    status.update(participant.state, participating);
-    if (e.type === 'model') refresh();
+  const slots = new Map<ModelKind, ModelSlot>();
+  const states = new Map<ModelKind, ParticipantState>();
+  const views: RecommendationsView[] = [];
+  for (const kind of models) {
+    const view = new RecommendationsView(kind, catalog.titles);
+    views.push(view);
+    const onEvent = (e: ParticipantEvent): void => {
+      if (e.type === 'error') console.warn(`participant (${kind}):`, e.message);
+      status.update(states, participating);
+      if (e.type === 'model') slots.get(kind)?.refresh();
+    };
+    const participant = new Participant({
+      serverUrl: params.server,
+      model: kind,
+      clientId,
+      store,
+      tfQueue,
+      backend: { name: backend.name, reason: backend.reason },
+      onEvent,
+    });
+    states.set(kind, participant.state);
+    slots.set(kind, { participant, refresh: recommendationRefresher(participant, store, view) });
+  }
+  byTestId(document, 'recs-panels').replaceChildren(...views.map((v) => v.root));
+  const refreshAll = (): void => {
+    for (const s of slots.values()) s.refresh();
   };
-  const participant = new Participant({
-    serverUrl: params.server,
-    clientId: await getOrCreateClientId(store),
-    store,
-    backend: { name: backend.name, reason: backend.reason },
-    onEvent,
-  });
-  refresh = recommendationRefresher(participant, store, recs);
 
   const record = async (interaction: StoredInteraction): Promise<void> => {
     await store.addInteraction(interaction);
     catalogView.mark(interaction.item, markLabel(interaction));
-    await participant.interactionsChanged();
-    refresh();
+    for (const s of slots.values()) await s.participant.interactionsChanged();
+    refreshAll();
   };
   const catalogView = new CatalogView(byTestId(document, 'catalog-panel'), catalog.titles, {
     onLike: (item) => void record({ item, rating: 1, kind: 'click', timestamp: Date.now() }),
@@ -133,15 +175,17 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
 
   status.optOut.addEventListener('click', () => {
     participating = !participating;
-    if (participating) participant.start();
-    else participant.stop();
+    for (const s of slots.values()) {
+      if (participating) s.participant.start();
+      else s.participant.stop();
+    }
     void store.putMeta(OPTED_OUT_KEY, !participating);
-    status.update(participant.state, participating);
+    status.update(states, participating);
   });
 
-  if (participating) participant.start();
-  status.update(participant.state, participating);
-  refresh();
+  if (participating) for (const s of slots.values()) s.participant.start();
+  status.update(states, participating);
+  refreshAll();
   document.body.dataset.ready = 'true';
 }
 
@@ -149,13 +193,10 @@ async function main(): Promise<void> {
   const params = readParams();
   const backend = await selectBackend(params.backend);
   // The backend is known before anything else can fail: show it even in the error state.
-  new StatusPanel(byTestId(document, 'status'), backend).update(
-    { connected: false, version: null, roundsJoined: 0, lastLoss: null, bytesSent: 0, updatesSent: 0, lastRejection: null },
-    true,
-  );
+  new StatusPanel(byTestId(document, 'status'), backend, []).update(new Map(), true);
   const store = await openIdbParticipantStore();
-  const catalog = await fetchCatalog(params.server);
-  await startApp(params, backend, store, catalog);
+  const [catalog, models] = await Promise.all([fetchCatalog(params.server), fetchModels(params.server)]);
+  await startApp(params, backend, store, catalog, models);
 }
 
 main().catch((err: unknown) => {

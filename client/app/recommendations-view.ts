@@ -1,12 +1,27 @@
+import type { ModelKind } from '../../shared/model/model-registry.ts';
 import { el } from './dom.ts';
+import { MODEL_LABELS } from './model-labels.ts';
 
-/** Top-k recommendations in rank order, or a hint when there are none yet. */
+/**
+ * One model's top-k recommendations in rank order, or a hint when there are none yet,
+ * in a panel of its own (data-testid "recs-<kind>"; data-recs-version is the global
+ * version the list was computed from).
+ */
 export class RecommendationsView {
+  readonly root: HTMLElement;
+  private readonly heading: HTMLElement;
   private readonly list: HTMLOListElement;
 
-  constructor(root: HTMLElement, private readonly titles: readonly string[]) {
+  constructor(readonly kind: ModelKind, private readonly titles: readonly string[]) {
+    this.heading = el('h2', { 'data-testid': 'recs-heading' }, 'Recommended for you');
     this.list = el('ol', { class: 'recs-list', 'data-testid': 'recommendations' });
-    root.replaceChildren(this.list);
+    this.root = el(
+      'section',
+      { class: 'panel recs-panel', 'data-testid': `recs-${kind}`, 'data-model': kind },
+      this.heading,
+      el('p', { class: 'muted small model-label' }, MODEL_LABELS[kind]),
+      this.list,
+    );
     this.show([], null);
   }
 
@@ -15,8 +30,7 @@ export class RecommendationsView {
   }
 
   setHeading(text: string): void {
-    const heading = document.querySelector<HTMLElement>('[data-testid=recs-heading]');
-    if (heading) heading.textContent = text;
+    if (this.heading.textContent !== text) this.heading.textContent = text;
   }
 
   show(items: readonly number[], version: number | null, note?: string): void {
@@ -27,6 +41,6 @@ export class RecommendationsView {
         ...items.map((item) => el('li', { 'data-testid': 'rec-item', 'data-item-id': String(item) }, this.titleOf(item))),
       );
     }
-    document.body.dataset.recsVersion = version === null ? '' : String(version);
+    this.root.dataset.recsVersion = version === null ? '' : String(version);
   }
 }

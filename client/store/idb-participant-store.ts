@@ -5,12 +5,13 @@ import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
 interface FlockDb extends DBSchema {
   interactions: { key: number; value: StoredInteraction };
   local: { key: string; value: { modelKind: string; tensors: NamedTensors } };
-  weights: { key: number; value: { version: number; tensors: NamedTensors } };
-  outbox: { key: number; value: OutboxEntry };
+  weights: { key: [string, number]; value: { modelKind: string; version: number; tensors: NamedTensors }; indexes: { byModel: string } };
+  outbox: { key: number; value: OutboxEntry; indexes: { byModel: string } };
   meta: { key: string; value: unknown };
 }
 
-const DB_VERSION = 1;
+/** 2: weights and outbox are kept per model (a coordinator may federate several). */
+const DB_VERSION = 2;
 
 /** The browser's ParticipantStore: everything the person does stays in this IndexedDB database. */
 class IdbParticipantStore implements ParticipantStore {
@@ -32,27 +33,28 @@ class IdbParticipantStore implements ParticipantStore {
     await this.db.put('local', { modelKind, tensors: t });
   }
 
-  async getWeights(version: number): Promise<NamedTensors | undefined> {
-    return (await this.db.get('weights', version))?.tensors;
+  async getWeights(modelKind: string, version: number): Promise<NamedTensors | undefined> {
+    return (await this.db.get('weights', [modelKind, version]))?.tensors;
   }
 
-  async putWeights(version: number, t: NamedTensors, keep = 2): Promise<void> {
+  async putWeights(modelKind: string, version: number, t: NamedTensors, keep = 2): Promise<void> {
     const tx = this.db.transaction('weights', 'readwrite');
-    await tx.store.put({ version, tensors: t });
-    const versions = await tx.store.getAllKeys();
-    versions.sort((a, b) => b - a);
-    for (const old of versions.slice(Math.max(1, keep))) await tx.store.delete(old);
+    await tx.store.put({ modelKind, version, tensors: t });
+    const keys = await tx.store.index('byModel').getAllKeys(modelKind);
+    keys.sort((a, b) => b[1] - a[1]);
+    for (const old of keys.slice(Math.max(1, keep))) await tx.store.delete(old);
     await tx.done;
   }
 
   async putOutbox(e: OutboxEntry): Promise<void> {
-    await this.db.add('outbox', { round: e.round, baseVersion: e.baseVersion, bytes: e.bytes, createdAt: e.createdAt });
+    await this.db.add('outbox', { modelKind: e.modelKind, round: e.round, baseVersion: e.baseVersion, bytes: e.bytes, createdAt: e.createdAt });
   }
 
-  async takeOutbox(): Promise<OutboxEntry[]> {
+  async takeOutbox(modelKind: string): Promise<OutboxEntry[]> {
     const tx = this.db.transaction('outbox', 'readwrite');
-    const entries = await tx.store.getAll();
-    await tx.store.clear();
+    const index = tx.store.index('byModel');
+    const entries = await index.getAll(modelKind);
+    for (const key of await index.getAllKeys(modelKind)) await tx.store.delete(key);
     await tx.done;
     return entries;
   }
@@ -68,12 +70,21 @@ class IdbParticipantStore implements ParticipantStore {
 
 export async function openIdbParticipantStore(dbName = 'flock'): Promise<ParticipantStore> {
   const db = await openDB<FlockDb>(dbName, DB_VERSION, {
-    upgrade(d) {
-      d.createObjectStore('interactions', { autoIncrement: true });
-      d.createObjectStore('local', { keyPath: 'modelKind' });
-      d.createObjectStore('weights', { keyPath: 'version' });
-      d.createObjectStore('outbox', { autoIncrement: true });
-      d.createObjectStore('meta');
+    upgrade(d, oldVersion) {
+      if (oldVersion < 1) {
+        d.createObjectStore('interactions', { autoIncrement: true });
+        d.createObjectStore('local', { keyPath: 'modelKind' });
+        d.createObjectStore('meta');
+      }
+      // Version 1 kept one model's weights by version and an outbox without a model:
+      // both are caches of the coordinator's state (weights are re-fetched, stale
+      // updates would be rejected as late), so they are dropped, never the person's data.
+      if (oldVersion === 1) {
+        d.deleteObjectStore('weights');
+        d.deleteObjectStore('outbox');
+      }
+      d.createObjectStore('weights', { keyPath: ['modelKind', 'version'] }).createIndex('byModel', 'modelKind');
+      d.createObjectStore('outbox', { autoIncrement: true }).createIndex('byModel', 'modelKind');
     },
   });
   return new IdbParticipantStore(db);

@@ -1,10 +1,11 @@
 import { leaveOneOutSplit } from '../../shared/data/leave-one-out.ts';
 import { evaluateRanking, type RankingReport } from '../../shared/eval/evaluate-ranking.ts';
 import { initParams } from '../../shared/model/init-params.ts';
-import { createModel } from '../../shared/model/model-registry.ts';
+import { createModel, type ModelKind } from '../../shared/model/model-registry.ts';
 import { MemoryParticipantStore } from '../../shared/participant/memory-participant-store.ts';
 import { Participant } from '../../shared/participant/participant.ts';
-import { ModelInfoResponseSchema } from '../../shared/protocol/messages.ts';
+import { HealthResponseSchema, ModelInfoResponseSchema } from '../../shared/protocol/messages.ts';
+import { modelApiPath, weightsApiPath } from '../../shared/protocol/model-routes.ts';
 import { hashString } from '../../shared/random/seeded-random.ts';
 import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
 import { decodeWeights, fromWireTensors } from '../../shared/update/tensor-codec.ts';
@@ -14,6 +15,8 @@ import { useNodeBackend, type NodeBackend } from '../runtime/node-tf-backend.ts'
 
 export interface SocketFleetOptions {
   readonly url: string;
+  /** Which of the coordinator's models the fleet trains (it joins that model's rounds). */
+  readonly model: ModelKind;
   readonly clients: number;
   /** Stop after the global version has advanced this many times. */
   readonly rounds: number;
@@ -44,7 +47,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function fetchJson(url: string): Promise<unknown> {
   const res = await fetch(url);
-  if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
+  if (!res.ok) {
+    const detail = await res.json().then((b: { error?: { message?: string } }) => b.error?.message, () => undefined);
+    throw new FlockError(res.status === 404 ? 'not-found' : 'malformed', `GET ${url}: HTTP ${res.status}${detail ? ` (${detail})` : ''}`);
+  }
   return res.json();
 }
 
@@ -56,7 +62,7 @@ async function fetchJson(url: string): Promise<unknown> {
  */
 export async function runSocketFleet(o: SocketFleetOptions): Promise<SocketFleetReport> {
   await useNodeBackend(o.backend ?? 'wasm');
-  const info = ModelInfoResponseSchema.parse(await fetchJson(`${o.url}/api/model`));
+  const info = ModelInfoResponseSchema.parse(await fetchJson(`${o.url}${modelApiPath(o.model)}`));
   const dataset = await loadDataset(o.dataPath);
   if (dataset.numItems !== info.model.numItems) {
     throw new FlockError('bad-config', `the coordinator serves ${info.model.numItems} items but the fleet's data set (${dataset.name}) has ${dataset.numItems}: start both with the same --data`);
@@ -74,6 +80,7 @@ export async function runSocketFleet(o: SocketFleetOptions): Promise<SocketFleet
     );
     const participant = new Participant({
       serverUrl: o.url,
+      model: o.model,
       clientId,
       store,
       backend: { name: o.backend ?? 'wasm', reason: 'Node fleet participant' },
@@ -89,7 +96,7 @@ export async function runSocketFleet(o: SocketFleetOptions): Promise<SocketFleet
   });
 
   const evaluate = async (version: number): Promise<RankingReport> => {
-    const res = await fetch(`${o.url}/api/model/weights/${version}`);
+    const res = await fetch(`${o.url}${weightsApiPath(o.model, version)}`);
     if (!res.ok) throw new Error(`weights v${version}: HTTP ${res.status}`);
     const globals = fromWireTensors(decodeWeights(new Uint8Array(await res.arrayBuffer())).tensors);
     const locals = new Map<number, NamedTensors>();
@@ -118,7 +125,7 @@ export async function runSocketFleet(o: SocketFleetOptions): Promise<SocketFleet
       await sleep(250);
       let version: number;
       try {
-        version = ((await fetchJson(`${o.url}/api/health`)) as { version: number }).version;
+        version = HealthResponseSchema.parse(await fetchJson(`${o.url}/api/health`)).models[o.model]?.version ?? seen;
       } catch {
         if (Date.now() - lastProgress > (o.stallTimeoutMs ?? 120_000)) throw new Error(`coordinator unreachable for ${(o.stallTimeoutMs ?? 120_000) / 1000} s`);
         continue; // coordinator restarting: the participants reconnect on their own

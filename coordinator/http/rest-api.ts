@@ -1,23 +1,17 @@
 import express, { type Request, type Response } from 'express';
 import type { Dataset } from '../../shared/data/interactions.ts';
-import type { ModelDescriptor } from '../../shared/model/model-registry.ts';
-import type { ModelSpec } from '../../shared/model/model-spec.ts';
 import {
   PROTOCOL_VERSION,
   type CatalogResponse,
+  type HealthResponse,
   type ModelInfoResponse,
-  type RoundConfig,
+  type ModelsResponse,
 } from '../../shared/protocol/messages.ts';
-import type { RoundEngine } from '../rounds/round-engine.ts';
-import type { CheckpointStore } from '../store/checkpoint-store.ts';
+import type { ModelFederation } from '../model-federation.ts';
 
 export interface RestDeps {
-  readonly engine: RoundEngine;
-  readonly store: CheckpointStore;
-  readonly spec: ModelSpec;
-  readonly descriptor: ModelDescriptor;
+  readonly federations: readonly ModelFederation[];
   readonly dataset: Dataset;
-  readonly roundConfig: Omit<RoundConfig, 'seed'>;
   readonly startedAt: number;
 }
 
@@ -25,47 +19,79 @@ function notFound(res: Response, message: string): void {
   res.status(404).json({ error: { code: 'not-found', message } });
 }
 
-/** The coordinator's REST API: health, model, weights by version (binary), rounds, catalog. */
+function modelInfo(f: ModelFederation): ModelInfoResponse {
+  return {
+    protocolVersion: PROTOCOL_VERSION,
+    version: f.engine.currentVersion,
+    model: f.descriptor,
+    params: f.spec.params.map((p) => ({ name: p.name, shape: [...p.shape], scope: p.scope })),
+    round: { ...f.engine.settings, seed: 0 },
+  };
+}
+
+/**
+ * The coordinator's REST API: health, the served models, and per model its info,
+ * weights by version (binary) and round log; plus the catalog.
+ *
+ *   GET /api/health
+ *   GET /api/models
+ *   GET /api/models/:kind
+ *   GET /api/models/:kind/weights/:version|latest
+ *   GET /api/models/:kind/rounds?limit=N
+ *   GET /api/catalog
+ */
 export function restApi(d: RestDeps): express.Router {
   const api = express.Router();
+  const byKind = new Map<string, ModelFederation>(d.federations.map((f) => [f.kind, f]));
+  const served = d.federations.map((f) => f.kind).join(', ');
 
   api.get('/health', (_req, res) => {
-    res.json({
+    const body: HealthResponse = {
       ok: true,
-      version: d.engine.currentVersion,
-      round: d.engine.currentRound,
-      clients: d.engine.connectedClients,
       uptimeSeconds: (Date.now() - d.startedAt) / 1000,
-    });
-  });
-
-  api.get('/model', (_req, res) => {
-    const body: ModelInfoResponse = {
-      protocolVersion: PROTOCOL_VERSION,
-      version: d.engine.currentVersion,
-      model: d.descriptor,
-      params: d.spec.params.map((p) => ({ name: p.name, shape: [...p.shape], scope: p.scope })),
-      round: { ...d.roundConfig, seed: 0 },
+      models: Object.fromEntries(
+        d.federations.map((f) => [f.kind, { version: f.engine.currentVersion, round: f.engine.currentRound, clients: f.engine.connectedClients }]),
+      ),
     };
     res.json(body);
   });
 
-  api.get('/model/weights/:version', async (req: Request, res: Response) => {
+  api.get('/models', (_req, res) => {
+    const body: ModelsResponse = { protocolVersion: PROTOCOL_VERSION, models: d.federations.map(modelInfo) };
+    res.json(body);
+  });
+
+  const model = express.Router({ mergeParams: true });
+  api.use('/models/:kind', (req: Request, res: Response, next) => {
+    const f = byKind.get(String(req.params.kind));
+    if (!f) return notFound(res, `this coordinator does not serve model '${String(req.params.kind)}' (it serves ${served})`);
+    res.locals.federation = f;
+    next();
+  }, model);
+
+  model.get('/', (_req, res) => {
+    res.json(modelInfo(res.locals.federation as ModelFederation));
+  });
+
+  model.get('/weights/:version', async (req: Request, res: Response) => {
+    const f = res.locals.federation as ModelFederation;
     const raw = String(req.params.version);
-    const version = raw === 'latest' ? d.engine.currentVersion : Number(raw);
+    const version = raw === 'latest' ? f.engine.currentVersion : Number(raw);
     if (!Number.isInteger(version) || version < 0) {
       res.status(400).json({ error: { code: 'malformed', message: `version must be a non-negative integer or "latest", got "${raw}"` } });
       return;
     }
-    const bytes = await d.store.readVersion(version);
-    if (!bytes) return notFound(res, `no stored weights for version ${version}`);
-    res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
+    const bytes = await f.store.readVersion(version);
+    if (!bytes) return notFound(res, `no stored ${f.kind} weights for version ${version}`);
+    // A numbered version never changes; "latest" moves with every round.
+    res.setHeader('Cache-Control', raw === 'latest' ? 'no-cache' : 'public, max-age=31536000, immutable');
     res.type('application/octet-stream').send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   });
 
-  api.get('/rounds', async (req, res) => {
+  model.get('/rounds', async (req, res) => {
+    const f = res.locals.federation as ModelFederation;
     const limit = Math.min(1000, Math.max(1, Number(req.query.limit ?? 100) || 100));
-    res.json({ rounds: await d.store.rounds(limit) });
+    res.json({ rounds: await f.store.rounds(limit) });
   });
 
   api.get('/catalog', (_req, res) => {

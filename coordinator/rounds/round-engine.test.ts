@@ -5,8 +5,16 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import pino from 'pino';
 import { io, type Socket } from 'socket.io-client';
-import { createModel } from '../../shared/model/model-registry.ts';
-import { EVENTS, PROTOCOL_VERSION, type RoundStartMessage, type UpdateRejectedMessage } from '../../shared/protocol/messages.ts';
+import { createModel, type ModelKind } from '../../shared/model/model-registry.ts';
+import {
+  EVENTS,
+  HealthResponseSchema,
+  PROTOCOL_VERSION,
+  type HealthResponse,
+  type RoundStartMessage,
+  type UpdateRejectedMessage,
+} from '../../shared/protocol/messages.ts';
+import { modelNamespace, weightsApiPath } from '../../shared/protocol/model-routes.ts';
 import { elementCount, type NamedTensors } from '../../shared/tensor/named-tensors.ts';
 import { encodeUpdate, toWireTensors, type WireTensor } from '../../shared/update/tensor-codec.ts';
 import { DEFAULT_SERVE_CONFIG } from '../serve-config.ts';
@@ -17,9 +25,10 @@ let dataDir: string;
 let socket: Socket;
 let announced: RoundStartMessage;
 
-const weightsBytes = async (): Promise<Buffer> =>
-  Buffer.from(await (await fetch(`${coordinator.url}/api/model/weights/latest`)).arrayBuffer());
-const version = async (): Promise<number> => ((await (await fetch(`${coordinator.url}/api/health`)).json()) as { version: number }).version;
+const weightsBytes = async (kind: ModelKind = 'mf'): Promise<Buffer> =>
+  Buffer.from(await (await fetch(`${coordinator.url}${weightsApiPath(kind, 'latest')}`)).arrayBuffer());
+const health = async (url = coordinator.url): Promise<HealthResponse> => HealthResponseSchema.parse(await (await fetch(`${url}/api/health`)).json());
+const version = async (kind: ModelKind = 'mf'): Promise<number> => (await health()).models[kind].version;
 
 function nextEvent<T>(name: string): Promise<T> {
   return new Promise((resolve) => socket.once(name, resolve));
@@ -63,7 +72,8 @@ before(async () => {
     { ...DEFAULT_SERVE_CONFIG, port: 0, dataDir, dim: 4, minClients: 1, roundDelayMs: 10, staticDir: path.join(dataDir, 'none') },
     pino({ level: 'silent' }),
   );
-  socket = io(coordinator.url, { transports: ['websocket'] });
+  // The coordinator federates both models (the default); this test client joins the embedding model's rounds.
+  socket = io(`${coordinator.url}${modelNamespace('mf')}`, { transports: ['websocket'] });
   const roundStart = nextEvent<RoundStartMessage>(EVENTS.roundStart);
   socket.emit(EVENTS.join, { protocolVersion: PROTOCOL_VERSION, clientId: 'tester', backend: 'cpu', backendReason: 'test', eligible: true });
   announced = await roundStart;
@@ -101,8 +111,9 @@ test('malformed updates get typed errors and leave the global model byte-identic
   assert.equal(await version(), announced.version);
 });
 
-test('a valid update is acknowledged, aggregated and a duplicate is rejected', async () => {
+test('a valid update is acknowledged, aggregated and a duplicate is rejected; the other model is untouched', async () => {
   const before = await weightsBytes();
+  const sequenceBefore = await weightsBytes('sasrec');
   const newVersion = nextEvent<{ version: number }>(EVENTS.modelVersion);
   const ok = await send(update());
   assert.ok(ok.ack, `expected ack, got ${JSON.stringify(ok)}`);
@@ -110,15 +121,18 @@ test('a valid update is acknowledged, aggregated and a duplicate is rejected', a
   assert.notDeepEqual(await weightsBytes(), before);
   const dup = await send(update());
   assert.ok(dup.rejected && ['late', 'duplicate'].includes(dup.rejected.code));
+  // Each model has its own rounds and versions: nobody joined the sequence model's.
+  assert.equal(await version('sasrec'), 0);
+  assert.deepEqual(await weightsBytes('sasrec'), sequenceBefore);
 });
 
 test('a round that misses its quorum by the deadline closes without changing the model, and the next one opens', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'flock-quorum-'));
   const c = await startCoordinator(
-    { ...DEFAULT_SERVE_CONFIG, port: 0, dataDir: dir, dim: 4, minClients: 1, roundDelayMs: 10, roundTimeoutMs: 300, staticDir: path.join(dir, 'none') },
+    { ...DEFAULT_SERVE_CONFIG, models: ['mf'], port: 0, dataDir: dir, dim: 4, minClients: 1, roundDelayMs: 10, roundTimeoutMs: 300, staticDir: path.join(dir, 'none') },
     pino({ level: 'silent' }),
   );
-  const s = io(c.url, { transports: ['websocket'] });
+  const s = io(`${c.url}${modelNamespace('mf')}`, { transports: ['websocket'] });
   try {
     const starts: RoundStartMessage[] = [];
     const twoRounds = new Promise<void>((resolve) => s.on(EVENTS.roundStart, (m: RoundStartMessage) => starts.push(m) === 2 && resolve()));
@@ -130,8 +144,8 @@ test('a round that misses its quorum by the deadline closes without changing the
     await twoRounds;
     assert.equal(starts[1].round, starts[0].round + 1);
     assert.equal(starts[1].version, starts[0].version);
-    const health = (await (await fetch(`${c.url}/api/health`)).json()) as { version: number };
-    assert.equal(health.version, 0);
+    assert.deepEqual(Object.keys((await health(c.url)).models), ['mf']);
+    assert.equal((await health(c.url)).models.mf.version, 0);
   } finally {
     s.disconnect();
     await c.close();

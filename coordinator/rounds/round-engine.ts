@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Server, Socket } from 'socket.io';
+import type { Namespace, Socket } from 'socket.io';
 import { applyServerUpdate } from '../../shared/aggregate/apply-server-update.ts';
 import { StreamingWeightedMean } from '../../shared/aggregate/streaming-weighted-mean.ts';
 import { FlockError } from '../../shared/errors.ts';
@@ -12,6 +12,7 @@ import {
   PROTOCOL_VERSION,
   RejectionCodeSchema,
   UpdatePayloadSchema,
+  type RoundConfig,
   type RoundRecord,
   type RoundStartMessage,
   type UpdateRejectedMessage,
@@ -21,7 +22,7 @@ import { deriveSeed } from '../../shared/random/seeded-random.ts';
 import { elementCount, type NamedTensors } from '../../shared/tensor/named-tensors.ts';
 import { checkUpdateAgainstSpec } from '../../shared/update/check-update.ts';
 import { decodeUpdate, toWireTensors } from '../../shared/update/tensor-codec.ts';
-import type { ServeConfig } from '../serve-config.ts';
+import { roundSettings, type ServeConfig } from '../serve-config.ts';
 import type { CheckpointStore } from '../store/checkpoint-store.ts';
 import { sampleParticipants } from './sample-participants.ts';
 
@@ -68,9 +69,11 @@ export class RoundEngine {
   private roundCounter: number;
   private globals: NamedTensors;
   private readonly maxUpdateBytes: number;
+  private readonly roundConfig: Omit<RoundConfig, 'seed'>;
 
+  /** `io` is this model's own namespace: one engine per federated model. */
   constructor(
-    private readonly io: Server,
+    private readonly io: Namespace,
     private readonly store: CheckpointStore,
     private readonly spec: ModelSpec,
     private readonly descriptor: ModelDescriptor,
@@ -81,6 +84,7 @@ export class RoundEngine {
     this.version = initial.version;
     this.roundCounter = initial.round;
     this.globals = initial.globals;
+    this.roundConfig = roundSettings(config, descriptor.kind);
     const floats = spec.params.reduce((n, p) => n + elementCount(p.shape), 0);
     this.maxUpdateBytes = floats * 8 + 64 * 1024;
     io.on('connection', (socket) => this.onConnection(socket));
@@ -94,6 +98,10 @@ export class RoundEngine {
   }
   get connectedClients(): number {
     return this.clients.size;
+  }
+  /** What this model's rounds ask of participants (the seed differs per round). */
+  get settings(): Omit<RoundConfig, 'seed'> {
+    return this.roundConfig;
   }
 
   stop(): void {
@@ -117,7 +125,7 @@ export class RoundEngine {
       const previous = this.clients.get(clientId);
       if (previous && previous.socket.id !== socket.id) previous.socket.disconnect(true);
       this.clients.set(clientId, { socket, clientId, backend: join.backend, eligible: join.eligible });
-      this.log.info({ clientId, backend: join.backend, reason: join.backendReason, eligible: join.eligible }, 'client joined');
+      this.log.info({ model: this.descriptor.kind, clientId, backend: join.backend, reason: join.backendReason, eligible: join.eligible }, 'client joined');
       const welcome: WelcomeMessage = { protocolVersion: PROTOCOL_VERSION, clientId, model: this.descriptor, version: this.version };
       socket.emit(EVENTS.welcome, welcome);
       this.scheduleRound();
@@ -134,7 +142,7 @@ export class RoundEngine {
     });
     socket.on('disconnect', (reason) => {
       if (clientId && this.clients.get(clientId)?.socket.id === socket.id) this.clients.delete(clientId);
-      this.log.info({ clientId, reason }, 'client left');
+      this.log.info({ model: this.descriptor.kind, clientId, reason }, 'client left');
       this.closeIfComplete();
     });
   }
@@ -148,7 +156,7 @@ export class RoundEngine {
     const msg: UpdateRejectedMessage = { round, code: code.success ? code.data : 'malformed', message: err.message };
     socket.emit(EVENTS.updateRejected, msg);
     if (this.open && round === this.open.round) this.open.rejected++;
-    this.log.warn({ round, code: msg.code, message: err.message }, 'update rejected');
+    this.log.warn({ model: this.descriptor.kind, round, code: msg.code, message: err.message }, 'update rejected');
   }
 
   private async onUpdate(socket: Socket, clientId: string | null, raw: unknown): Promise<void> {
@@ -169,7 +177,7 @@ export class RoundEngine {
       if (!open.selected.has(clientId)) throw new FlockError('not-selected', `client was not selected for round ${open.round}`);
       if (open.reported.has(clientId)) throw new FlockError('duplicate', `an update for round ${open.round} was already accepted from this client`);
       if (update.baseVersion !== open.baseVersion) throw new FlockError('wrong-version', `round ${open.round} trains on version ${open.baseVersion}, update is based on ${update.baseVersion}`);
-      const delta = checkUpdateAgainstSpec(this.spec, update, this.config.round.clipNorm);
+      const delta = checkUpdateAgainstSpec(this.spec, update, this.roundConfig.clipNorm);
       open.accumulator.add(delta, update.numExamples);
       open.reported.add(clientId);
       open.examples += update.numExamples;
@@ -218,10 +226,10 @@ export class RoundEngine {
       round,
       version: this.version,
       deadline,
-      config: { ...this.config.round, seed: deriveSeed(this.config.seed, round, 1) },
+      config: { ...this.roundConfig, seed: deriveSeed(this.config.seed, round, 1) },
     };
     for (const id of selected) this.clients.get(id)?.socket.emit(EVENTS.roundStart, announce);
-    this.log.info({ round, version: this.version, selected: selected.length, eligible: eligible.length }, 'round opened');
+    this.log.info({ model: this.descriptor.kind, round, version: this.version, selected: selected.length, eligible: eligible.length }, 'round opened');
   }
 
   /** Closes the open round once every selected client still connected has reported. */
@@ -264,9 +272,9 @@ export class RoundEngine {
       await this.store.appendRound(record);
       if (newVersion !== null) {
         this.io.emit(EVENTS.modelVersion, { version: newVersion, round: open.round });
-        this.log.info({ ...record, why }, 'round aggregated');
+        this.log.info({ model: this.descriptor.kind, ...record, why }, 'round aggregated');
       } else {
-        this.log.warn({ ...record, why, needed }, 'round closed without quorum; model unchanged');
+        this.log.warn({ model: this.descriptor.kind, ...record, why, needed }, 'round closed without quorum; model unchanged');
       }
       this.io.emit(EVENTS.roundClosed, record);
     } finally {

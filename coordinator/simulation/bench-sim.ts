@@ -19,6 +19,7 @@ import type { RoundRecord } from '../../shared/protocol/messages.ts';
 import { runSocketFleet } from '../fleet/socket-fleet.ts';
 import type { Dataset, UserSplit } from '../../shared/data/interactions.ts';
 import { useNodeBackend } from '../runtime/node-tf-backend.ts';
+import { modelApiPath } from '../../shared/protocol/model-routes.ts';
 import { DEFAULT_SERVE_CONFIG } from '../serve-config.ts';
 import { runInProcessSimulation, type SimulationConfig } from './in-process-simulation.ts';
 import { loadSource, machineInfo, researchSplit, type DataSource } from './simulation-data.ts';
@@ -56,7 +57,7 @@ async function socketRoundSeconds(dataPath: string, clients: number, rounds: num
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'flock-bench-sim-'));
   const cli = fileURLToPath(new URL('../cli.ts', import.meta.url));
   const args = ['--import', 'tsx', cli, 'serve', '--port', '0', '--data', dataPath, '--data-dir', dataDir, '--static', path.join(dataDir, 'none'),
-    '--dim', '32', '--min-clients', String(clients), '--local-epochs', '1', '--negatives', '4', '--batch-size', '32', '--lr', '0.5',
+    '--models', 'mf', '--dim', '32', '--min-clients', String(clients), '--local-epochs', '1', '--negatives', '4', '--batch-size', '32', '--lr', '0.5',
     '--round-delay', '0', '--max-rounds', String(rounds)];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
@@ -66,8 +67,8 @@ async function socketRoundSeconds(dataPath: string, clients: number, rounds: num
         if (line.includes('"msg":"listening"')) resolve((JSON.parse(line) as { url: string }).url);
       });
     });
-    await runSocketFleet({ url, clients, rounds, dataPath, seed: 1, log: () => undefined });
-    const { rounds: records } = (await (await fetch(`${url}/api/rounds`)).json()) as { rounds: RoundRecord[] };
+    await runSocketFleet({ url, model: 'mf', clients, rounds, dataPath, seed: 1, log: () => undefined });
+    const { rounds: records } = (await (await fetch(`${url}${modelApiPath('mf')}/rounds`)).json()) as { rounds: RoundRecord[] };
     return records.filter((r) => r.outcome === 'aggregated').map((r) => (r.closedAt - r.startedAt) / 1000);
   } finally {
     child.kill('SIGKILL');

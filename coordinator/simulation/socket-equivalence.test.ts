@@ -9,6 +9,7 @@ import { DEFAULT_CATALOG, generateSyntheticDataset } from '../../shared/data/syn
 import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
 import { decodeWeights, fromWireTensors } from '../../shared/update/tensor-codec.ts';
 import { runSocketFleet } from '../fleet/socket-fleet.ts';
+import { weightsApiPath } from '../../shared/protocol/model-routes.ts';
 import { DEFAULT_SERVE_CONFIG as D } from '../serve-config.ts';
 import { startCoordinator } from '../server.ts';
 import { runInProcessSimulation } from './in-process-simulation.ts';
@@ -21,17 +22,17 @@ test('in-process simulation and the socket fleet + coordinator reach the same gl
   const dataDir = await mkdtemp(path.join(tmpdir(), 'flock-equiv-'));
   const coordinator = await startCoordinator(
     {
-      ...D, port: 0, dataDir, dim, seed, minClients: clients, clientsPerRound: 1, roundDelayMs: 10, maxRounds: rounds,
+      ...D, models: ['mf'], port: 0, dataDir, dim, seed, minClients: clients, clientsPerRound: 1, roundDelayMs: 10, maxRounds: rounds,
       staticDir: path.join(dataDir, 'none'), round: { ...D.round, localEpochs: 1 },
     },
     pino({ level: 'silent' }),
   );
   let socketGlobals: NamedTensors = {};
   try {
-    const report = await runSocketFleet({ url: coordinator.url, clients, rounds, seed, backend: 'wasm', log: () => {} });
+    const report = await runSocketFleet({ url: coordinator.url, model: 'mf', clients, rounds, seed, backend: 'wasm', log: () => {} });
     assert.equal(report.endVersion, rounds);
     assert.equal(report.rejections, 0);
-    const res = await fetch(`${coordinator.url}/api/model/weights/latest`);
+    const res = await fetch(`${coordinator.url}${weightsApiPath('mf', 'latest')}`);
     socketGlobals = fromWireTensors(decodeWeights(new Uint8Array(await res.arrayBuffer())).tensors);
   } finally {
     await coordinator.close();
@@ -45,7 +46,7 @@ test('in-process simulation and the socket fleet + coordinator reach the same gl
   const fleetUsers = new Set([...Array(dataset.numUsers).keys()].filter((u) => full.test[u] >= 0).slice(0, clients));
   const split = { ...full, train: full.train.map((t, u) => (fleetUsers.has(u) ? t : new Int32Array(0))) };
   const sim = await runInProcessSimulation(dataset, split, {
-    dim, seed, rounds, clientsPerRound: 1, localEpochs: 1, batchSize: D.round.batchSize, learningRate: D.round.learningRate,
+    dim, seed, rounds, clientsPerRound: 1, localEpochs: 1, batchSize: D.round.batchSize, learningRate: D.learningRate.mf,
     negatives: D.round.negatives, l2: D.round.l2, clipNorm: D.round.clipNorm, serverLearningRate: D.serverLearningRate,
     rowNormalize: D.rowNormalize, evalEvery: 0, trainer: 'typed-array',
   });

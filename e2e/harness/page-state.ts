@@ -1,16 +1,22 @@
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 
-/** What the web app's status panel and recommendations show (the DOM contract in client/). */
-export interface PageState {
-  backend: string;
-  connection: string;
-  modelVersion: number | null;
+/** One model's part of the page: its status rows and its recommendation panel. */
+export interface ModelPageState {
+  version: number | null;
   roundsJoined: number;
   bytesSent: number;
   recsVersion: number | null;
   recs: number[];
   recsHeading: string;
+}
+
+/** What the web app's status panel and recommendation panels show (the DOM contract in client/). */
+export interface PageState {
+  backend: string;
+  connection: string;
+  /** By model kind, for every model the page shows. */
+  models: Record<string, ModelPageState>;
 }
 
 /**
@@ -19,22 +25,32 @@ export interface PageState {
  * the page, so functions with named locals cannot be passed to page.evaluate.
  */
 const READ_STATE_JS = `(() => {
-  const text = (id) => document.querySelector('[data-testid=' + id + ']')?.textContent?.trim() ?? '';
+  const text = (root, id) => root.querySelector('[data-testid="' + id + '"]')?.textContent?.trim() ?? '';
   const int = (s) => (s !== undefined && /^-?\\d+$/.test(s.trim()) ? Number(s) : null);
-  return {
-    backend: text('backend'),
-    connection: text('connection'),
-    modelVersion: int(text('model-version')),
-    roundsJoined: int(text('rounds-joined')) ?? 0,
-    bytesSent: int(text('bytes-sent')) ?? 0,
-    recsVersion: int(document.body.dataset.recsVersion),
-    recsHeading: text('recs-heading'),
-    recs: Array.from(document.querySelectorAll('[data-testid=recommendations] [data-testid=rec-item]')).map((e) => Number(e.dataset.itemId)),
-  };
+  const models = {};
+  for (const panel of document.querySelectorAll('[data-testid=recs-panels] [data-model]')) {
+    const kind = panel.dataset.model;
+    models[kind] = {
+      version: int(text(document, 'model-version-' + kind)),
+      roundsJoined: int(text(document, 'rounds-joined-' + kind)) ?? 0,
+      bytesSent: int(text(document, 'bytes-sent-' + kind)) ?? 0,
+      recsVersion: int(panel.dataset.recsVersion),
+      recsHeading: text(panel, 'recs-heading'),
+      recs: Array.from(panel.querySelectorAll('[data-testid=recommendations] [data-testid=rec-item]')).map((e) => Number(e.dataset.itemId)),
+    };
+  }
+  return { backend: text(document, 'backend'), connection: text(document, 'connection'), models };
 })()`;
 
 export async function readState(page: Page): Promise<PageState> {
   return (await page.evaluate(READ_STATE_JS)) as PageState;
+}
+
+/** One model's part of a page's state; fails clearly if the page does not show that model. */
+export function modelState(s: PageState, kind: string): ModelPageState {
+  const m = s.models[kind];
+  if (!m) assert.fail(`the page shows no '${kind}' model (it shows: ${Object.keys(s.models).join(', ') || 'none'})`);
+  return m;
 }
 
 /** Polls `check` every `everyMs` until it returns a value; fails with `what` and diagnostics at the deadline. */

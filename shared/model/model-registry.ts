@@ -16,6 +16,18 @@ export interface SasrecModelDescriptor extends SequenceModelConfig {
 /** Everything needed to rebuild a model anywhere: sent by the coordinator in every welcome. */
 export type ModelDescriptor = MfModelDescriptor | SasrecModelDescriptor;
 
+export type ModelKind = ModelDescriptor['kind'];
+
+/** Every model kind Flock knows, in the order the web app shows them. */
+export const MODEL_KINDS: readonly ModelKind[] = ['mf', 'sasrec'];
+
+/** Narrows a string to a ModelKind, or a typed 'bad-config' error naming the known kinds. */
+export function parseModelKind(v: string): ModelKind {
+  const kind = MODEL_KINDS.find((k) => k === v);
+  if (!kind) throw new FlockError('bad-config', `unknown model '${v}': expected one of ${MODEL_KINDS.join(', ')}`);
+  return kind;
+}
+
 /** The single place that maps a model kind to its implementation. */
 export function createModel(d: ModelDescriptor): RecommenderModel {
   switch (d.kind) {

@@ -5,7 +5,7 @@ import type { OutboxEntry, ParticipantStore, StoredInteraction } from './partici
 export class MemoryParticipantStore implements ParticipantStore {
   private interactions: StoredInteraction[] = [];
   private local = new Map<string, NamedTensors>();
-  private weights = new Map<number, NamedTensors>();
+  private weights = new Map<string, Map<number, NamedTensors>>();
   private outbox: OutboxEntry[] = [];
   private meta = new Map<string, unknown>();
 
@@ -24,21 +24,23 @@ export class MemoryParticipantStore implements ParticipantStore {
   async putLocal(kind: string, t: NamedTensors) {
     this.local.set(kind, t);
   }
-  async getWeights(version: number) {
-    return this.weights.get(version);
+  async getWeights(kind: string, version: number) {
+    return this.weights.get(kind)?.get(version);
   }
-  async putWeights(version: number, t: NamedTensors, keep = 2) {
-    this.weights.set(version, t);
-    const versions = [...this.weights.keys()].sort((a, b) => b - a);
-    for (const v of versions.slice(keep)) this.weights.delete(v);
+  async putWeights(kind: string, version: number, t: NamedTensors, keep = 2) {
+    const cache = this.weights.get(kind) ?? new Map<number, NamedTensors>();
+    this.weights.set(kind, cache);
+    cache.set(version, t);
+    const versions = [...cache.keys()].sort((a, b) => b - a);
+    for (const v of versions.slice(Math.max(1, keep))) cache.delete(v);
   }
   async putOutbox(e: OutboxEntry) {
     this.outbox.push(e);
   }
-  async takeOutbox() {
-    const all = this.outbox;
-    this.outbox = [];
-    return all;
+  async takeOutbox(kind: string) {
+    const taken = this.outbox.filter((e) => e.modelKind === kind);
+    this.outbox = this.outbox.filter((e) => e.modelKind !== kind);
+    return taken;
   }
   async getMeta<T>(key: string) {
     return this.meta.get(key) as T | undefined;

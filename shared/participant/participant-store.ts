@@ -12,6 +12,8 @@ export interface StoredInteraction {
 
 /** An update computed while offline, sent (or dropped as stale) on reconnect. */
 export interface OutboxEntry {
+  /** The model whose round this update belongs to. */
+  readonly modelKind: string;
   readonly round: number;
   readonly baseVersion: number;
   readonly bytes: Uint8Array;
@@ -28,13 +30,13 @@ export interface ParticipantStore {
   /** The person's LOCAL parameters (e.g. user embedding); undefined before the first training. */
   getLocal(modelKind: string): Promise<NamedTensors | undefined>;
   putLocal(modelKind: string, t: NamedTensors): Promise<void>;
-  /** Global weights cached by version. */
-  getWeights(version: number): Promise<NamedTensors | undefined>;
-  /** Stores a version and drops cached versions older than the newest `keep`. */
-  putWeights(version: number, t: NamedTensors, keep?: number): Promise<void>;
+  /** A model's global weights, cached by version. */
+  getWeights(modelKind: string, version: number): Promise<NamedTensors | undefined>;
+  /** Stores a version and drops this model's cached versions older than its newest `keep`. */
+  putWeights(modelKind: string, version: number, t: NamedTensors, keep?: number): Promise<void>;
   putOutbox(e: OutboxEntry): Promise<void>;
-  /** Returns and removes every queued entry. */
-  takeOutbox(): Promise<OutboxEntry[]>;
+  /** Returns and removes every queued entry of one model. */
+  takeOutbox(modelKind: string): Promise<OutboxEntry[]>;
   getMeta<T>(key: string): Promise<T | undefined>;
   putMeta<T>(key: string, value: T): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import { io, type Socket } from 'socket.io-client';
 import { initParams } from '../model/init-params.ts';
-import { createModel, type ModelDescriptor } from '../model/model-registry.ts';
+import { createModel, type ModelDescriptor, type ModelKind } from '../model/model-registry.ts';
 import type { RecommenderModel } from '../model/recommender-model.ts';
 import {
   EVENTS,
@@ -14,6 +14,7 @@ import {
   type JoinMessage,
   type RoundStartMessage,
 } from '../protocol/messages.ts';
+import { modelNamespace, weightsApiPath } from '../protocol/model-routes.ts';
 import { deriveSeed, hashString } from '../random/seeded-random.ts';
 import type { NamedTensors } from '../tensor/named-tensors.ts';
 import { trainLocally } from '../train/local-training.ts';
@@ -22,14 +23,22 @@ import { decodeWeights, fromWireTensors } from '../update/tensor-codec.ts';
 import { historyFromInteractions } from './history.ts';
 import type { ParticipantEvent, ParticipantState } from './participant-events.ts';
 import type { ParticipantStore } from './participant-store.ts';
+import { SerialQueue } from './serial-queue.ts';
 
 export type { ParticipantEvent, ParticipantState } from './participant-events.ts';
 
 export interface ParticipantOptions {
   /** Coordinator origin, e.g. http://127.0.0.1:8080 */
   readonly serverUrl: string;
+  /** The model this participant trains: it joins that model's rounds on the coordinator. */
+  readonly model: ModelKind;
   readonly clientId: string;
   readonly store: ParticipantStore;
+  /**
+   * Queue for TensorFlow.js work, shared by the participants of one device so that
+   * training and scoring of different models never overlap; a private one if absent.
+   */
+  readonly tfQueue?: SerialQueue;
   readonly backend: { readonly name: BackendName; readonly reason: string };
   readonly onEvent?: (e: ParticipantEvent) => void;
   /** Local fold-in epochs run before recommending (fits the person's own embedding). */
@@ -37,7 +46,7 @@ export interface ParticipantOptions {
 }
 
 /**
- * The participant loop, written once for the browser and the Node fleet:
+ * The participant loop for one model, written once for the browser and the Node fleet:
  * connect → join → (round:start → fetch weights of v → train → Δ, clip, encode → send)*,
  * with socket.io's reconnection (exponential backoff) and an outbox for updates
  * computed while offline. TensorFlow.js work is serialised so training and on-device
@@ -57,16 +66,18 @@ export class Participant {
   private descriptor: ModelDescriptor | null = null;
   private model: RecommenderModel | null = null;
   private globals: NamedTensors | null = null;
-  private exclusive: Promise<unknown> = Promise.resolve();
+  private readonly tfQueue: SerialQueue;
   private readonly seed: number;
 
   constructor(private readonly opts: ParticipantOptions) {
     this.seed = hashString(opts.clientId);
+    this.tfQueue = opts.tfQueue ?? new SerialQueue();
   }
 
   start(): void {
     if (this.socket) return;
-    const socket = io(this.opts.serverUrl, {
+    // One namespace per model; socket.io multiplexes them over one connection per origin.
+    const socket = io(`${this.opts.serverUrl}${modelNamespace(this.opts.model)}`, {
       transports: ['websocket'],
       reconnectionDelay: 250,
       reconnectionDelayMax: 5000,
@@ -80,6 +91,7 @@ export class Participant {
     });
     socket.on(EVENTS.welcome, (raw) => this.guard(async () => {
       const msg = WelcomeMessageSchema.parse(raw);
+      if (msg.model.kind !== this.opts.model) throw new Error(`joined the ${this.opts.model} rounds but the coordinator describes a ${msg.model.kind} model`);
       this.useModel(msg.model);
       await this.ensureWeights(msg.version);
     }));
@@ -115,7 +127,7 @@ export class Participant {
 
   /** Top-k unseen items for this person, scored on this device; [] before weights arrive. */
   async recommend(k: number): Promise<number[]> {
-    return this.serialised(async () => {
+    return this.tfQueue.run(async () => {
       const { model, globals } = this;
       if (!model || !globals) return [];
       const history = historyFromInteractions(await this.opts.store.getInteractions());
@@ -135,9 +147,9 @@ export class Participant {
     });
   }
 
-  /** The kind of model the coordinator trains ('mf' or 'sasrec'); null before the welcome. */
-  get modelKind(): ModelDescriptor['kind'] | null {
-    return this.descriptor?.kind ?? null;
+  /** The model this participant trains ('mf' or 'sasrec'). */
+  get modelKind(): ModelKind {
+    return this.opts.model;
   }
 
   /** The global version the participant currently holds (null before the first). */
@@ -157,7 +169,7 @@ export class Participant {
     };
     this.socket?.emit(EVENTS.join, join);
     // Updates computed while offline: send them; the coordinator rejects stale ones as 'late'.
-    for (const entry of await this.opts.store.takeOutbox()) this.send(entry.round, entry.bytes);
+    for (const entry of await this.opts.store.takeOutbox(this.opts.model)) this.send(entry.round, entry.bytes);
   }
 
   private useModel(d: ModelDescriptor): void {
@@ -171,13 +183,14 @@ export class Participant {
 
   private async ensureWeights(version: number): Promise<NamedTensors> {
     if (this.globals && this.state.version === version) return this.globals;
-    let weights = await this.opts.store.getWeights(version);
+    let weights = await this.opts.store.getWeights(this.opts.model, version);
     if (!weights) {
-      const res = await fetch(`${this.opts.serverUrl}/api/model/weights/${version}`);
-      if (!res.ok) throw new Error(`fetching weights v${version}: HTTP ${res.status}`);
+      const res = await fetch(`${this.opts.serverUrl}${weightsApiPath(this.opts.model, version)}`);
+      if (!res.ok) throw new Error(`fetching ${this.opts.model} weights v${version}: HTTP ${res.status}`);
       const file = decodeWeights(new Uint8Array(await res.arrayBuffer()));
+      if (file.modelKind !== this.opts.model) throw new Error(`asked for ${this.opts.model} weights, got ${file.modelKind}`);
       weights = fromWireTensors(file.tensors);
-      await this.opts.store.putWeights(version, weights);
+      await this.opts.store.putWeights(this.opts.model, version, weights);
     }
     if (this.state.version === null || version >= this.state.version) {
       this.globals = weights;
@@ -194,7 +207,7 @@ export class Participant {
   private async runRound(msg: RoundStartMessage): Promise<void> {
     this.emit({ type: 'round-start', round: msg.round, version: msg.version });
     const base = await this.ensureWeights(msg.version);
-    await this.serialised(async () => {
+    await this.tfQueue.run(async () => {
       const model = this.model;
       if (!model) throw new Error('round announced before the model was described');
       const history = historyFromInteractions(await this.opts.store.getInteractions());
@@ -213,7 +226,7 @@ export class Participant {
       this.emit({ type: 'trained', round: msg.round, loss: result.loss, numExamples: result.numExamples, preClipNorm: update.preClipNorm, clipped: update.clipped });
       if (this.socket?.connected) this.send(msg.round, update.bytes);
       else {
-        await this.opts.store.putOutbox({ round: msg.round, baseVersion: msg.version, bytes: update.bytes, createdAt: Date.now() });
+        await this.opts.store.putOutbox({ modelKind: this.opts.model, round: msg.round, baseVersion: msg.version, bytes: update.bytes, createdAt: Date.now() });
         this.emit({ type: 'queued', round: msg.round });
       }
     });
@@ -224,12 +237,6 @@ export class Participant {
     this.state.bytesSent += bytes.byteLength;
     this.state.updatesSent++;
     this.emit({ type: 'sent', round, bytes: bytes.byteLength });
-  }
-
-  private serialised<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.exclusive.then(fn, fn);
-    this.exclusive = run.catch(() => undefined);
-    return run;
   }
 
   private guard(fn: () => Promise<void>): void {

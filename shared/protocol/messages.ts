@@ -6,7 +6,7 @@ import type { ModelDescriptor } from '../model/model-registry.ts';
  * both parse what they receive with these schemas; binary updates and weights travel
  * as raw bytes (shared/update/tensor-codec.ts), never as JSON arrays of numbers.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export const EVENTS = {
   join: 'join',
@@ -150,13 +150,21 @@ export const ProtocolErrorMessageSchema = z.object({ code: z.string(), message: 
 
 // ---- REST ----
 
-export const HealthResponseSchema = z.object({
-  ok: z.literal(true),
+/** Where one served model stands: its global version, last round and connected participants. */
+export const ModelHealthSchema = z.object({
   version: z.number().int(),
   round: z.number().int(),
   clients: z.number().int(),
-  uptimeSeconds: z.number(),
 });
+export type ModelHealth = z.infer<typeof ModelHealthSchema>;
+
+export const HealthResponseSchema = z.object({
+  ok: z.literal(true),
+  uptimeSeconds: z.number(),
+  /** One entry per model the coordinator federates, by kind. */
+  models: z.record(z.string(), ModelHealthSchema),
+});
+export type HealthResponse = z.infer<typeof HealthResponseSchema>;
 
 export const ModelInfoResponseSchema = z.object({
   protocolVersion: z.number().int(),
@@ -166,6 +174,13 @@ export const ModelInfoResponseSchema = z.object({
   round: RoundConfigSchema,
 });
 export type ModelInfoResponse = z.infer<typeof ModelInfoResponseSchema>;
+
+/** Every model the coordinator federates, in the order it was configured. */
+export const ModelsResponseSchema = z.object({
+  protocolVersion: z.number().int(),
+  models: z.array(ModelInfoResponseSchema).min(1),
+});
+export type ModelsResponse = z.infer<typeof ModelsResponseSchema>;
 
 export const CatalogResponseSchema = z.object({ name: z.string(), titles: z.array(z.string()) });
 export type CatalogResponse = z.infer<typeof CatalogResponseSchema>;

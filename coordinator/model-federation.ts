@@ -1,0 +1,73 @@
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Server } from 'socket.io';
+import { FlockError } from '../shared/errors.ts';
+import { initParams } from '../shared/model/init-params.ts';
+import { createModel, type ModelDescriptor, type ModelKind } from '../shared/model/model-registry.ts';
+import type { ModelSpec } from '../shared/model/model-spec.ts';
+import { modelNamespace } from '../shared/protocol/model-routes.ts';
+import { fromWireTensors, toWireTensors } from '../shared/update/tensor-codec.ts';
+import { RoundEngine } from './rounds/round-engine.ts';
+import { modelDescriptor, type ServeConfig } from './serve-config.ts';
+import { CheckpointStore } from './store/checkpoint-store.ts';
+
+/** One model the coordinator federates: its descriptor, its own checkpoint store and round engine. */
+export interface ModelFederation {
+  readonly kind: ModelKind;
+  readonly descriptor: ModelDescriptor;
+  readonly spec: ModelSpec;
+  readonly store: CheckpointStore;
+  readonly engine: RoundEngine;
+}
+
+/** Where one model's versions, manifest and round log live: a folder per model under --data-dir. */
+export const modelDataDir = (dataDir: string, kind: ModelKind): string => path.join(dataDir, kind);
+
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+/**
+ * Refuses a data dir written before coordinators federated several models (its
+ * manifest.json sits at the top level) instead of silently starting over beside it.
+ */
+export async function refuseSingleModelLayout(dataDir: string): Promise<void> {
+  if (await exists(path.join(dataDir, 'manifest.json'))) {
+    throw new FlockError('bad-config', `data dir ${dataDir} has the single-model layout (manifest.json at its top). Each model now has its own folder: move manifest.json, versions/ and rounds.jsonl into ${path.join(dataDir, '<model>')} (e.g. mf), or use another --data-dir.`);
+  }
+}
+
+/**
+ * Opens one model's federation: resumes its newest complete version (refusing a
+ * folder whose stored model or shapes do not match this configuration) or writes
+ * version 0, then starts its round engine on the model's own socket.io namespace.
+ */
+export async function openModelFederation(io: Server, config: ServeConfig, kind: ModelKind, numItems: number, log: Logger): Promise<ModelFederation> {
+  const descriptor = modelDescriptor(config, kind, numItems);
+  const { spec } = createModel(descriptor);
+  const dir = modelDataDir(config.dataDir, kind);
+  const store = await CheckpointStore.open(dir, { onWarning: (m) => log.warn({ model: kind }, m) });
+
+  let latest = await store.latest();
+  if (latest && latest.modelKind !== spec.kind) {
+    throw new FlockError('bad-config', `${dir} holds a '${latest.modelKind}' model, not '${spec.kind}'. Use another --data-dir.`);
+  }
+  if (latest) {
+    const stored = new Map(latest.tensors.map((t) => [t.name, t.shape.join('×')]));
+    const mismatch = spec.params.find((p) => p.scope === 'global' && stored.get(p.name) !== p.shape.join('×'));
+    if (mismatch) {
+      throw new FlockError('bad-config', `${dir} holds '${mismatch.name}' of shape ${stored.get(mismatch.name) ?? 'none'}, this configuration needs ${mismatch.shape.join('×')} (other --data, --dim or model settings?). Use another --data-dir.`);
+    }
+    log.info({ model: kind, version: latest.version, round: latest.round, dir }, 'resumed from checkpoint');
+  } else {
+    latest = { version: 0, round: 0, modelKind: spec.kind, tensors: toWireTensors(spec, initParams(spec, 'global', config.seed)) };
+    await store.save(latest);
+    log.info({ model: kind, dir }, 'initialised version 0');
+  }
+  const lastRound = Math.max(latest.round, ...((await store.rounds(1)) as { round: number }[]).map((r) => r.round));
+  const engine = new RoundEngine(io.of(modelNamespace(kind)), store, spec, descriptor, config, log, {
+    version: latest.version,
+    round: lastRound,
+    globals: fromWireTensors(latest.tensors),
+  });
+  return { kind, descriptor, spec, store, engine };
+}

@@ -60,9 +60,16 @@ test('report files: CSV has a row per epoch plus round 0, the SVG names every se
     cfg: { dim: 8, seed: 1, epochs: 3, batchSize: 16, learningRate: 0.5, negatives: 2, l2: 1e-4, evalEvery: 2 },
   });
   const lines = reportCsv(r).trim().split('\n');
-  assert.equal(lines[0], 'round,trainLoss,seconds,hr10_sampled,ndcg10_sampled,hr10_full,ndcg10_full');
+  assert.equal(
+    lines[0],
+    'round,trainLoss,seconds,hr10_sampled,ndcg10_sampled,hr10_full,ndcg10_full,val_hr10_sampled,val_ndcg10_sampled,val_hr10_full,val_ndcg10_full',
+  );
   assert.equal(lines.length, 1 + 1 + 3);
-  assert.match(lines[2], /^1,[0-9.]+,[0-9.e-]+,,,,$/); // epoch 1 not evaluated
+  assert.match(lines[2], /^1,[0-9.]+,[0-9.e-]+,,,,,,,,$/); // epoch 1 not evaluated
+  assert.match(lines[3], /^2,[0-9.]+,[0-9.e-]+(,[0-9.e-]+){8}$/); // test and validation metrics
+  assert.ok(r.final.validation && r.final.validation.users > 0);
+  assert.ok(r.selected && r.evaluations.includes(r.selected));
+  assert.equal(r.config.testHistory, 'train+validation');
   const svg = reportSvg(r);
   assert.match(svg, /^<svg /);
   for (const name of ['centralized HR@10', 'centralized NDCG@10', 'popularity HR@10']) assert.ok(svg.includes(name), name);

@@ -9,7 +9,7 @@
  * Also the popularity baseline: items ranked by training-set popularity for everyone.
  */
 import type { Dataset, UserSplit } from '../../shared/data/interactions.ts';
-import { evaluateRanking } from '../../shared/eval/evaluate-ranking.ts';
+import { evaluateSplit, testHistories, type TestHistory } from '../../shared/eval/evaluate-split.ts';
 import { popularityScores } from '../../shared/eval/popularity-baseline.ts';
 import { createEmbeddingModel, type PairBatch } from '../../shared/model/embedding-model.ts';
 import { initParams } from '../../shared/model/init-params.ts';
@@ -35,6 +35,8 @@ export interface CentralizedConfig {
   readonly model?: 'mf' | 'sasrec';
   /** sasrec only: maxLen, blocks, heads, dropout (dim is `dim`). */
   readonly sequence?: SequenceSettings;
+  /** What the test item is scored from (shared/eval/evaluate-split.ts); default 'train+validation'. */
+  readonly testHistory?: TestHistory;
 }
 
 export interface EpochMetrics {
@@ -72,8 +74,9 @@ export function trainCentralized(
   scratch.ensure(dim, cfg.batchSize * (1 + cfg.negatives), numItems, numItems);
   const mark = new Uint8Array(numItems);
   const active = [...Array(numUsers).keys()].filter((u) => split.train[u].length > 0);
+  const histories = testHistories(split, cfg.testHistory ?? 'train+validation');
 
-  const evaluations: EvaluationPoint[] = [toEvaluationPoint(0, evaluateMf(model, globals, users, dim, split, cfg.seed))];
+  const evaluations: EvaluationPoint[] = [toEvaluationPoint(0, evaluateMf(model, globals, users, dim, split, cfg.seed, histories))];
   const epochs: EpochMetrics[] = [];
   let trainSeconds = 0;
   for (let e = 1; e <= cfg.epochs; e++) {
@@ -104,23 +107,15 @@ export function trainCentralized(
     const m = { epoch: e, trainLoss: batchesSeen > 0 ? lossSum / batchesSeen : 0, seconds };
     epochs.push(m);
     const due = isEvaluationRound(e, cfg.epochs, cfg.evalEvery);
-    const point = due ? toEvaluationPoint(e, evaluateMf(model, globals, users, dim, split, cfg.seed)) : undefined;
+    const point = due ? toEvaluationPoint(e, evaluateMf(model, globals, users, dim, split, cfg.seed, histories)) : undefined;
     if (point) evaluations.push(point);
     onEpoch?.(m, point);
   }
   return { epochs, evaluations, trainSeconds };
 }
 
-/** HR@10 / NDCG@10 of ranking by training-set popularity (same users, negatives and seed). */
-export function evaluatePopularity(dataset: Dataset, split: UserSplit, seed: number): EvaluationPoint {
+/** HR@10 / NDCG@10 of ranking by training-set popularity (same users, negatives, seed and protocol). */
+export function evaluatePopularity(dataset: Dataset, split: UserSplit, seed: number, testHistory: TestHistory = 'train+validation'): EvaluationPoint {
   const scores = popularityScores(split.train, dataset.numItems);
-  const r = evaluateRanking({
-    numItems: dataset.numItems,
-    users: [...Array(split.train.length).keys()],
-    heldOut: split.test,
-    train: split.train,
-    scoreAll: () => scores,
-    seed,
-  });
-  return toEvaluationPoint(0, r);
+  return toEvaluationPoint(0, evaluateSplit({ numItems: dataset.numItems, split, seed, testHistory, scoreAll: () => scores }));
 }

@@ -6,10 +6,15 @@ import type { Dataset, UserSplit } from '../../shared/data/interactions.ts';
 import { evaluatePopularity, trainCentralized, type CentralizedConfig, type CentralizedResult, type EpochMetrics } from './centralized-training.ts';
 import { runInProcessSimulation, type EvaluationPoint, type RoundMetrics, type SimulationConfig } from './in-process-simulation.ts';
 import type { ResearchReport } from './research-report.ts';
+import { selectByValidation } from './select-by-validation.ts';
 import { trainCentralizedSequence } from './sequence-simulation.ts';
 import { machineInfo, researchSplit, type DataSource } from './simulation-data.ts';
 
-const SPLIT = 'per-user leave-one-out by time: last interaction = test, second to last = validation (unused for metrics), rest = train';
+const SPLIT =
+  'per-user leave-one-out by time: last interaction = test, second to last = validation, rest = train; ' +
+  'validation metrics score the validation item from train; test metrics score the test item from config.testHistory ' +
+  '(train+validation: the validation item is read, never trained on, and excluded from the candidates); ' +
+  '`selected` = the evaluation with the best validation NDCG@10 (100 neg.)';
 
 function dataInfo(source: DataSource, dataset: Dataset, split: UserSplit): ResearchReport['data'] {
   return {
@@ -36,7 +41,8 @@ export async function runFederatedExperiment(o: FederatedExperimentOptions): Pro
   const t0 = performance.now();
   const split = researchSplit(o.dataset);
   const result = await runInProcessSimulation(o.dataset, split, o.sim, { onRound: o.onRound });
-  const baselines: ResearchReport['baselines'] = { popularity: evaluatePopularity(o.dataset, split, o.sim.seed) };
+  const testHistory = o.sim.testHistory ?? 'train+validation';
+  const baselines: ResearchReport['baselines'] = { popularity: evaluatePopularity(o.dataset, split, o.sim.seed, testHistory) };
   if (o.centralizedEpochs > 0) {
     const cc = centralizedFrom(o.sim, o.centralizedEpochs);
     const c = cc.model === 'sasrec' ? await trainCentralizedSequence(o.dataset.numItems, split, cc) : trainCentralized(o.dataset, split, cc);
@@ -49,11 +55,12 @@ export async function runFederatedExperiment(o: FederatedExperimentOptions): Pro
     mode: 'federated-in-process',
     createdAt: new Date().toISOString(),
     data: dataInfo(o.source, o.dataset, split),
-    config: { ...o.sim, centralizedEpochs: o.centralizedEpochs },
+    config: { ...o.sim, testHistory, centralizedEpochs: o.centralizedEpochs },
     machine: machineInfo(),
     rounds: result.rounds.map((r) => ({ ...r })),
     evaluations: result.evaluations,
     final: result.evaluations[result.evaluations.length - 1],
+    selected: selectByValidation(result.evaluations),
     baselines,
     timing: {
       trainSeconds: result.trainSeconds,
@@ -68,7 +75,10 @@ export async function runFederatedExperiment(o: FederatedExperimentOptions): Pro
 
 /** The centralized counterpart of a federated config: same model, local SGD settings and seed. */
 export function centralizedFrom(sim: SimulationConfig, epochs: number): CentralizedConfig {
-  const c: CentralizedConfig = { dim: sim.dim, seed: sim.seed, epochs, batchSize: sim.batchSize, learningRate: sim.learningRate, negatives: sim.negatives, l2: sim.l2, evalEvery: 0 };
+  const c: CentralizedConfig = {
+    dim: sim.dim, seed: sim.seed, epochs, batchSize: sim.batchSize, learningRate: sim.learningRate, negatives: sim.negatives, l2: sim.l2, evalEvery: 0,
+    ...(sim.testHistory ? { testHistory: sim.testHistory } : {}),
+  };
   return sim.model === 'sasrec' ? { ...c, model: 'sasrec', sequence: sim.sequence } : c;
 }
 
@@ -101,12 +111,13 @@ function centralizedReport(o: CentralizedExperimentOptions, split: UserSplit, c:
     mode: 'centralized',
     createdAt: new Date().toISOString(),
     data: dataInfo(o.source, o.dataset, split),
-    config: { ...o.cfg },
+    config: { ...o.cfg, testHistory: o.cfg.testHistory ?? 'train+validation' },
     machine: machineInfo(),
     rounds: c.epochs.map((e) => ({ round: e.epoch, trainLoss: e.trainLoss, seconds: e.seconds })),
     evaluations: c.evaluations,
     final,
-    baselines: { popularity: evaluatePopularity(o.dataset, split, o.cfg.seed) },
+    selected: selectByValidation(c.evaluations),
+    baselines: { popularity: evaluatePopularity(o.dataset, split, o.cfg.seed, o.cfg.testHistory ?? 'train+validation') },
     timing: { trainSeconds: c.trainSeconds, evalSeconds: total - c.trainSeconds, meanRoundSeconds: c.epochs.length ? c.trainSeconds / c.epochs.length : 0, totalSeconds: total },
   };
 }

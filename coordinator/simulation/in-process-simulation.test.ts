@@ -96,3 +96,25 @@ test('worker_threads give exactly the same rounds and model as the main thread',
   assert.deepEqual(metricsOnly(b), metricsOnly(a));
   assert.deepEqual(b.globals, a.globals);
 });
+
+test('server optimizer: sgd is the default, momentum with β = 0 is exactly sgd, adam and momentum move the model differently', async () => {
+  const base = await runInProcessSimulation(dataset, split, cfg);
+  const sgd = await runInProcessSimulation(dataset, split, { ...cfg, serverOptimizer: 'sgd' });
+  assert.deepEqual(sgd.globals, base.globals);
+  const m0 = await runInProcessSimulation(dataset, split, { ...cfg, serverOptimizer: 'momentum', serverMomentum: 0 });
+  assert.deepEqual(m0.globals, base.globals);
+  const m9 = await runInProcessSimulation(dataset, split, { ...cfg, serverOptimizer: 'momentum', serverMomentum: 0.9 });
+  assert.notDeepEqual(m9.globals, base.globals);
+  const adam = await runInProcessSimulation(dataset, split, { ...cfg, serverOptimizer: 'adam', serverLearningRate: 0.01 });
+  const adam2 = await runInProcessSimulation(dataset, split, { ...cfg, serverOptimizer: 'adam', serverLearningRate: 0.01 });
+  assert.deepEqual(adam.globals, adam2.globals);
+  assert.notDeepEqual(adam.globals, base.globals);
+  for (const e of adam.evaluations) assert.ok(e.validation && e.validation.users > 0 && Number.isFinite(e.validation.sampled.ndcg10));
+});
+
+test('the test protocol changes the test metrics only, never training or validation', async () => {
+  const a = await runInProcessSimulation(dataset, split, { ...cfg, testHistory: 'train+validation' });
+  const b = await runInProcessSimulation(dataset, split, { ...cfg, testHistory: 'train' });
+  assert.deepEqual(a.globals, b.globals);
+  assert.deepEqual(a.evaluations.map((e) => e.validation), b.evaluations.map((e) => e.validation));
+});

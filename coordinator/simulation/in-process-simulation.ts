@@ -5,7 +5,8 @@
  *
  *   sample (sampleParticipants, the round engine's seeds) → each client trains locally
  *   → Δ of the GLOBAL parameters, clipped to ‖Δ‖₂ ≤ C → StreamingWeightedMean (weight =
- *   positives seen, rowNormalize as `flock serve`) → applyServerUpdate.
+ *   positives seen, rowNormalize as `flock serve`) → server optimizer step
+ *   (shared/aggregate/server-optimizer.ts; default plain SGD = applyServerUpdate).
  *
  * Seeds mirror the socket path exactly: client id `fleet-${seed}-${user}` (as the socket
  * fleet), participant seed hashString(clientId), local user embedding
@@ -21,9 +22,10 @@
  *   encode) + add() of the decoded-equivalent dense Δ: literally the participant's path.
  */
 import type { Dataset, UserSplit } from '../../shared/data/interactions.ts';
-import { applyServerUpdate } from '../../shared/aggregate/apply-server-update.ts';
+import { createServerOptimizer, type ServerOptimizer, type ServerOptimizerKind } from '../../shared/aggregate/server-optimizer.ts';
 import { StreamingWeightedMean } from '../../shared/aggregate/streaming-weighted-mean.ts';
 import type { RankingReport } from '../../shared/eval/evaluate-ranking.ts';
+import { testHistories, type SplitReport, type TestHistory } from '../../shared/eval/evaluate-split.ts';
 import { createEmbeddingModel, type PairBatch } from '../../shared/model/embedding-model.ts';
 import { initParams } from '../../shared/model/init-params.ts';
 import type { RecommenderModel, TrainConfig } from '../../shared/model/recommender-model.ts';
@@ -64,6 +66,16 @@ export interface SimulationConfig {
   readonly model?: 'mf' | 'sasrec';
   /** sasrec only: maxLen, blocks, heads, dropout (dim is `dim`). */
   readonly sequence?: SequenceSettings;
+  /** What the test item is scored from (shared/eval/evaluate-split.ts); default 'train+validation'. */
+  readonly testHistory?: TestHistory;
+  /** Server step (shared/aggregate/server-optimizer.ts); default plain SGD with serverLearningRate. */
+  readonly serverOptimizer?: ServerOptimizerKind;
+  /** momentum: β (default 0.9); adam: β1 (default 0.9). */
+  readonly serverMomentum?: number;
+  /** adam: β2 (default 0.99). */
+  readonly serverBeta2?: number;
+  /** adam: adaptivity τ (default 1e-3). */
+  readonly serverEpsilon?: number;
 }
 
 export interface RoundMetrics {
@@ -78,11 +90,17 @@ export interface RoundMetrics {
   readonly seconds: number;
 }
 
-export interface EvaluationPoint {
-  readonly round: number;
+/** HR@10 / NDCG@10 under the sampled (100 negatives) and full-ranking protocols. */
+export interface HeldOutMetrics {
   readonly sampled: { hr10: number; ndcg10: number };
   readonly full: { hr10: number; ndcg10: number };
   readonly users: number;
+}
+
+/** Test-item metrics (top level, as before) and, when the split has validation items, validation-item metrics. */
+export interface EvaluationPoint extends HeldOutMetrics {
+  readonly round: number;
+  readonly validation?: HeldOutMetrics;
 }
 
 export interface SimulationResult {
@@ -94,8 +112,16 @@ export interface SimulationResult {
   readonly evalSeconds: number;
 }
 
-export function toEvaluationPoint(round: number, r: RankingReport): EvaluationPoint {
-  return { round, sampled: { hr10: r.sampled.hr, ndcg10: r.sampled.ndcg }, full: { hr10: r.full.hr, ndcg10: r.full.ndcg }, users: r.users };
+const heldOutMetrics = (r: RankingReport): HeldOutMetrics => ({
+  sampled: { hr10: r.sampled.hr, ndcg10: r.sampled.ndcg },
+  full: { hr10: r.full.hr, ndcg10: r.full.ndcg },
+  users: r.users,
+});
+
+/** An evaluation point from a test report (or both reports of evaluateSplit; validation omitted when no user has one). */
+export function toEvaluationPoint(round: number, r: RankingReport | SplitReport): EvaluationPoint {
+  if (!('test' in r)) return { round, ...heldOutMetrics(r) };
+  return r.validation.users > 0 ? { round, ...heldOutMetrics(r.test), validation: heldOutMetrics(r.validation) } : { round, ...heldOutMetrics(r.test) };
 }
 
 /** The client id a simulated user gets, identical to the socket fleet's. */
@@ -105,6 +131,17 @@ export const fleetClientId = (seed: number, user: number) => `fleet-${seed}-${us
 export function clientsForRound(eligible: number, clientsPerRound: number): number {
   const want = clientsPerRound <= 1 ? Math.ceil(clientsPerRound * eligible) : Math.round(clientsPerRound);
   return Math.max(1, Math.min(eligible, want));
+}
+
+/** The server optimizer a simulation config asks for (plain SGD with the server learning rate by default). */
+export function serverOptimizerFor(cfg: SimulationConfig): ServerOptimizer {
+  return createServerOptimizer({
+    kind: cfg.serverOptimizer ?? 'sgd',
+    learningRate: cfg.serverLearningRate,
+    momentum: cfg.serverMomentum,
+    beta2: cfg.serverBeta2,
+    epsilon: cfg.serverEpsilon,
+  });
 }
 
 export interface SimulationHooks {
@@ -136,6 +173,8 @@ export async function runInProcessSimulation(
   // A dense update's encoded size depends only on the model: what every client uploads.
   const denseUpdateBytes = buildUpdate(spec, globals, globals, { round: 0, baseVersion: 0, numExamples: 1, clipNorm: cfg.clipNorm }).bytes.byteLength;
   const scratch = new MfScratch();
+  const histories = testHistories(split, cfg.testHistory ?? 'train+validation');
+  const server = serverOptimizerFor(cfg);
 
   const rounds: RoundMetrics[] = [];
   const evaluations: EvaluationPoint[] = [];
@@ -144,7 +183,7 @@ export async function runInProcessSimulation(
   let clientUpdates = 0;
   const evaluate = (round: number) => {
     const t = now();
-    const p = toEvaluationPoint(round, evaluateMf(model, globals, users, dim, split, cfg.seed));
+    const p = toEvaluationPoint(round, evaluateMf(model, globals, users, dim, split, cfg.seed, histories));
     evalSeconds += now() - t;
     evaluations.push(p);
     return p;
@@ -213,7 +252,7 @@ export async function runInProcessSimulation(
         }
         clientUpdates++;
       }
-      globals = applyServerUpdate(globals, acc.mean(), cfg.serverLearningRate);
+      globals = server.step(globals, acc.mean());
       const seconds = now() - t0;
       trainSeconds += seconds;
       const m = tally.metrics(r, seconds);

@@ -20,24 +20,30 @@ export interface ResearchReport {
   readonly machine: MachineInfo;
   /** Per round (federated) or per epoch (centralized): `round` is the round/epoch number. */
   readonly rounds: readonly (Record<string, number> & { round: number })[];
-  /** Test metrics at round 0 (initial weights), every k rounds and the last round. */
+  /** Test (and validation) metrics at round 0 (initial weights), every k rounds and the last round. */
   readonly evaluations: readonly EvaluationPoint[];
   readonly final: EvaluationPoint;
+  /** The evaluation with the best validation NDCG@10 (100 neg.): the run's reported result (select-by-validation.ts). */
+  readonly selected?: EvaluationPoint;
   readonly baselines: { centralized?: EvaluationPoint & { epochs: number }; popularity?: EvaluationPoint };
   readonly timing: { trainSeconds: number; evalSeconds: number; meanRoundSeconds: number; clientUpdates?: number; clientUpdatesPerSecond?: number; totalSeconds: number };
 }
 
 export function reportCsv(r: ResearchReport): string {
   const roundCols = r.rounds.length > 0 ? Object.keys(r.rounds[0]) : ['round'];
-  const header = [...roundCols, 'hr10_sampled', 'ndcg10_sampled', 'hr10_full', 'ndcg10_full'];
+  const header = [...roundCols, 'hr10_sampled', 'ndcg10_sampled', 'hr10_full', 'ndcg10_full', 'val_hr10_sampled', 'val_ndcg10_sampled', 'val_hr10_full', 'val_ndcg10_full'];
   const byRound = new Map(r.evaluations.map((e) => [e.round, e]));
   const lines = [header.join(',')];
+  const metrics = (e: EvaluationPoint | undefined) => {
+    const v = e?.validation;
+    return [
+      ...(e ? [e.sampled.hr10, e.sampled.ndcg10, e.full.hr10, e.full.ndcg10] : ['', '', '', '']),
+      ...(v ? [v.sampled.hr10, v.sampled.ndcg10, v.full.hr10, v.full.ndcg10] : ['', '', '', '']),
+    ];
+  };
   const e0 = byRound.get(0);
-  if (e0) lines.push([...roundCols.map((c) => (c === 'round' ? '0' : '')), e0.sampled.hr10, e0.sampled.ndcg10, e0.full.hr10, e0.full.ndcg10].join(','));
-  for (const row of r.rounds) {
-    const e = byRound.get(row.round);
-    lines.push([...roundCols.map((c) => String(row[c])), ...(e ? [e.sampled.hr10, e.sampled.ndcg10, e.full.hr10, e.full.ndcg10] : ['', '', '', ''])].join(','));
-  }
+  if (e0) lines.push([...roundCols.map((c) => (c === 'round' ? '0' : '')), ...metrics(e0)].join(','));
+  for (const row of r.rounds) lines.push([...roundCols.map((c) => String(row[c])), ...metrics(byRound.get(row.round))].join(','));
   return lines.join('\n') + '\n';
 }
 

@@ -48,3 +48,13 @@ test('centralized sasrec: deterministic for a seed, produces metrics', async () 
   assert.equal(a.evaluations.length, 3);
   assert.ok(a.epochs.every((e) => Number.isFinite(e.trainLoss) && e.trainLoss > 0));
 });
+
+test('in-process sasrec with FedAdam: deterministic, differs from sgd, reports validation metrics', async () => {
+  const adam = { ...cfg, rounds: 1, serverOptimizer: 'adam' as const, serverLearningRate: 0.01 };
+  const a = await runInProcessSimulation(dataset, split, adam);
+  const b = await runInProcessSimulation(dataset, split, adam);
+  assert.deepEqual(a.globals, b.globals);
+  const s = await runInProcessSimulation(dataset, split, { ...cfg, rounds: 1 });
+  assert.notDeepEqual(a.globals, s.globals);
+  assert.ok(a.evaluations.every((e) => e.validation && e.validation.users > 0));
+});

@@ -3,18 +3,20 @@
  * in-process and `flock train --centralized --model sasrec`). Training always uses the
  * participant's TensorFlow.js path (trainLocally + buildUpdate) on the active backend;
  * aggregation is the coordinator's own StreamingWeightedMean (rowNormalize touches only
- * rowSparse parameters, here the item table) + applyServerUpdate — no special cases.
+ * rowSparse parameters, here the item table) + the server optimizer (shared/aggregate/
+ * server-optimizer.ts; plain SGD = applyServerUpdate by default) — no special cases.
  *
- * The split and metrics are the MF runs': leave-one-out by time; a person's sequence is
- * their train items in time order (what leaveOneOutSplit gives), and the next-item
- * scores are scoreAll(globals, {}, train history). Seeds mirror the MF simulation:
+ * The split and metrics are the MF runs': leave-one-out by time; a person's training
+ * sequence is their train items in time order (what leaveOneOutSplit gives); the test
+ * item is scored with scoreAll(globals, {}, train ++ [validation item]) (SASRec's
+ * protocol, `testHistory` 'train+validation', the default) or after train only
+ * ('train'); the validation item after train. Seeds mirror the MF simulation:
  * initial globals initParams(global, seed), client training seed
  * deriveSeed(deriveSeed(seed, r, 1), r, hashString(fleet client id)).
  */
 import type { UserSplit } from '../../shared/data/interactions.ts';
-import { applyServerUpdate } from '../../shared/aggregate/apply-server-update.ts';
 import { StreamingWeightedMean } from '../../shared/aggregate/streaming-weighted-mean.ts';
-import { evaluateRanking, type RankingReport } from '../../shared/eval/evaluate-ranking.ts';
+import { evaluateSplit, testHistories, type SplitReport } from '../../shared/eval/evaluate-split.ts';
 import { initParams } from '../../shared/model/init-params.ts';
 import type { RecommenderModel, TrainConfig } from '../../shared/model/recommender-model.ts';
 import { createSequenceModel, type SequenceBatch, type SequenceModelConfig } from '../../shared/model/sasrec-model.ts';
@@ -27,6 +29,7 @@ import type { CentralizedConfig, CentralizedResult, EpochMetrics } from './centr
 import {
   clientsForRound,
   fleetClientId,
+  serverOptimizerFor,
   toEvaluationPoint,
   type EvaluationPoint,
   type RoundMetrics,
@@ -51,16 +54,13 @@ function sequenceModel(numItems: number, dim: number, s: SequenceSettings | unde
   return createSequenceModel(cfg);
 }
 
-/** HR@10 / NDCG@10 (100 sampled negatives and full ranking) of next-item scores after each user's train sequence. */
-export function evaluateSequence(model: RecommenderModel, globals: NamedTensors, split: UserSplit, seed: number): RankingReport {
-  return evaluateRanking({
-    numItems: model.numItems,
-    users: [...Array(split.train.length).keys()],
-    heldOut: split.test,
-    train: split.train,
-    scoreAll: (u) => model.scoreAll(globals, {}, split.train[u]),
-    seed,
-  });
+/**
+ * HR@10 / NDCG@10 (100 sampled negatives and full ranking) of next-item scores: the test
+ * item after each user's `histories` (default train ++ [validation item], the SASRec
+ * protocol), the validation item after the train sequence.
+ */
+export function evaluateSequence(model: RecommenderModel, globals: NamedTensors, split: UserSplit, seed: number, histories?: readonly Int32Array[]): SplitReport {
+  return evaluateSplit({ numItems: model.numItems, split, seed, histories, scoreAll: (_u, history) => model.scoreAll(globals, {}, history) });
 }
 
 const now = () => performance.now() / 1000;
@@ -80,6 +80,8 @@ export async function runSequenceSimulation(
   const perRound = clientsForRound(eligible.length, cfg.clientsPerRound);
   const train: TrainConfig = { localEpochs: cfg.localEpochs, batchSize: cfg.batchSize, learningRate: cfg.learningRate, negatives: cfg.negatives, l2: cfg.l2 };
 
+  const histories = testHistories(split, cfg.testHistory ?? 'train+validation');
+  const server = serverOptimizerFor(cfg);
   const rounds: RoundMetrics[] = [];
   const evaluations: EvaluationPoint[] = [];
   let evalSeconds = 0;
@@ -87,7 +89,7 @@ export async function runSequenceSimulation(
   let clientUpdates = 0;
   const evaluate = (round: number) => {
     const t = now();
-    const p = toEvaluationPoint(round, evaluateSequence(model, globals, split, cfg.seed));
+    const p = toEvaluationPoint(round, evaluateSequence(model, globals, split, cfg.seed, histories));
     evalSeconds += now() - t;
     evaluations.push(p);
     return p;
@@ -107,7 +109,7 @@ export async function runSequenceSimulation(
       tally.add({ loss: res.loss, numExamples: res.numExamples, preClipNorm: update.preClipNorm, clipped: update.clipped, bytes: update.bytes.byteLength });
       clientUpdates++;
     }
-    globals = applyServerUpdate(globals, acc.mean(), cfg.serverLearningRate);
+    globals = server.step(globals, acc.mean());
     const seconds = now() - t0;
     trainSeconds += seconds;
     const m = tally.metrics(r, seconds);
@@ -157,7 +159,8 @@ export async function trainCentralizedSequence(
   let globals = initParams(model.spec, 'global', cfg.seed);
   const train: TrainConfig = { localEpochs: 1, batchSize: cfg.batchSize, learningRate: cfg.learningRate, negatives: cfg.negatives, l2: cfg.l2 };
   const active = [...Array(split.train.length).keys()].filter((u) => split.train[u].length > 1);
-  const evaluations: EvaluationPoint[] = [toEvaluationPoint(0, evaluateSequence(model, globals, split, cfg.seed))];
+  const histories = testHistories(split, cfg.testHistory ?? 'train+validation');
+  const evaluations: EvaluationPoint[] = [toEvaluationPoint(0, evaluateSequence(model, globals, split, cfg.seed, histories))];
   const epochs: EpochMetrics[] = [];
   let trainSeconds = 0;
   for (let e = 1; e <= cfg.epochs; e++) {
@@ -187,7 +190,7 @@ export async function trainCentralizedSequence(
     const m = { epoch: e, trainLoss: res.loss, seconds };
     epochs.push(m);
     const due = isEvaluationRound(e, cfg.epochs, cfg.evalEvery);
-    const point = due ? toEvaluationPoint(e, evaluateSequence(model, globals, split, cfg.seed)) : undefined;
+    const point = due ? toEvaluationPoint(e, evaluateSequence(model, globals, split, cfg.seed, histories)) : undefined;
     if (point) evaluations.push(point);
     onEpoch?.(m, point);
   }

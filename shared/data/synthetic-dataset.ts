@@ -8,9 +8,17 @@
  * picks n distinct items with probability ∝ pop_i · exp(strength · u·v_i / sqrt(dim)),
  * without replacement, via the Gumbel-top-k trick: the n largest of
  * log w_i + Gumbel noise are an exact sample (Plackett–Luce). Cost O(users · items · dim),
- * about a second for 20,000 × 1,000. Picked items are then shuffled and stamped with a
- * strictly increasing per-user clock, so the held-out (last) item is not biased towards
- * the user's least-liked pick.
+ * about a second for 20,000 × 1,000. The picks are then put in an order and stamped
+ * with a strictly increasing per-user clock:
+ *
+ * - 'walk' (default): people move through the catalogue in a direction. Items sit on a
+ *   hidden ring (a seeded permutation); a person starts at a random one of their picks
+ *   and visits the rest in ring order, so the next item follows from the last one
+ *   (the signal a sequence model learns) as well as from taste (what MF learns).
+ * - 'shuffled': a uniformly random order; time carries no signal.
+ *
+ * Either way the held-out (last) item is not biased towards the least-liked pick, and
+ * the set of items each person picked is the same for both orders.
  */
 import { SeededRandom, deriveSeed } from '../random/seeded-random.ts';
 import type { Dataset, Interaction } from './interactions.ts';
@@ -24,6 +32,8 @@ export interface SyntheticOptions {
   meanInteractionsPerUser?: number;
   /** Weight of taste against popularity (default 2; 0 = popularity only). */
   strength?: number;
+  /** Order of each person's picks in time (default 'walk', see above). */
+  order?: 'walk' | 'shuffled';
   seed: number;
 }
 
@@ -97,6 +107,9 @@ export function generateSyntheticDataset(opts: SyntheticOptions): Dataset {
   const strength = opts.strength ?? 2;
   // Separate streams so, e.g., changing the title words never changes the interactions.
   const rng = new SeededRandom(deriveSeed(seed, 1));
+  const walk = (opts.order ?? 'walk') === 'walk';
+  const ringPosition = new Int32Array(items);
+  new SeededRandom(deriveSeed(seed, 3)).shuffle(Array.from({ length: items }, (_, i) => i)).forEach((item, pos) => (ringPosition[item] = pos));
   const itemVecs = normals(items * dim, rng);
   const userVecs = normals(users * dim, rng);
 
@@ -132,6 +145,11 @@ export function generateSyntheticDataset(opts: SyntheticOptions): Dataset {
     const picked: number[] = [];
     for (let i = 0; i < items && picked.length < n; i++) if (keys[i] >= threshold) picked.push(i);
     rng.shuffle(picked);
+    if (walk) {
+      const start = ringPosition[picked[0]];
+      const ahead = (i: number) => (ringPosition[i] - start + items) % items;
+      picked.sort((a, b) => ahead(a) - ahead(b));
+    }
 
     // Synthetic clock: a per-user start, then strictly increasing gaps of 1 s .. 1 day.
     let t = 1_000_000_000 + rng.int(10_000_000);
@@ -142,7 +160,7 @@ export function generateSyntheticDataset(opts: SyntheticOptions): Dataset {
   }
 
   return {
-    name: `synthetic-${users}x${items}-s${seed}`,
+    name: `synthetic-${users}x${items}-s${seed}${walk ? '' : '-shuffled'}`,
     numUsers: users,
     numItems: items,
     interactions,

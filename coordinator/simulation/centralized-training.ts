@@ -37,6 +37,12 @@ export interface CentralizedConfig {
   readonly sequence?: SequenceSettings;
   /** What the test item is scored from (shared/eval/evaluate-split.ts); default 'train+validation'. */
   readonly testHistory?: TestHistory;
+  /**
+   * sasrec only: 'sgd' (default; the clients' optimizer, learningRate per step) or 'adam'
+   * (Kingma & Ba with bias correction, β1 0.9, β2 0.98, ε 1e-8 as SASRec's reference
+   * code; learningRate is Adam's, e.g. 1e-3).
+   */
+  readonly optimizer?: 'sgd' | 'adam';
 }
 
 export interface EpochMetrics {

@@ -64,7 +64,7 @@ export function reportSvg(r: ResearchReport): string {
     series.push({ name: 'popularity NDCG@10', color: '#bcbd22', points: [[0, p.sampled.ndcg10]], horizontal: true });
   }
   return lineChartSvg(series, {
-    title: `${r.data.name}: ${label} MF, HR@10 / NDCG@10 (100 sampled negatives)`,
+    title: `${r.data.name}: ${label} ${r.config.model === 'sasrec' ? 'SASRec' : 'MF'}, HR@10 / NDCG@10 (100 sampled negatives)`,
     xLabel: r.mode === 'centralized' ? 'epoch' : 'round',
     yLabel: 'metric',
   });

@@ -58,3 +58,14 @@ test('in-process sasrec with FedAdam: deterministic, differs from sgd, reports v
   assert.notDeepEqual(a.globals, s.globals);
   assert.ok(a.evaluations.every((e) => e.validation && e.validation.users > 0));
 });
+
+test('centralized sasrec with Adam: deterministic, learns, differs from SGD', async () => {
+  const cc = { dim: 8, seed: 2, epochs: 2, batchSize: 4, learningRate: 0.01, negatives: 1, l2: 1e-4, evalEvery: 1, model: 'sasrec' as const, sequence: cfg.sequence, optimizer: 'adam' as const };
+  const a = await trainCentralizedSequence(dataset.numItems, split, cc);
+  const b = await trainCentralizedSequence(dataset.numItems, split, cc);
+  assert.deepEqual(a.evaluations, b.evaluations);
+  assert.ok(a.epochs.every((e) => Number.isFinite(e.trainLoss) && e.trainLoss > 0));
+  assert.ok(a.epochs[1].trainLoss < a.epochs[0].trainLoss, `loss ${a.epochs[0].trainLoss} → ${a.epochs[1].trainLoss}`);
+  const s = await trainCentralizedSequence(dataset.numItems, split, { ...cc, optimizer: 'sgd' });
+  assert.notDeepEqual(s.epochs.map((e) => e.trainLoss), a.epochs.map((e) => e.trainLoss));
+});

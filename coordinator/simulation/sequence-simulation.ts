@@ -16,6 +16,7 @@
  */
 import type { UserSplit } from '../../shared/data/interactions.ts';
 import { StreamingWeightedMean } from '../../shared/aggregate/streaming-weighted-mean.ts';
+import { createServerOptimizer } from '../../shared/aggregate/server-optimizer.ts';
 import { evaluateSplit, testHistories, type SplitReport } from '../../shared/eval/evaluate-split.ts';
 import { initParams } from '../../shared/model/init-params.ts';
 import type { RecommenderModel, TrainConfig } from '../../shared/model/recommender-model.ts';
@@ -147,7 +148,10 @@ function mergeBatches(parts: readonly SequenceBatch[], dropoutSeed: number): Seq
  * Centralized SASRec on the pooled data: each epoch visits the users in a fresh seeded
  * order, cuts each one's train sequence into windows (the model's own makeBatches, as a
  * client does), packs the windows of consecutive users into batches of up to
- * `batchSize` windows and runs plain SGD (trainOnBatches) on the one global model.
+ * `batchSize` windows and runs plain SGD (trainOnBatches) on the one global model, or
+ * with `optimizer: 'adam'` Adam (the SASRec paper's optimizer): each batch's gradient
+ * (one SGD step of rate 1 on trainOnBatches) goes through the server-optimizer Adam with
+ * bias correction.
  */
 export async function trainCentralizedSequence(
   numItems: number,
@@ -161,6 +165,10 @@ export async function trainCentralizedSequence(
   const active = [...Array(split.train.length).keys()].filter((u) => split.train[u].length > 1);
   const histories = testHistories(split, cfg.testHistory ?? 'train+validation');
   const evaluations: EvaluationPoint[] = [toEvaluationPoint(0, evaluateSequence(model, globals, split, cfg.seed, histories))];
+  const adam =
+    cfg.optimizer === 'adam'
+      ? createServerOptimizer({ kind: 'adam', learningRate: cfg.learningRate, momentum: 0.9, beta2: 0.98, epsilon: 1e-8, biasCorrection: true })
+      : null;
   const epochs: EpochMetrics[] = [];
   let trainSeconds = 0;
   for (let e = 1; e <= cfg.epochs; e++) {
@@ -183,11 +191,32 @@ export async function trainCentralizedSequence(
       }
     }
     flush();
-    const res = await trainOnBatches(model, globals, {}, [batches], train);
-    globals = res.globals;
+    let loss: number;
+    if (adam) {
+      // One SGD step of learning rate 1 gives Δ = −gradient; Adam turns it into the step.
+      const sgdStep: TrainConfig = { ...train, learningRate: 1 };
+      let lossSum = 0;
+      for (const b of batches) {
+        const res = await trainOnBatches(model, globals, {}, [[b]], sgdStep);
+        const delta: NamedTensors = {};
+        for (const [name, old] of Object.entries(globals)) {
+          const d = new Float32Array(old.length);
+          const next = res.globals[name];
+          for (let i = 0; i < d.length; i++) d[i] = next[i] - old[i];
+          delta[name] = d;
+        }
+        globals = adam.step(globals, delta);
+        lossSum += res.loss;
+      }
+      loss = batches.length > 0 ? lossSum / batches.length : 0;
+    } else {
+      const res = await trainOnBatches(model, globals, {}, [batches], train);
+      globals = res.globals;
+      loss = res.loss;
+    }
     const seconds = (performance.now() - t0) / 1000;
     trainSeconds += seconds;
-    const m = { epoch: e, trainLoss: res.loss, seconds };
+    const m = { epoch: e, trainLoss: loss, seconds };
     epochs.push(m);
     const due = isEvaluationRound(e, cfg.epochs, cfg.evalEvery);
     const point = due ? toEvaluationPoint(e, evaluateSequence(model, globals, split, cfg.seed, histories)) : undefined;

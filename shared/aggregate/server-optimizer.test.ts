@@ -48,6 +48,16 @@ test('adam (FedAdam): m, v without bias correction, x += lr·m/(√v + τ), by h
   close(opt.state()['v/w'], [0.75, 0.75]);
 });
 
+test('adam with bias correction (Kingma & Ba): m/(1 − β1ᵗ), v/(1 − β2ᵗ), by hand', () => {
+  const opt = createServerOptimizer({ kind: 'adam', learningRate: 1, momentum: 0.5, beta2: 0.75, epsilon: 0.5, biasCorrection: true });
+  // t = 1, Δ = 2: m = 1 → m̂ = 2; v = 1 → v̂ = 4; step = 2 / (2 + 0.5) = 0.8
+  let x: NamedTensors = opt.step({ w: Float32Array.of(0) }, { w: Float32Array.of(2) });
+  close(x.w, [0.8]);
+  // t = 2, Δ = 0: m = 0.5 → m̂ = 0.5/0.75; v = 0.75 → v̂ = 0.75/0.4375
+  x = opt.step(x, { w: Float32Array.of(0) });
+  close(x.w, [0.8 + (0.5 / 0.75) / (Math.sqrt(0.75 / 0.4375) + 0.5)]);
+});
+
 test('adam: τ bounds the step of tiny updates, and the default lr-sized first step is about lr·sign(Δ)', () => {
   const opt = createServerOptimizer({ kind: 'adam', learningRate: 0.01 });
   const x = opt.step({ w: Float32Array.of(0, 0, 0) }, { w: Float32Array.of(1, -1, 1e-6) });

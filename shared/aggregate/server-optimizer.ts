@@ -9,7 +9,9 @@
  * - 'adam' (FedAdam, Reddi et al. Algorithm 2): m ← β₁·m + (1 − β₁)·Δ;
  *   v ← β₂·v + (1 − β₂)·Δ²; x ← x + η·m / (√v + τ). No bias correction and v₀ = 0,
  *   as in the paper's algorithm; τ (adaptivity, default 1e-3) bounds the step of
- *   coordinates whose updates are tiny.
+ *   coordinates whose updates are tiny. With `biasCorrection` (Kingma & Ba's Adam, used
+ *   by the centralized SASRec baseline with Δ = −gradient): m / (1 − β₁ᵗ) and
+ *   v / (1 − β₂ᵗ) in place of m and v.
  *
  * Tensors absent from Δ are copied unchanged and their state is left alone. State (m, v
  * and the step count) is plain NamedTensors (`state()` / `loadState()`), so a
@@ -34,6 +36,8 @@ export interface ServerOptimizerConfig {
   readonly beta2?: number;
   /** adam: adaptivity τ > 0 (default 1e-3). */
   readonly epsilon?: number;
+  /** adam: divide m by 1 − β₁ᵗ and v by 1 − β₂ᵗ (Kingma & Ba); default false (Reddi et al.). */
+  readonly biasCorrection?: boolean;
 }
 
 export const DEFAULT_SERVER_MOMENTUM = 0.9;
@@ -68,6 +72,7 @@ export function createServerOptimizer(cfg: ServerOptimizerConfig): ServerOptimiz
     momentum: cfg.momentum ?? DEFAULT_SERVER_MOMENTUM,
     beta2: cfg.beta2 ?? DEFAULT_SERVER_BETA2,
     epsilon: cfg.epsilon ?? DEFAULT_SERVER_EPSILON,
+    biasCorrection: cfg.biasCorrection ?? false,
   };
   checkUnit('server momentum (β1)', full.momentum);
   checkUnit('server β2', full.beta2);
@@ -84,7 +89,10 @@ class MomentSgd implements ServerOptimizer {
   constructor(readonly config: Required<ServerOptimizerConfig>) {}
 
   step(globals: NamedTensors, meanDelta: NamedTensors): NamedTensors {
-    const { kind, learningRate: lr, momentum: b1, beta2: b2, epsilon: tau } = this.config;
+    const { kind, learningRate: lr, momentum: b1, beta2: b2, epsilon: tau, biasCorrection } = this.config;
+    const t = this.steps + 1;
+    const c1 = biasCorrection ? 1 - Math.pow(b1, t) : 1;
+    const c2 = biasCorrection ? 1 - Math.pow(b2, t) : 1;
     if (kind === 'sgd') {
       const out = applyServerUpdate(globals, meanDelta, lr);
       this.steps++;
@@ -114,7 +122,7 @@ class MomentSgd implements ServerOptimizer {
         for (let i = 0; i < o.length; i++) {
           m[i] = b1 * m[i] + (1 - b1) * d[i];
           v[i] = b2 * v[i] + (1 - b2) * d[i] * d[i];
-          o[i] = old[i] + (lr * m[i]) / (Math.sqrt(v[i]) + tau);
+          o[i] = old[i] + (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + tau);
         }
       }
       out[name] = o;

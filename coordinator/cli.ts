@@ -8,12 +8,15 @@ import { runSocketFleet } from './fleet/socket-fleet.ts';
 import { useNodeBackend } from './runtime/node-tf-backend.ts';
 import type { CentralizedConfig, EpochMetrics } from './simulation/centralized-training.ts';
 import { runCentralizedExperiment, runCentralizedSequenceExperiment, runFederatedExperiment } from './simulation/experiments.ts';
-import type { EvaluationPoint } from './simulation/in-process-simulation.ts';
+import type { EvaluationPoint, SimulationConfig } from './simulation/in-process-simulation.ts';
+import { DEFAULT_SERVER_BETA2, DEFAULT_SERVER_EPSILON, DEFAULT_SERVER_MOMENTUM, parseServerOptimizerKind, type ServerOptimizerKind } from '../shared/aggregate/server-optimizer.ts';
+import { parseTestHistory, type TestHistory } from '../shared/eval/evaluate-split.ts';
 import type { SequenceSettings } from './simulation/sequence-simulation.ts';
 import { writeResearchOutputs, type ResearchReport } from './simulation/research-report.ts';
 import { loadSource, parseSyntheticSpec, type DataSource } from './simulation/simulation-data.ts';
 import { DEFAULT_CATALOG } from '../shared/data/synthetic-dataset.ts';
-import { DEFAULT_LEARNING_RATE, DEFAULT_SERVE_CONFIG as D, type ModelKind, type ServeConfig } from './serve-config.ts';
+import { parseModelKind } from '../shared/model/model-registry.ts';
+import { checkModels, DEFAULT_LEARNING_RATE, DEFAULT_SERVE_CONFIG as D, type ModelKind, type ServeConfig } from './serve-config.ts';
 import { startCoordinator } from './server.ts';
 
 const int = (name: string) => (v: string) => {
@@ -37,6 +40,16 @@ function modelKind(v: string): ModelKind {
   return v;
 }
 
+/** `--models mf,sasrec`: known kinds, at least one, none twice. */
+function modelList(v: string): ModelKind[] {
+  const kinds = v.split(',').map((k) => k.trim()).filter((k) => k.length > 0);
+  try {
+    return [...checkModels(kinds.map(parseModelKind))];
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+  }
+}
+
 /** `--data ml-100k` is a shorthand for ../shared/data/ml-100k. */
 function resolveData(data: string | undefined): string | undefined {
   if (data === undefined) return undefined;
@@ -58,7 +71,7 @@ program
   .option('--data-dir <dir>', 'where versions, manifest and round log are written', D.dataDir)
   .option('--data <path>', 'MovieLens folder (100K or 1M layout) or "ml-100k"; default: built-in synthetic catalog')
   .option('--static <dir>', 'built web app to serve', D.staticDir)
-  .option('--model <kind>', 'model every participant trains: mf (embedding) or sasrec (sequence)', D.model)
+  .option('--models <list>', 'models the coordinator federates, each with its own rounds and versions: mf (embedding), sasrec (sequence) or mf,sasrec', modelList, D.models)
   .option('--max-len <n>', 'sasrec: longest sequence a participant trains on', int('--max-len'), D.sequence.maxLen)
   .option('--blocks <n>', 'sasrec: self-attention blocks', int('--blocks'), D.sequence.blocks)
   .option('--heads <n>', 'sasrec: attention heads (must divide --dim)', int('--heads'), D.sequence.heads)
@@ -74,7 +87,7 @@ program
   .option('--max-rounds <n>', 'stop opening rounds after this many (0 = never)', int('--max-rounds'), D.maxRounds)
   .option('--local-epochs <n>', 'local epochs per round', int('--local-epochs'), D.round.localEpochs)
   .option('--batch-size <n>', 'local batch size', int('--batch-size'), D.round.batchSize)
-  .option('--lr <x>', 'local SGD learning rate (default: 0.5 for mf, 0.1 for sasrec)', positive('--lr'))
+  .option('--lr <x>', 'local SGD learning rate of every served model (default: 0.5 for mf, 0.1 for sasrec)', positive('--lr'))
   .option('--negatives <n>', 'sampled negatives per positive', int('--negatives'), D.round.negatives)
   .option('--clip <c>', 'L2 bound C on every update', positive('--clip'), D.round.clipNorm)
   .option('--accumulation-steps <k>', 'micro-batches averaged into one local SGD step (gradient accumulation)', int('--accumulation-steps'), 1)
@@ -89,7 +102,7 @@ program
       dataDir: path.resolve(o.dataDir),
       dataPath: resolveData(o.data),
       staticDir: o.static,
-      model: modelKind(o.model),
+      models: o.models,
       sequence: { maxLen: o.maxLen, blocks: o.blocks, heads: o.heads, dropout: o.dropout },
       dim: o.dim,
       seed: o.seed,
@@ -102,7 +115,8 @@ program
       maxRounds: o.maxRounds,
       serverLearningRate: o.serverLr,
       rowNormalize: o.rowNormalize,
-      round: { ...D.round, localEpochs: o.localEpochs, batchSize: o.batchSize, learningRate: o.lr ?? DEFAULT_LEARNING_RATE[modelKind(o.model)], negatives: o.negatives, clipNorm: o.clip, accumulationSteps: Math.max(1, o.accumulationSteps) },
+      round: { ...D.round, localEpochs: o.localEpochs, batchSize: o.batchSize, negatives: o.negatives, clipNorm: o.clip, accumulationSteps: Math.max(1, o.accumulationSteps) },
+      learningRate: o.lr === undefined ? DEFAULT_LEARNING_RATE : { mf: o.lr, sasrec: o.lr },
     };
     const running = await startCoordinator(config, log);
     const shutdown = (signal: string) => {
@@ -137,6 +151,11 @@ program
   .option('--negatives <n>', 'in-process: sampled negatives per positive', int('--negatives'), D.round.negatives)
   .option('--clip <c>', 'in-process: L2 bound C on every update', positive('--clip'), D.round.clipNorm)
   .option('--server-lr <x>', 'in-process: server learning rate', positive('--server-lr'), D.serverLearningRate)
+  .option('--server-optimizer <kind>', 'in-process: server step: sgd (FedAvg with --server-lr), momentum (FedAvgM) or adam (FedAdam)', 'sgd')
+  .option('--server-momentum <b>', 'in-process: momentum β / adam β1 in [0, 1)', Number, DEFAULT_SERVER_MOMENTUM)
+  .option('--server-beta2 <b>', 'in-process: adam β2 in [0, 1)', Number, DEFAULT_SERVER_BETA2)
+  .option('--server-epsilon <t>', 'in-process: adam adaptivity τ', positive('--server-epsilon'), DEFAULT_SERVER_EPSILON)
+  .option('--test-history <h>', 'in-process: what the test item is scored from: train+validation (SASRec protocol) or train', 'train+validation')
   .option('--no-row-normalize', 'in-process: plain example-weighted FedAvg for embedding rows')
   .option('--dim <n>', 'in-process: embedding dimension', int('--dim'), D.dim)
   .option('--eval-every <k>', 'in-process: evaluate every k rounds (0 = start and end only)', int('--eval-every'), 1)
@@ -153,6 +172,7 @@ program
     const t0 = Date.now();
     const report = await runSocketFleet({
       url: o.url.replace(/\/$/, ''),
+      model: modelKind(o.model),
       clients: o.clients,
       rounds: o.rounds,
       dataPath: resolveData(o.data),
@@ -194,6 +214,8 @@ program
   .option('--negatives <n>', 'sampled negatives per positive', int('--negatives'), D.round.negatives)
   .option('--dim <n>', 'embedding dimension', int('--dim'), D.dim)
   .option('--eval-every <k>', 'evaluate every k epochs (0 = start and end only)', int('--eval-every'), 1)
+  .option('--test-history <h>', 'what the test item is scored from: train+validation (SASRec protocol) or train', 'train+validation')
+  .option('--optimizer <name>', 'sasrec: sgd (the clients\' optimizer, default) or adam (β1 0.9, β2 0.98, ε 1e-8; --lr is Adam\'s, e.g. 0.001)', 'sgd')
   .option('--out <dir>', 'folder for report.json, rounds.csv, hr-ndcg.svg', 'reports/centralized')
   .action(async (o) => {
     if (!o.centralized) throw new InvalidArgumentError('only `flock train --centralized` exists: pass --centralized');
@@ -204,18 +226,41 @@ program
       if (o.backend !== 'wasm' && o.backend !== 'cpu') throw new InvalidArgumentError('--backend must be wasm or cpu');
       await useNodeBackend(o.backend);
     }
+    if (o.optimizer !== 'sgd' && o.optimizer !== 'adam') throw new InvalidArgumentError('--optimizer must be sgd or adam');
+    if (o.optimizer === 'adam' && kind !== 'sasrec') throw new InvalidArgumentError('--optimizer adam is for --model sasrec (centralized MF uses the clients\' SGD step)');
     const bar = progressBar('epoch');
     bar.start(o.epochs, 0, { hr: '-', ndcg: '-' });
     const cfg: CentralizedConfig = {
       dim: o.dim, seed: o.seed, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.lr ?? DEFAULT_LEARNING_RATE[kind], negatives: o.negatives, l2: o.l2, evalEvery: o.evalEvery,
+      testHistory: cliTestHistory(o.testHistory),
       ...sequenceOptions(o, kind),
+      ...(o.optimizer === 'adam' ? { optimizer: 'adam' as const } : {}),
     };
-    const onEpoch = (m: EpochMetrics, e: EvaluationPoint | undefined) => bar.update(m.epoch, e ? { hr: e.sampled.hr10.toFixed(4), ndcg: e.sampled.ndcg10.toFixed(4) } : {});
+    const onEpoch = (m: EpochMetrics, e: EvaluationPoint | undefined) => {
+      bar.update(m.epoch, e ? { hr: e.sampled.hr10.toFixed(4), ndcg: e.sampled.ndcg10.toFixed(4) } : {});
+      logEvaluation(m.epoch, m.trainLoss, e);
+    };
     const report = kind === 'sasrec' ? await runCentralizedSequenceExperiment({ source, dataset, cfg, onEpoch }) : runCentralizedExperiment({ source, dataset, cfg, onEpoch });
     bar.stop();
     printSummary(report);
     for (const f of await writeResearchOutputs(path.resolve(o.out), report)) console.log(`wrote ${f}`);
   });
+
+function cliTestHistory(v: string): TestHistory {
+  try {
+    return parseTestHistory(v);
+  } catch (err) {
+    throw new InvalidArgumentError(`--test-history: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** Without a terminal (output redirected to a file) the progress bar is silent: one JSON line per evaluation instead. */
+function logEvaluation(round: number, trainLoss: number, e: EvaluationPoint | undefined): void {
+  if (!e || process.stderr.isTTY) return;
+  const f = (m: { sampled: { hr10: number; ndcg10: number }; full: { hr10: number; ndcg10: number } }) =>
+    [m.sampled.hr10, m.sampled.ndcg10, m.full.hr10, m.full.ndcg10].map((x) => Number(x.toFixed(4)));
+  console.error(JSON.stringify({ round, trainLoss: Number(trainLoss.toFixed(4)), test: f(e), validation: e.validation ? f(e.validation) : null }));
+}
 
 /** The model fields of a research config: none for MF (its reports stay as they were), kind and shape for sasrec. */
 function sequenceOptions(o: Record<string, any>, kind: ModelKind): { model?: 'sasrec'; sequence?: SequenceSettings } {
@@ -244,9 +289,10 @@ function printSummary(r: ResearchReport): void {
   const rows: [string, { sampled: { hr10: number; ndcg10: number }; full: { hr10: number; ndcg10: number } }][] = [];
   const name = r.config.model === 'sasrec' ? 'SASRec' : 'MF';
   rows.push([r.mode === 'centralized' ? `centralized ${name} (${r.rounds.length} epochs)` : `federated ${name} (${r.rounds.length} rounds)`, r.final]);
+  if (r.selected && r.selected.round !== r.final.round) rows.push([`  best validation: ${r.mode === 'centralized' ? 'epoch' : 'round'} ${r.selected.round}`, r.selected]);
   if (r.baselines.centralized) rows.push([`centralized ${name} (${r.baselines.centralized.epochs} epochs)`, r.baselines.centralized]);
   if (r.baselines.popularity) rows.push(['popularity', r.baselines.popularity]);
-  console.log(`\n${r.data.name}: ${r.data.users} users, ${r.data.items} items, ${r.data.evaluatedUsers} evaluated (leave-one-out test item)`);
+  console.log(`\n${r.data.name}: ${r.data.users} users, ${r.data.items} items, ${r.data.evaluatedUsers} evaluated (leave-one-out test item, history ${r.config.testHistory})`);
   console.log('model                              HR@10(100neg) NDCG@10(100neg) HR@10(full) NDCG@10(full)');
   for (const [name, e] of rows) {
     console.log(`${name.padEnd(34)} ${pct(e.sampled.hr10).padStart(13)} ${pct(e.sampled.ndcg10).padStart(15)} ${pct(e.full.hr10).padStart(11)} ${pct(e.full.ndcg10).padStart(13)}`);
@@ -257,6 +303,19 @@ function printSummary(r: ResearchReport): void {
       (t.clientUpdatesPerSecond ? `, ${Math.round(t.clientUpdatesPerSecond)} client updates/s` : '') +
       `), evaluation ${t.evalSeconds.toFixed(2)} s`,
   );
+}
+
+/** The server optimizer fields of a simulation config: none for sgd (its reports stay as they were). */
+function serverOptimizerOptions(o: Record<string, any>): Pick<SimulationConfig, 'serverOptimizer' | 'serverMomentum' | 'serverBeta2' | 'serverEpsilon'> {
+  let kind: ServerOptimizerKind;
+  try {
+    kind = parseServerOptimizerKind(o.serverOptimizer);
+  } catch (err) {
+    throw new InvalidArgumentError(`--server-optimizer: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (kind === 'sgd') return {};
+  const momentum = { serverOptimizer: kind, serverMomentum: o.serverMomentum };
+  return kind === 'momentum' ? momentum : { ...momentum, serverBeta2: o.serverBeta2, serverEpsilon: o.serverEpsilon };
 }
 
 async function simulateInProcess(o: Record<string, any>): Promise<void> {
@@ -283,13 +342,18 @@ async function simulateInProcess(o: Record<string, any>): Promise<void> {
       l2: o.l2,
       clipNorm: o.clip,
       serverLearningRate: o.serverLr,
+      ...serverOptimizerOptions(o),
       rowNormalize: o.rowNormalize,
       evalEvery: o.evalEvery,
       trainer: kind === 'sasrec' ? 'tfjs' : o.trainer,
       workers: kind === 'sasrec' ? 1 : Math.max(1, o.workers),
+      testHistory: cliTestHistory(o.testHistory),
       ...sequenceOptions(o, kind),
     },
-    onRound: (m, e) => bar.update(m.round, e ? { hr: e.sampled.hr10.toFixed(4), ndcg: e.sampled.ndcg10.toFixed(4) } : {}),
+    onRound: (m, e) => {
+      bar.update(m.round, e ? { hr: e.sampled.hr10.toFixed(4), ndcg: e.sampled.ndcg10.toFixed(4) } : {});
+      logEvaluation(m.round, m.trainLoss, e);
+    },
   });
   bar.stop();
   printSummary(report);

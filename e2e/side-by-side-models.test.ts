@@ -16,6 +16,8 @@ import { ensureBuilt } from './harness/build.ts';
 import { collectConsole, launchChromium } from './harness/chromium.ts';
 import { getJson, REPO_ROOT, startCoordinator, type RunningCoordinator } from './harness/coordinator-process.ts';
 import { modelState, readState, waitFor } from './harness/page-state.ts';
+import { assertNoInteractionsSent } from './harness/assert-no-interactions-sent.ts';
+import { captureTraffic, type TrafficCapture } from './harness/traffic-capture.ts';
 
 const MODELS = ['mf', 'sasrec'] as const;
 const TARGET_VERSION = 2;
@@ -23,7 +25,7 @@ const TIMEOUT_MS = Number(process.env.FLOCK_E2E_TRAINING_TIMEOUT_MS ?? 300_000);
 
 let coordinator: RunningCoordinator | undefined;
 let browser: Browser | undefined;
-const pages: { context: BrowserContext; page: Page; console: string[] }[] = [];
+const pages: { context: BrowserContext; page: Page; console: string[]; traffic: TrafficCapture }[] = [];
 
 const diagnostics = () =>
   `\ncoordinator log (tail):\n${coordinator?.logs.slice(-30).join('\n')}\n` + pages.map((p, k) => `page ${k} console:\n${p.console.slice(-15).join('\n')}`).join('\n');
@@ -51,7 +53,7 @@ test('three WebGPU browsers train both models; each page shows both models\' rec
   for (let k = 0; k < 3; k++) {
     const context = await browser!.newContext();
     const page = await context.newPage();
-    pages.push({ context, page, console: collectConsole(page, `p${k} `) });
+    pages.push({ context, page, console: collectConsole(page, `p${k} `), traffic: captureTraffic(page) });
     await page.goto(`${url}/?backend=webgpu`);
   }
   const titles = await getJson<{ titles: string[] }>(url, '/api/catalog');
@@ -91,6 +93,12 @@ test('three WebGPU browsers train both models; each page shows both models\' rec
   for (const m of MODELS) {
     const rounds = RoundsResponseSchema.parse(await getJson(url, `${modelApiPath(m)}/rounds`));
     assert.ok(rounds.rounds.filter((r) => r.outcome === 'aggregated').length >= TARGET_VERSION, `${m}: too few aggregated rounds`);
+  }
+  // Neither model's updates carry what was clicked or in which order.
+  for (const [k, p] of pages.entries()) {
+    const namespaces = new Set(p.traffic.frames.map((f) => (typeof f.payload === 'string' ? /^\d+(\/models\/\w+),/.exec(f.payload)?.[1] : undefined)).filter(Boolean));
+    assert.deepEqual([...namespaces].sort(), MODELS.map((m) => `/models/${m}`), `page ${k} talks to both models' namespaces`);
+    assertNoInteractionsSent(p.traffic, clickedBy(k), `page ${k}`);
   }
   const artifacts = path.join(REPO_ROOT, 'e2e', 'artifacts');
   await mkdir(artifacts, { recursive: true });

@@ -50,6 +50,15 @@ function modelList(v: string): ModelKind[] {
   }
 }
 
+/** `--server-optimizer sgd|momentum|adam`, or a usage error. */
+function cliServerOptimizer(v: string): ServerOptimizerKind {
+  try {
+    return parseServerOptimizerKind(v);
+  } catch (err) {
+    throw new InvalidArgumentError(`--server-optimizer: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 /** `--data ml-100k` is a shorthand for ../shared/data/ml-100k. */
 function resolveData(data: string | undefined): string | undefined {
   if (data === undefined) return undefined;
@@ -92,6 +101,10 @@ program
   .option('--clip <c>', 'L2 bound C on every update', positive('--clip'), D.round.clipNorm)
   .option('--accumulation-steps <k>', 'micro-batches averaged into one local SGD step (gradient accumulation)', int('--accumulation-steps'), 1)
   .option('--server-lr <x>', 'server learning rate applied to the mean update', positive('--server-lr'), D.serverLearningRate)
+  .option('--server-optimizer <kind>', 'server step: sgd (FedAvg with --server-lr), momentum (FedAvgM) or adam (FedAdam); its state is checkpointed with each version', D.serverOptimizer.kind)
+  .option('--server-momentum <b>', 'momentum β / adam β1 in [0, 1)', Number, DEFAULT_SERVER_MOMENTUM)
+  .option('--server-beta2 <b>', 'adam β2 in [0, 1)', Number, DEFAULT_SERVER_BETA2)
+  .option('--server-epsilon <t>', 'adam adaptivity τ', positive('--server-epsilon'), DEFAULT_SERVER_EPSILON)
   .option('--no-row-normalize', 'plain example-weighted FedAvg for embedding rows')
   .action(async (o) => {
     const log = pino({ base: undefined });
@@ -114,6 +127,7 @@ program
       roundDelayMs: o.roundDelay,
       maxRounds: o.maxRounds,
       serverLearningRate: o.serverLr,
+      serverOptimizer: { kind: cliServerOptimizer(o.serverOptimizer), momentum: o.serverMomentum, beta2: o.serverBeta2, epsilon: o.serverEpsilon },
       rowNormalize: o.rowNormalize,
       round: { ...D.round, localEpochs: o.localEpochs, batchSize: o.batchSize, negatives: o.negatives, clipNorm: o.clip, accumulationSteps: Math.max(1, o.accumulationSteps) },
       learningRate: o.lr === undefined ? DEFAULT_LEARNING_RATE : { mf: o.lr, sasrec: o.lr },
@@ -307,12 +321,7 @@ function printSummary(r: ResearchReport): void {
 
 /** The server optimizer fields of a simulation config: none for sgd (its reports stay as they were). */
 function serverOptimizerOptions(o: Record<string, any>): Pick<SimulationConfig, 'serverOptimizer' | 'serverMomentum' | 'serverBeta2' | 'serverEpsilon'> {
-  let kind: ServerOptimizerKind;
-  try {
-    kind = parseServerOptimizerKind(o.serverOptimizer);
-  } catch (err) {
-    throw new InvalidArgumentError(`--server-optimizer: ${err instanceof Error ? err.message : String(err)}`);
-  }
+  const kind = cliServerOptimizer(o.serverOptimizer);
   if (kind === 'sgd') return {};
   const momentum = { serverOptimizer: kind, serverMomentum: o.serverMomentum };
   return kind === 'momentum' ? momentum : { ...momentum, serverBeta2: o.serverBeta2, serverEpsilon: o.serverEpsilon };

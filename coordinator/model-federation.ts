@@ -8,7 +8,8 @@ import { createModel, type ModelDescriptor, type ModelKind } from '../shared/mod
 import type { ModelSpec } from '../shared/model/model-spec.ts';
 import { modelNamespace } from '../shared/protocol/model-routes.ts';
 import { fromWireTensors, toWireTensors } from '../shared/update/tensor-codec.ts';
-import { RoundEngine } from './rounds/round-engine.ts';
+import { RoundEngine, serverStateTag } from './rounds/round-engine.ts';
+import type { NamedTensors } from '../shared/tensor/named-tensors.ts';
 import { modelDescriptor, type ServeConfig } from './serve-config.ts';
 import { CheckpointStore } from './store/checkpoint-store.ts';
 
@@ -68,6 +69,21 @@ export async function openModelFederation(io: Server, config: ServeConfig, kind:
     version: latest.version,
     round: lastRound,
     globals: fromWireTensors(latest.tensors),
+    serverState: await resumeServerState(store, kind, latest.version, config, log),
   });
   return { kind, descriptor, spec, store, engine };
+}
+
+/**
+ * The server optimizer's state saved with the resumed version, so momentum / adam
+ * carry on across restarts. Plain FedAvg has none. A missing or foreign state (the
+ * optimizer was changed between runs) restarts the moments from zero, with a warning.
+ */
+async function resumeServerState(store: CheckpointStore, kind: ModelKind, version: number, config: ServeConfig, log: Logger): Promise<NamedTensors | undefined> {
+  const optimizer = config.serverOptimizer.kind;
+  if (optimizer === 'sgd' || version === 0) return undefined;
+  const file = await store.readServerState(version);
+  if (file?.modelKind === serverStateTag(kind, optimizer)) return fromWireTensors(file.tensors);
+  log.warn({ model: kind, version, optimizer, found: file?.modelKind ?? null }, 'no server optimizer state of this kind saved with the resumed version; its moments start from zero');
+  return undefined;
 }

@@ -1,3 +1,4 @@
+import type { ServerOptimizerConfig } from '../shared/aggregate/server-optimizer.ts';
 import { FlockError } from '../shared/errors.ts';
 import type { ModelDescriptor, ModelKind } from '../shared/model/model-registry.ts';
 import type { RoundConfig } from '../shared/protocol/messages.ts';
@@ -41,6 +42,8 @@ export interface ServeConfig {
   /** Pause between rounds so late joiners can be sampled. */
   readonly roundDelayMs: number;
   readonly serverLearningRate: number;
+  /** The server step (shared/aggregate/server-optimizer.ts): sgd (FedAvg), momentum (FedAvgM) or adam (FedAdam). */
+  readonly serverOptimizer: Omit<ServerOptimizerConfig, 'learningRate' | 'biasCorrection'>;
   /** Mean each embedding row over the clients that touched it (see shared/aggregate). */
   readonly rowNormalize: boolean;
   /** Stop opening rounds after this many (0 = no limit). */
@@ -73,6 +76,7 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   roundTimeoutMs: 60_000,
   roundDelayMs: 250,
   serverLearningRate: 1,
+  serverOptimizer: { kind: 'sgd' },
   rowNormalize: true,
   maxRounds: 0,
   round: { localEpochs: DEFAULT_TRAIN_CONFIG.localEpochs, batchSize: DEFAULT_TRAIN_CONFIG.batchSize, negatives: DEFAULT_TRAIN_CONFIG.negatives, l2: DEFAULT_TRAIN_CONFIG.l2, clipNorm: 1 },

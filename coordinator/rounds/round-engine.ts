@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Namespace, Socket } from 'socket.io';
-import { applyServerUpdate } from '../../shared/aggregate/apply-server-update.ts';
+import { createServerOptimizer, type ServerOptimizer } from '../../shared/aggregate/server-optimizer.ts';
 import { StreamingWeightedMean } from '../../shared/aggregate/streaming-weighted-mean.ts';
 import { FlockError } from '../../shared/errors.ts';
 import type { ModelDescriptor } from '../../shared/model/model-registry.ts';
@@ -21,7 +21,7 @@ import {
 import { deriveSeed } from '../../shared/random/seeded-random.ts';
 import { elementCount, type NamedTensors } from '../../shared/tensor/named-tensors.ts';
 import { checkUpdateAgainstSpec } from '../../shared/update/check-update.ts';
-import { decodeUpdate, toWireTensors } from '../../shared/update/tensor-codec.ts';
+import { decodeUpdate, toWireTensors, type WeightsFile } from '../../shared/update/tensor-codec.ts';
 import { roundSettings, type ServeConfig } from '../serve-config.ts';
 import type { CheckpointStore } from '../store/checkpoint-store.ts';
 import { sampleParticipants } from './sample-participants.ts';
@@ -51,7 +51,12 @@ export interface EngineState {
   readonly version: number;
   readonly round: number;
   readonly globals: NamedTensors;
+  /** The server optimizer's state saved with `version` (absent: fresh moments). */
+  readonly serverState?: NamedTensors;
 }
+
+/** The modelKind tag of a server-optimizer state file, so a state is only loaded into its own kind. */
+export const serverStateTag = (modelKind: string, optimizer: string): string => `${modelKind}/server-${optimizer}`;
 
 /**
  * The coordinator's round loop (DESIGN.md, "The data path"): sample participants among
@@ -70,6 +75,7 @@ export class RoundEngine {
   private globals: NamedTensors;
   private readonly maxUpdateBytes: number;
   private readonly roundConfig: Omit<RoundConfig, 'seed'>;
+  private readonly optimizer: ServerOptimizer;
 
   /** `io` is this model's own namespace: one engine per federated model. */
   constructor(
@@ -85,6 +91,8 @@ export class RoundEngine {
     this.roundCounter = initial.round;
     this.globals = initial.globals;
     this.roundConfig = roundSettings(config, descriptor.kind);
+    this.optimizer = createServerOptimizer({ ...config.serverOptimizer, learningRate: config.serverLearningRate });
+    if (initial.serverState) this.optimizer.loadState(initial.serverState);
     const floats = spec.params.reduce((n, p) => n + elementCount(p.shape), 0);
     this.maxUpdateBytes = floats * 8 + 64 * 1024;
     io.on('connection', (socket) => this.onConnection(socket));
@@ -240,6 +248,11 @@ export class RoundEngine {
     if (waiting.length === 0) void this.closeRound('complete');
   }
 
+  private serverStateFile(version: number, round: number): WeightsFile {
+    const tensors = Object.entries(this.optimizer.state()).map(([name, data]) => ({ name, shape: [data.length], data }));
+    return { version, round, modelKind: serverStateTag(this.spec.kind, this.optimizer.config.kind), tensors };
+  }
+
   private async closeRound(why: 'complete' | 'deadline'): Promise<void> {
     const open = this.open;
     if (!open || this.closing) return;
@@ -250,9 +263,18 @@ export class RoundEngine {
       const received = open.reported.size;
       let newVersion: number | null = null;
       if (received >= needed) {
-        const next = applyServerUpdate(this.globals, open.accumulator.mean(), this.config.serverLearningRate);
+        const before = this.optimizer.state();
+        const next = this.optimizer.step(this.globals, open.accumulator.mean());
         newVersion = this.version + 1;
-        await this.store.save({ version: newVersion, round: open.round, modelKind: this.spec.kind, tensors: toWireTensors(this.spec, next) });
+        try {
+          await this.store.save(
+            { version: newVersion, round: open.round, modelKind: this.spec.kind, tensors: toWireTensors(this.spec, next) },
+            this.optimizer.config.kind === 'sgd' ? undefined : this.serverStateFile(newVersion, open.round),
+          );
+        } catch (err) {
+          this.optimizer.loadState(before); // the version was not written: neither was this step
+          throw err;
+        }
         this.globals = next;
         this.version = newVersion;
       }

@@ -92,3 +92,25 @@ test('rounds log: append, limit, torn last line ignored and repaired', async () 
   await reopened.appendRound({ round: 4 });
   assert.deepEqual(await reopened.rounds(), [{ round: 1 }, { round: 2 }, { round: 3 }, { round: 4 }]);
 });
+
+test('server optimizer state: saved beside its version, verified on read, pruned with it', async () => {
+  const dir = await tempDir();
+  const warnings: string[] = [];
+  const store = await CheckpointStore.open(dir, { keep: 2, onWarning: (m) => warnings.push(m) });
+  const state = (v: number): WeightsFile => ({ ...weights(v), modelKind: 'mf/server-momentum', tensors: [{ name: 'm/w', shape: [3], data: Float32Array.from([v, 0, 1]) }] });
+  await store.save(weights(1));
+  for (const v of [2, 3]) await store.save(weights(v), state(v));
+  assert.equal(await store.readServerState(1), undefined, 'version 1 was saved without state');
+  const reopened = await CheckpointStore.open(dir, { onWarning: (m) => warnings.push(m) });
+  assert.deepEqual(await reopened.readServerState(3), state(3));
+  await store.save(weights(4), state(4)); // keep 2: versions 3 and 4 stay, 2 and its state go
+  assert.deepEqual((await readdir(join(dir, 'versions'))).sort(), ['v000003.flkw', 'v000003.server.flkw', 'v000004.flkw', 'v000004.server.flkw']);
+  // A damaged state file is not trusted: no state, a warning, the weights still load.
+  const bytes = await readFile(join(dir, 'versions', 'v000004.server.flkw'));
+  bytes[bytes.length - 1] ^= 0xff;
+  await writeFile(join(dir, 'versions', 'v000004.server.flkw'), bytes);
+  const again = await CheckpointStore.open(dir, { onWarning: (m) => warnings.push(m) });
+  assert.equal(await again.readServerState(4), undefined);
+  assert.ok(warnings.some((w) => w.includes('v000004.server.flkw does not match its manifest checksum')));
+  assert.deepEqual(await again.latest(), weights(4));
+});

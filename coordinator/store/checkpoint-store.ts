@@ -2,6 +2,8 @@
  * Durable, crash-safe storage of global weight versions under `dataDir`:
  *
  *   versions/v000123.flkw   one encoded WeightsFile per version (tensor-codec.ts)
+ *   versions/v000123.server.flkw   the server optimizer's state after that version
+ *                           (momentum / adam moments; absent for plain FedAvg)
  *   manifest.json           { formatVersion, modelKind, entries: [...] }, oldest first
  *   rounds.jsonl            one JSON record per finished round
  *
@@ -27,6 +29,8 @@ export interface ManifestEntry {
   sha256: string;
   bytes: number;
   createdAt: string;
+  /** The server optimizer's state saved with this version, when it has one. */
+  serverState?: { file: string; sha256: string; bytes: number };
 }
 
 export interface Manifest {
@@ -44,6 +48,7 @@ export interface CheckpointStoreOptions {
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const versionFile = (v: number): string => `versions/v${String(v).padStart(6, '0')}.flkw`;
+const serverStateFile = (v: number): string => `versions/v${String(v).padStart(6, '0')}.server.flkw`;
 
 /** Writes `data` to `path` atomically and durably. */
 async function writeAtomic(dir: string, path: string, data: Uint8Array | string): Promise<void> {
@@ -141,18 +146,36 @@ export class CheckpointStore {
   }
 
   private async readEntry(e: ManifestEntry): Promise<Uint8Array | undefined> {
+    return this.readVerified(e.version, e);
+  }
+
+  private async readVerified(version: number, f: { file: string; sha256: string; bytes: number }): Promise<Uint8Array | undefined> {
     let bytes: Uint8Array;
     try {
-      bytes = new Uint8Array(await readFile(join(this.dataDir, e.file)));
+      bytes = new Uint8Array(await readFile(join(this.dataDir, f.file)));
     } catch (err) {
-      this.warn(`version ${e.version}: cannot read ${e.file}: ${(err as Error).message}`);
+      this.warn(`version ${version}: cannot read ${f.file}: ${(err as Error).message}`);
       return undefined;
     }
-    if (bytes.length !== e.bytes || sha256(bytes) !== e.sha256) {
-      this.warn(`version ${e.version}: ${e.file} does not match its manifest checksum; skipping`);
+    if (bytes.length !== f.bytes || sha256(bytes) !== f.sha256) {
+      this.warn(`version ${version}: ${f.file} does not match its manifest checksum; skipping`);
       return undefined;
     }
     return bytes;
+  }
+
+  /** The server optimizer state saved with a version (verified), or undefined if none or broken. */
+  async readServerState(version: number): Promise<WeightsFile | undefined> {
+    const e = this.manifest?.entries.find((x) => x.version === version);
+    if (!e?.serverState) return undefined;
+    const bytes = await this.readVerified(version, e.serverState);
+    if (!bytes) return undefined;
+    try {
+      return decodeWeights(bytes);
+    } catch (err) {
+      this.warn(`version ${version}: ${e.serverState.file} cannot be decoded: ${(err as Error).message}`);
+      return undefined;
+    }
   }
 
   /** Newest complete version: verified checksum, decodes, matching version number. */
@@ -173,8 +196,12 @@ export class CheckpointStore {
     return undefined;
   }
 
-  /** Saves a new version (must be newer than every saved one, same modelKind). */
-  save(w: WeightsFile): Promise<void> {
+  /**
+   * Saves a new version (must be newer than every saved one, same modelKind), with the
+   * server optimizer's state after it when given. Both files are in place before the
+   * manifest names them, so a crash leaves the previous version and state current.
+   */
+  save(w: WeightsFile, serverState?: WeightsFile): Promise<void> {
     return this.serial(async () => {
       const prev = this.manifest;
       if (prev && prev.modelKind !== w.modelKind) {
@@ -195,6 +222,12 @@ export class CheckpointStore {
         bytes: bytes.length,
         createdAt: new Date().toISOString(),
       };
+      if (serverState) {
+        const stateBytes = encodeWeights(serverState);
+        const stateFile = serverStateFile(w.version);
+        await writeAtomic(join(this.dataDir, 'versions'), join(this.dataDir, stateFile), stateBytes);
+        entry.serverState = { file: stateFile, sha256: sha256(stateBytes), bytes: stateBytes.length };
+      }
       let entries = [...(prev?.entries ?? []), entry];
       let dropped: ManifestEntry[] = [];
       if (this.opts.keep !== undefined && entries.length > this.opts.keep) {
@@ -205,7 +238,10 @@ export class CheckpointStore {
       await writeAtomic(this.dataDir, join(this.dataDir, 'manifest.json'), JSON.stringify(next, null, 2) + '\n');
       this.manifest = next;
       // Only delete old files after the manifest no longer names them.
-      for (const e of dropped) await rm(join(this.dataDir, e.file), { force: true });
+      for (const e of dropped) {
+        await rm(join(this.dataDir, e.file), { force: true });
+        if (e.serverState) await rm(join(this.dataDir, e.serverState.file), { force: true });
+      }
     });
   }
 

@@ -20,7 +20,7 @@
  */
 import { FlockError } from '../errors.ts';
 import type { NamedTensors } from '../tensor/named-tensors.ts';
-import { applyServerUpdate } from './apply-server-update.ts';
+import { applyServerUpdate, checkMeanMatchesGlobals } from './apply-server-update.ts';
 
 export type ServerOptimizerKind = 'sgd' | 'momentum' | 'adam';
 
@@ -98,11 +98,7 @@ class MomentSgd implements ServerOptimizer {
       this.steps++;
       return out;
     }
-    for (const [name, d] of Object.entries(meanDelta)) {
-      const g = globals[name];
-      if (!g) throw new FlockError('wrong-shape', `mean has tensor ${name}, absent from the global weights`);
-      if (d.length !== g.length) throw new FlockError('wrong-shape', `tensor ${name}: global has ${g.length} values, mean has ${d.length}`);
-    }
+    checkMeanMatchesGlobals(globals, meanDelta);
     const out: NamedTensors = {};
     for (const [name, old] of Object.entries(globals)) {
       const d = meanDelta[name];

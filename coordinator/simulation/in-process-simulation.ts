@@ -124,6 +124,21 @@ export function toEvaluationPoint(round: number, r: RankingReport | SplitReport)
   return r.validation.users > 0 ? { round, ...heldOutMetrics(r.test), validation: heldOutMetrics(r.validation) } : { round, ...heldOutMetrics(r.test) };
 }
 
+/** The evaluations of one run, in order, and the seconds spent computing them. */
+export class EvaluationLog {
+  readonly points: EvaluationPoint[] = [];
+  seconds = 0;
+
+  /** Measures the model after `round` with `measure`, records the point and returns it. */
+  record(round: number, measure: () => RankingReport | SplitReport): EvaluationPoint {
+    const t = performance.now();
+    const p = toEvaluationPoint(round, measure());
+    this.seconds += (performance.now() - t) / 1000;
+    this.points.push(p);
+    return p;
+  }
+}
+
 /** The client id a simulated user gets, identical to the socket fleet's. */
 export const fleetClientId = (seed: number, user: number) => `fleet-${seed}-${user}`;
 
@@ -177,17 +192,10 @@ export async function runInProcessSimulation(
   const server = serverOptimizerFor(cfg);
 
   const rounds: RoundMetrics[] = [];
-  const evaluations: EvaluationPoint[] = [];
-  let evalSeconds = 0;
+  const log = new EvaluationLog();
   let trainSeconds = 0;
   let clientUpdates = 0;
-  const evaluate = (round: number) => {
-    const t = now();
-    const p = toEvaluationPoint(round, evaluateMf(model, globals, users, dim, split, cfg.seed, histories));
-    evalSeconds += now() - t;
-    evaluations.push(p);
-    return p;
-  };
+  const evaluate = (round: number) => log.record(round, () => evaluateMf(model, globals, users, dim, split, cfg.seed, histories));
   evaluate(0);
 
   let pool: SimulationWorkerPool | null = null;
@@ -263,5 +271,5 @@ export async function runInProcessSimulation(
   } finally {
     await pool?.close();
   }
-  return { rounds, evaluations, globals, clientUpdates, trainSeconds, evalSeconds };
+  return { rounds, evaluations: log.points, globals, clientUpdates, trainSeconds, evalSeconds: log.seconds };
 }

@@ -29,6 +29,7 @@ import { sampleParticipants } from '../rounds/sample-participants.ts';
 import type { CentralizedConfig, CentralizedResult, EpochMetrics } from './centralized-training.ts';
 import {
   clientsForRound,
+  EvaluationLog,
   fleetClientId,
   serverOptimizerFor,
   toEvaluationPoint,
@@ -84,17 +85,10 @@ export async function runSequenceSimulation(
   const histories = testHistories(split, cfg.testHistory ?? 'train+validation');
   const server = serverOptimizerFor(cfg);
   const rounds: RoundMetrics[] = [];
-  const evaluations: EvaluationPoint[] = [];
-  let evalSeconds = 0;
+  const log = new EvaluationLog();
   let trainSeconds = 0;
   let clientUpdates = 0;
-  const evaluate = (round: number) => {
-    const t = now();
-    const p = toEvaluationPoint(round, evaluateSequence(model, globals, split, cfg.seed, histories));
-    evalSeconds += now() - t;
-    evaluations.push(p);
-    return p;
-  };
+  const evaluate = (round: number) => log.record(round, () => evaluateSequence(model, globals, split, cfg.seed, histories));
   evaluate(0);
   for (let r = 1; r <= cfg.rounds; r++) {
     const t0 = now();
@@ -118,7 +112,7 @@ export async function runSequenceSimulation(
     const point = isEvaluationRound(r, cfg.rounds, cfg.evalEvery) ? evaluate(r) : undefined;
     hooks.onRound?.(m, point);
   }
-  return { rounds, evaluations, globals, clientUpdates, trainSeconds, evalSeconds };
+  return { rounds, evaluations: log.points, globals, clientUpdates, trainSeconds, evalSeconds: log.seconds };
 }
 
 /** Concatenates sequence batches (windows of different people) into one batch. */

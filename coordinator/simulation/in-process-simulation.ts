@@ -29,6 +29,7 @@ import { testHistories, type SplitReport, type TestHistory } from '../../shared/
 import { createEmbeddingModel, type PairBatch } from '../../shared/model/embedding-model.ts';
 import { initParams } from '../../shared/model/init-params.ts';
 import type { RecommenderModel, TrainConfig } from '../../shared/model/recommender-model.ts';
+import type { ModelSpec } from '../../shared/model/model-spec.ts';
 import { deriveSeed, hashString } from '../../shared/random/seeded-random.ts';
 import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
 import { trainLocally } from '../../shared/train/local-training.ts';
@@ -165,6 +166,64 @@ export interface SimulationHooks {
 
 const now = () => performance.now() / 1000;
 
+/** One round's sampled clients, as a simulation trains them against `globals`. */
+export interface RoundClients {
+  readonly round: number;
+  /** deriveSeed(seed, round, 1): the round seed every participant's training seed derives from. */
+  readonly roundSeed: number;
+  readonly selected: readonly number[];
+  readonly globals: NamedTensors;
+  /** Fold each client's clipped update in here... */
+  readonly acc: StreamingWeightedMean;
+  /** ...and record each client's loss, norm and bytes here. */
+  readonly tally: RoundTally;
+}
+
+export interface FederatedRoundsOptions {
+  readonly cfg: SimulationConfig;
+  readonly spec: ModelSpec;
+  readonly initial: NamedTensors;
+  /** Users who can train (have data); each round samples among them with the round engine's seeds. */
+  readonly eligible: readonly number[];
+  readonly evaluate: (globals: NamedTensors) => RankingReport | SplitReport;
+  /** Trains the round's clients; returns how many client updates it folded in. */
+  readonly trainClients: (round: RoundClients) => Promise<number>;
+  readonly hooks: SimulationHooks;
+}
+
+/**
+ * The round loop shared by the MF and sequence simulations, mirroring the coordinator's:
+ * sample → train the clients (the model's own part) → server optimizer step on the
+ * streaming mean → per-round metrics, and an evaluation on the rounds isEvaluationRound
+ * picks (always before the hook, which may be absent).
+ */
+export async function runFederatedRounds(o: FederatedRoundsOptions): Promise<SimulationResult> {
+  const { cfg } = o;
+  let globals = o.initial;
+  const server = serverOptimizerFor(cfg);
+  const perRound = clientsForRound(o.eligible.length, cfg.clientsPerRound);
+  const rounds: RoundMetrics[] = [];
+  const log = new EvaluationLog();
+  let trainSeconds = 0;
+  let clientUpdates = 0;
+  log.record(0, () => o.evaluate(globals));
+  for (let r = 1; r <= cfg.rounds; r++) {
+    const t0 = now();
+    const selected = sampleParticipants([...o.eligible], 0, perRound, deriveSeed(cfg.seed, r));
+    const acc = new StreamingWeightedMean(o.spec, { rowNormalize: cfg.rowNormalize });
+    const tally = new RoundTally();
+    clientUpdates += await o.trainClients({ round: r, roundSeed: deriveSeed(cfg.seed, r, 1), selected, globals, acc, tally });
+    globals = server.step(globals, acc.mean());
+    const seconds = now() - t0;
+    trainSeconds += seconds;
+    const m = tally.metrics(r, seconds);
+    rounds.push(m);
+    const point = isEvaluationRound(r, cfg.rounds, cfg.evalEvery) ? log.record(r, () => o.evaluate(globals)) : undefined;
+    o.hooks.onRound?.(m, point);
+  }
+  return { rounds, evaluations: log.points, globals, clientUpdates, trainSeconds, evalSeconds: log.seconds };
+}
+
 export async function runInProcessSimulation(
   dataset: Dataset,
   split: UserSplit,
@@ -176,27 +235,18 @@ export async function runInProcessSimulation(
   const numItems = dataset.numItems;
   const model = createEmbeddingModel({ numItems, dim }) as RecommenderModel<PairBatch>;
   const spec = model.spec;
-  let globals = initParams(spec, 'global', cfg.seed);
+  const initial = initParams(spec, 'global', cfg.seed);
   const numUsers = split.train.length;
   const participantSeed = Int32Array.from({ length: numUsers }, (_, u) => hashString(fleetClientId(cfg.seed, u)) | 0);
   const workers = cfg.trainer === 'typed-array' ? Math.max(1, Math.floor(cfg.workers ?? 1)) : 1;
   const users = new Float32Array(workers > 1 ? new SharedArrayBuffer(numUsers * dim * 4) : new ArrayBuffer(numUsers * dim * 4));
   for (let u = 0; u < numUsers; u++) users.set(initParams(spec, 'local', participantSeed[u] >>> 0).userEmbedding, u * dim);
   const eligible = [...Array(numUsers).keys()].filter((u) => split.train[u].length > 0);
-  const perRound = clientsForRound(eligible.length, cfg.clientsPerRound);
   const train: TrainConfig = { localEpochs: cfg.localEpochs, batchSize: cfg.batchSize, learningRate: cfg.learningRate, negatives: cfg.negatives, l2: cfg.l2 };
   // A dense update's encoded size depends only on the model: what every client uploads.
-  const denseUpdateBytes = buildUpdate(spec, globals, globals, { round: 0, baseVersion: 0, numExamples: 1, clipNorm: cfg.clipNorm }).bytes.byteLength;
+  const denseUpdateBytes = buildUpdate(spec, initial, initial, { round: 0, baseVersion: 0, numExamples: 1, clipNorm: cfg.clipNorm }).bytes.byteLength;
   const scratch = new MfScratch();
   const histories = testHistories(split, cfg.testHistory ?? 'train+validation');
-  const server = serverOptimizerFor(cfg);
-
-  const rounds: RoundMetrics[] = [];
-  const log = new EvaluationLog();
-  let trainSeconds = 0;
-  let clientUpdates = 0;
-  const evaluate = (round: number) => log.record(round, () => evaluateMf(model, globals, users, dim, split, cfg.seed, histories));
-  evaluate(0);
 
   let pool: SimulationWorkerPool | null = null;
   const sharedGlobals = workers > 1 ? new Float32Array(new SharedArrayBuffer((numItems * dim + numItems) * 4)) : null;
@@ -210,66 +260,59 @@ export async function runInProcessSimulation(
       globals: sharedGlobals.buffer as SharedArrayBuffer, users: users.buffer as SharedArrayBuffer,
     });
   }
-  try {
-    for (let r = 1; r <= cfg.rounds; r++) {
-      const t0 = now();
-      const roundSeed = deriveSeed(cfg.seed, r, 1);
-      const selected = sampleParticipants(eligible, 0, perRound, deriveSeed(cfg.seed, r));
-      const acc = new StreamingWeightedMean(spec, { rowNormalize: cfg.rowNormalize });
-      const tally = new RoundTally();
-      if (pool && sharedGlobals) {
-        sharedGlobals.set(globals.itemEmbedding, 0);
-        sharedGlobals.set(globals.itemBias, numItems * dim);
-        const seeds = Uint32Array.from(selected, (u) => deriveSeed(roundSeed, r, participantSeed[u] >>> 0));
-        for (const part of await pool.round(Int32Array.from(selected), seeds)) {
-          let off = 0;
-          for (let c = 0; c < part.rowCounts.length; c++) {
-            const rows = part.rows.subarray(off, off + part.rowCounts[c]);
-            acc.addRows(
-              {
-                itemEmbedding: { rows, data: part.itemEmbedding.subarray(off * dim, (off + part.rowCounts[c]) * dim) },
-                itemBias: { rows, data: part.itemBias.subarray(off, off + part.rowCounts[c]) },
-              },
-              part.numExamples[c],
-            );
-            off += part.rowCounts[c];
-            tally.add({ loss: part.loss[c], numExamples: part.numExamples[c], preClipNorm: part.preClipNorm[c], clipped: part.clipped[c] > 0, bytes: denseUpdateBytes });
-            clientUpdates++;
-          }
-        }
-      }
-      for (const u of pool ? [] : selected) {
-        const pSeed = participantSeed[u] >>> 0;
-        const seed = deriveSeed(roundSeed, r, pSeed);
-        const userVec = users.subarray(u * dim, u * dim + dim);
-        if (cfg.trainer === 'typed-array') {
-          const res = trainMfLocally(model, dim, globals as { itemEmbedding: Float32Array; itemBias: Float32Array }, userVec, split.train[u], train, seed, scratch);
-          const clip = clipRowSparseToL2(
-            { itemEmbedding: { rows: res.delta.rows, data: res.delta.itemEmbedding }, itemBias: { rows: res.delta.rows, data: res.delta.itemBias } },
-            cfg.clipNorm,
+  const trainClients = async ({ round: r, roundSeed, selected, globals, acc, tally }: RoundClients): Promise<number> => {
+    let updates = 0;
+    if (pool && sharedGlobals) {
+      sharedGlobals.set(globals.itemEmbedding, 0);
+      sharedGlobals.set(globals.itemBias, numItems * dim);
+      const seeds = Uint32Array.from(selected, (u) => deriveSeed(roundSeed, r, participantSeed[u] >>> 0));
+      for (const part of await pool.round(Int32Array.from(selected), seeds)) {
+        let off = 0;
+        for (let c = 0; c < part.rowCounts.length; c++) {
+          const rows = part.rows.subarray(off, off + part.rowCounts[c]);
+          acc.addRows(
+            {
+              itemEmbedding: { rows, data: part.itemEmbedding.subarray(off * dim, (off + part.rowCounts[c]) * dim) },
+              itemBias: { rows, data: part.itemBias.subarray(off, off + part.rowCounts[c]) },
+            },
+            part.numExamples[c],
           );
-          acc.addRows(clip.tensors, res.numExamples);
-          userVec.set(res.userEmbedding);
-          tally.add({ loss: res.loss, numExamples: res.numExamples, preClipNorm: clip.preClipNorm, clipped: clip.clipped, bytes: denseUpdateBytes });
-        } else {
-          const res = await trainLocally(model, globals, { userEmbedding: userVec.slice() }, split.train[u], train, seed);
-          const update = buildUpdate(spec, res.globals, globals, { round: r, baseVersion: r - 1, numExamples: res.numExamples, clipNorm: cfg.clipNorm });
-          acc.add(update.delta, res.numExamples);
-          userVec.set(res.locals.userEmbedding);
-          tally.add({ loss: res.loss, numExamples: res.numExamples, preClipNorm: update.preClipNorm, clipped: update.clipped, bytes: update.bytes.byteLength });
+          off += part.rowCounts[c];
+          tally.add({ loss: part.loss[c], numExamples: part.numExamples[c], preClipNorm: part.preClipNorm[c], clipped: part.clipped[c] > 0, bytes: denseUpdateBytes });
+          updates++;
         }
-        clientUpdates++;
       }
-      globals = server.step(globals, acc.mean());
-      const seconds = now() - t0;
-      trainSeconds += seconds;
-      const m = tally.metrics(r, seconds);
-      rounds.push(m);
-      const point = isEvaluationRound(r, cfg.rounds, cfg.evalEvery) ? evaluate(r) : undefined; // not inside onRound?.(…): that would skip it without a hook
-      hooks.onRound?.(m, point);
+      return updates;
     }
+    for (const u of selected) {
+      const seed = deriveSeed(roundSeed, r, participantSeed[u] >>> 0);
+      const userVec = users.subarray(u * dim, u * dim + dim);
+      if (cfg.trainer === 'typed-array') {
+        const res = trainMfLocally(model, dim, globals as { itemEmbedding: Float32Array; itemBias: Float32Array }, userVec, split.train[u], train, seed, scratch);
+        const clip = clipRowSparseToL2(
+          { itemEmbedding: { rows: res.delta.rows, data: res.delta.itemEmbedding }, itemBias: { rows: res.delta.rows, data: res.delta.itemBias } },
+          cfg.clipNorm,
+        );
+        acc.addRows(clip.tensors, res.numExamples);
+        userVec.set(res.userEmbedding);
+        tally.add({ loss: res.loss, numExamples: res.numExamples, preClipNorm: clip.preClipNorm, clipped: clip.clipped, bytes: denseUpdateBytes });
+      } else {
+        const res = await trainLocally(model, globals, { userEmbedding: userVec.slice() }, split.train[u], train, seed);
+        const update = buildUpdate(spec, res.globals, globals, { round: r, baseVersion: r - 1, numExamples: res.numExamples, clipNorm: cfg.clipNorm });
+        acc.add(update.delta, res.numExamples);
+        userVec.set(res.locals.userEmbedding);
+        tally.add({ loss: res.loss, numExamples: res.numExamples, preClipNorm: update.preClipNorm, clipped: update.clipped, bytes: update.bytes.byteLength });
+      }
+      updates++;
+    }
+    return updates;
+  };
+  try {
+    return await runFederatedRounds({
+      cfg, spec, initial, eligible, hooks, trainClients,
+      evaluate: (globals) => evaluateMf(model, globals, users, dim, split, cfg.seed, histories),
+    });
   } finally {
     await pool?.close();
   }
-  return { rounds, evaluations: log.points, globals, clientUpdates, trainSeconds, evalSeconds: log.seconds };
 }

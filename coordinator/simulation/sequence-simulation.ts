@@ -15,7 +15,6 @@
  * deriveSeed(deriveSeed(seed, r, 1), r, hashString(fleet client id)).
  */
 import type { UserSplit } from '../../shared/data/interactions.ts';
-import { StreamingWeightedMean } from '../../shared/aggregate/streaming-weighted-mean.ts';
 import { createServerOptimizer } from '../../shared/aggregate/server-optimizer.ts';
 import { evaluateSplit, testHistories, type SplitReport } from '../../shared/eval/evaluate-split.ts';
 import { initParams } from '../../shared/model/init-params.ts';
@@ -25,21 +24,17 @@ import { deriveSeed, hashString, SeededRandom } from '../../shared/random/seeded
 import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
 import { trainLocally, trainOnBatches } from '../../shared/train/local-training.ts';
 import { buildUpdate } from '../../shared/update/build-update.ts';
-import { sampleParticipants } from '../rounds/sample-participants.ts';
 import type { CentralizedConfig, CentralizedResult, EpochMetrics } from './centralized-training.ts';
 import {
-  clientsForRound,
-  EvaluationLog,
   fleetClientId,
-  serverOptimizerFor,
+  runFederatedRounds,
   toEvaluationPoint,
   type EvaluationPoint,
-  type RoundMetrics,
   type SimulationConfig,
   type SimulationHooks,
   type SimulationResult,
 } from './in-process-simulation.ts';
-import { isEvaluationRound, RoundTally } from './round-tally.ts';
+import { isEvaluationRound } from './round-tally.ts';
 
 /** Shape of the sequence model in a research run (dim comes from the run's `dim`). */
 export interface SequenceSettings {
@@ -65,8 +60,6 @@ export function evaluateSequence(model: RecommenderModel, globals: NamedTensors,
   return evaluateSplit({ numItems: model.numItems, split, seed, histories, scoreAll: (_u, history) => model.scoreAll(globals, {}, history) });
 }
 
-const now = () => performance.now() / 1000;
-
 export async function runSequenceSimulation(
   numItems: number,
   split: UserSplit,
@@ -75,44 +68,26 @@ export async function runSequenceSimulation(
 ): Promise<SimulationResult> {
   const model = sequenceModel(numItems, cfg.dim, cfg.sequence);
   const spec = model.spec;
-  let globals = initParams(spec, 'global', cfg.seed);
   const numUsers = split.train.length;
   // A sequence model needs at least one transition (two train items) to produce a batch.
   const eligible = [...Array(numUsers).keys()].filter((u) => split.train[u].length > 1);
-  const perRound = clientsForRound(eligible.length, cfg.clientsPerRound);
   const train: TrainConfig = { localEpochs: cfg.localEpochs, batchSize: cfg.batchSize, learningRate: cfg.learningRate, negatives: cfg.negatives, l2: cfg.l2 };
-
   const histories = testHistories(split, cfg.testHistory ?? 'train+validation');
-  const server = serverOptimizerFor(cfg);
-  const rounds: RoundMetrics[] = [];
-  const log = new EvaluationLog();
-  let trainSeconds = 0;
-  let clientUpdates = 0;
-  const evaluate = (round: number) => log.record(round, () => evaluateSequence(model, globals, split, cfg.seed, histories));
-  evaluate(0);
-  for (let r = 1; r <= cfg.rounds; r++) {
-    const t0 = now();
-    const roundSeed = deriveSeed(cfg.seed, r, 1);
-    const selected = sampleParticipants(eligible, 0, perRound, deriveSeed(cfg.seed, r));
-    const acc = new StreamingWeightedMean(spec, { rowNormalize: cfg.rowNormalize });
-    const tally = new RoundTally();
-    for (const u of selected) {
-      const pSeed = hashString(fleetClientId(cfg.seed, u)) >>> 0;
-      const res = await trainLocally(model, globals, {}, split.train[u], train, deriveSeed(roundSeed, r, pSeed));
-      const update = buildUpdate(spec, res.globals, globals, { round: r, baseVersion: r - 1, numExamples: res.numExamples, clipNorm: cfg.clipNorm });
-      acc.add(update.delta, res.numExamples);
-      tally.add({ loss: res.loss, numExamples: res.numExamples, preClipNorm: update.preClipNorm, clipped: update.clipped, bytes: update.bytes.byteLength });
-      clientUpdates++;
-    }
-    globals = server.step(globals, acc.mean());
-    const seconds = now() - t0;
-    trainSeconds += seconds;
-    const m = tally.metrics(r, seconds);
-    rounds.push(m);
-    const point = isEvaluationRound(r, cfg.rounds, cfg.evalEvery) ? evaluate(r) : undefined;
-    hooks.onRound?.(m, point);
-  }
-  return { rounds, evaluations: log.points, globals, clientUpdates, trainSeconds, evalSeconds: log.seconds };
+  return runFederatedRounds({
+    cfg, spec, eligible, hooks,
+    initial: initParams(spec, 'global', cfg.seed),
+    evaluate: (globals) => evaluateSequence(model, globals, split, cfg.seed, histories),
+    trainClients: async ({ round: r, roundSeed, selected, globals, acc, tally }) => {
+      for (const u of selected) {
+        const pSeed = hashString(fleetClientId(cfg.seed, u)) >>> 0;
+        const res = await trainLocally(model, globals, {}, split.train[u], train, deriveSeed(roundSeed, r, pSeed));
+        const update = buildUpdate(spec, res.globals, globals, { round: r, baseVersion: r - 1, numExamples: res.numExamples, clipNorm: cfg.clipNorm });
+        acc.add(update.delta, res.numExamples);
+        tally.add({ loss: res.loss, numExamples: res.numExamples, preClipNorm: update.preClipNorm, clipped: update.clipped, bytes: update.bytes.byteLength });
+      }
+      return selected.length;
+    },
+  });
 }
 
 /** Concatenates sequence batches (windows of different people) into one batch. */

@@ -70,9 +70,18 @@ function resolveData(data: string | undefined): string | undefined {
   return path.resolve(data);
 }
 
+/** --max-len, --blocks, --heads, --dropout: the sequence model's shape, the same flags in every command. */
+function sequenceShapeOptions(cmd: Command, scope: string): Command {
+  return cmd
+    .option('--max-len <n>', `${scope}: longest sequence (training window) a participant trains on`, int('--max-len'), D.sequence.maxLen)
+    .option('--blocks <n>', `${scope}: self-attention blocks`, int('--blocks'), D.sequence.blocks)
+    .option('--heads <n>', `${scope}: attention heads (must divide --dim)`, int('--heads'), D.sequence.heads)
+    .option('--dropout <p>', `${scope}: dropout rate in [0, 1)`, Number, D.sequence.dropout);
+}
+
 const program = new Command('flock').description('Federated recommendation training across browsers');
 
-program
+sequenceShapeOptions(program
   .command('serve')
   .description('run the coordinator: web app, REST API and federated rounds')
   .option('--host <host>', 'address to listen on', D.host)
@@ -80,11 +89,7 @@ program
   .option('--data-dir <dir>', 'where versions, manifest and round log are written', D.dataDir)
   .option('--data <path>', 'MovieLens folder (100K or 1M layout) or "ml-100k"; default: built-in synthetic catalog')
   .option('--static <dir>', 'built web app to serve', D.staticDir)
-  .option('--models <list>', 'models the coordinator federates, each with its own rounds and versions: mf (embedding), sasrec (sequence) or mf,sasrec', modelList, D.models)
-  .option('--max-len <n>', 'sasrec: longest sequence a participant trains on', int('--max-len'), D.sequence.maxLen)
-  .option('--blocks <n>', 'sasrec: self-attention blocks', int('--blocks'), D.sequence.blocks)
-  .option('--heads <n>', 'sasrec: attention heads (must divide --dim)', int('--heads'), D.sequence.heads)
-  .option('--dropout <p>', 'sasrec: dropout rate in [0, 1)', Number, D.sequence.dropout)
+  .option('--models <list>', 'models the coordinator federates, each with its own rounds and versions: mf (embedding), sasrec (sequence) or mf,sasrec', modelList, D.models), 'sasrec')
   .option('--dim <n>', 'embedding dimension', int('--dim'), D.dim)
   .option('--seed <n>', 'seed for initial weights and participant sampling', int('--seed'), D.seed)
   .option('--min-clients <n>', 'eligible clients needed before a round opens', int('--min-clients'), D.minClients)
@@ -141,7 +146,7 @@ program
     process.once('SIGTERM', () => shutdown('SIGTERM'));
   });
 
-program
+sequenceShapeOptions(program
   .command('simulate')
   .description('simulate a fleet: in-process (default, no sockets, every user a client) or, with --url, Node participants over socket.io')
   .option('--url <url>', 'coordinator URL, e.g. http://127.0.0.1:8080: run the socket fleet against it instead of in-process')
@@ -156,11 +161,7 @@ program
   .option('--local-epochs <n>', 'in-process: local epochs per round', int('--local-epochs'), D.round.localEpochs)
   .option('--batch-size <n>', 'in-process: local batch size', int('--batch-size'), D.round.batchSize)
   .option('--lr <x>', 'in-process: local SGD learning rate (default: 0.5 for mf, 0.1 for sasrec)', positive('--lr'))
-  .option('--model <kind>', 'mf (embedding, default) or sasrec (sequence model, trained with tfjs on --backend)', 'mf')
-  .option('--max-len <n>', 'in-process, sasrec: longest training window', int('--max-len'), D.sequence.maxLen)
-  .option('--blocks <n>', 'in-process, sasrec: self-attention blocks', int('--blocks'), D.sequence.blocks)
-  .option('--heads <n>', 'in-process, sasrec: attention heads (must divide --dim)', int('--heads'), D.sequence.heads)
-  .option('--dropout <p>', 'in-process, sasrec: dropout rate in [0, 1)', Number, D.sequence.dropout)
+  .option('--model <kind>', 'mf (embedding, default) or sasrec (sequence model, trained with tfjs on --backend)', 'mf'), 'in-process, sasrec')
   .option('--l2 <x>', 'in-process: L2 regularisation', Number, D.round.l2)
   .option('--negatives <n>', 'in-process: sampled negatives per positive', int('--negatives'), D.round.negatives)
   .option('--clip <c>', 'in-process: L2 bound C on every update', positive('--clip'), D.round.clipNorm)
@@ -208,7 +209,7 @@ program
     process.exit(0);
   });
 
-program
+sequenceShapeOptions(program
   .command('train')
   .description('train without federation: --centralized MF or SASRec (--model sasrec) on the pooled data, plus the popularity baseline')
   .option('--centralized', 'centralized training on the pooled data (the only mode)')
@@ -219,11 +220,7 @@ program
   .option('--batch-size <n>', 'batch size (positives of one user per batch)', int('--batch-size'), D.round.batchSize)
   .option('--lr <x>', 'SGD learning rate (default: 0.5 for mf, 0.1 for sasrec)', positive('--lr'))
   .option('--backend <name>', 'sasrec: TensorFlow.js backend in Node (wasm or cpu)', 'wasm')
-  .option('--model <kind>', 'mf (embedding, default) or sasrec (sequence model, trained with tfjs on --backend)', 'mf')
-  .option('--max-len <n>', 'sasrec: longest training window', int('--max-len'), D.sequence.maxLen)
-  .option('--blocks <n>', 'sasrec: self-attention blocks', int('--blocks'), D.sequence.blocks)
-  .option('--heads <n>', 'sasrec: attention heads (must divide --dim)', int('--heads'), D.sequence.heads)
-  .option('--dropout <p>', 'sasrec: dropout rate in [0, 1)', Number, D.sequence.dropout)
+  .option('--model <kind>', 'mf (embedding, default) or sasrec (sequence model, trained with tfjs on --backend)', 'mf'), 'sasrec')
   .option('--l2 <x>', 'L2 regularisation', Number, D.round.l2)
   .option('--negatives <n>', 'sampled negatives per positive', int('--negatives'), D.round.negatives)
   .option('--dim <n>', 'embedding dimension', int('--dim'), D.dim)

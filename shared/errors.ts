@@ -18,7 +18,13 @@ export type FlockErrorCode =
   | 'bad-data'
   | 'not-found'
   | 'protocol-mismatch'
-  | 'backend-unavailable';
+  | 'backend-unavailable'
+  | 'unauthorized'
+  | 'forbidden-origin'
+  | 'rate-limited'
+  | 'replaced'
+  | 'store-damaged'
+  | 'robust-rule';
 
 export class FlockError extends Error {
   readonly code: FlockErrorCode;

@@ -21,6 +21,16 @@ export type ModelKind = ModelDescriptor['kind'];
 /** Every model kind Flock knows, in the order the web app shows them. */
 export const MODEL_KINDS: readonly ModelKind[] = ['mf', 'sasrec'];
 
+/**
+ * The fewest interactions a person needs before a model can learn anything from them:
+ * the embedding model trains on every like; the sequence model needs a pair (an item
+ * and the one after it). A participant with fewer says it is not eligible for that
+ * model and is never selected for its rounds, so no round waits on an empty update.
+ */
+export function minInteractionsFor(kind: ModelKind): number {
+  return kind === 'sasrec' ? 2 : 1;
+}
+
 /** Narrows a string to a ModelKind, or a typed 'bad-config' error naming the known kinds. */
 export function parseModelKind(v: string): ModelKind {
   const kind = MODEL_KINDS.find((k) => k === v);

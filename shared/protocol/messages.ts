@@ -6,7 +6,7 @@ import type { ModelDescriptor } from '../model/model-registry.ts';
  * both parse what they receive with these schemas; binary updates and weights travel
  * as raw bytes (shared/update/tensor-codec.ts), never as JSON arrays of numbers.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export const EVENTS = {
   join: 'join',
@@ -69,26 +69,59 @@ export const RoundConfigSchema = TrainConfigSchema.extend({
 });
 export type RoundConfig = z.infer<typeof RoundConfigSchema>;
 
-const ClientIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'client id: 1–64 of A-Z a-z 0-9 _ -');
+/**
+ * A participant id: random, issued by the coordinator inside a signed credential
+ * (coordinator/identity/). It is never taken from a message: the coordinator reads it
+ * from the credential the socket handshake carried.
+ */
+export const ParticipantIdSchema = z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'participant id: 16–64 of A-Z a-z 0-9 _ -');
 
-export const JoinMessageSchema = z.object({
-  protocolVersion: z.number().int(),
-  clientId: ClientIdSchema,
-  backend: BackendNameSchema,
-  backendReason: z.string().max(500),
-  eligible: z.boolean(),
-});
+/** Longest credential (a compact JWS) a client may present. */
+export const MAX_CREDENTIAL_CHARS = 2048;
+export const CredentialSchema = z.string().min(1).max(MAX_CREDENTIAL_CHARS).regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, 'credential: a compact JWS');
+
+/** The socket.io handshake `auth` of every model namespace. */
+export const HandshakeAuthSchema = z.object({ token: CredentialSchema }).strict();
+export type HandshakeAuth = z.infer<typeof HandshakeAuthSchema>;
+
+/** POST /api/credentials: a new participant asks for an identity (with the invite secret when the operator requires one). */
+export const CredentialRequestSchema = z.object({ invite: z.string().min(1).max(256).optional() }).strict();
+export type CredentialRequest = z.infer<typeof CredentialRequestSchema>;
+
+export const CredentialResponseSchema = z
+  .object({
+    token: CredentialSchema,
+    participantId: ParticipantIdSchema,
+    /** ms since epoch */
+    expiresAt: z.number().int().positive(),
+  })
+  .strict();
+export type CredentialResponse = z.infer<typeof CredentialResponseSchema>;
+
+/**
+ * Sent once per connection, after the handshake. It says nothing about the person:
+ * the protocol, the backend the device trains on and whether it has enough data
+ * for this model (see minInteractionsFor in shared/model/model-registry.ts).
+ */
+export const JoinMessageSchema = z
+  .object({
+    protocolVersion: z.number().int().min(0).max(1_000_000),
+    backend: BackendNameSchema,
+    eligible: z.boolean(),
+  })
+  .strict();
 export type JoinMessage = z.infer<typeof JoinMessageSchema>;
 
 export const WelcomeMessageSchema = z.object({
   protocolVersion: z.number().int(),
-  clientId: ClientIdSchema,
+  participantId: ParticipantIdSchema,
   model: ModelDescriptorSchema,
   version: z.number().int().nonnegative(),
 });
 export type WelcomeMessage = z.infer<typeof WelcomeMessageSchema>;
 
-export const EligibilityMessageSchema = z.object({ eligible: z.boolean() });
+export const EligibilityMessageSchema = z.object({ eligible: z.boolean() }).strict();
+export type EligibilityMessage = z.infer<typeof EligibilityMessageSchema>;
 
 export const RoundStartMessageSchema = z.object({
   round: z.number().int().positive(),
@@ -118,7 +151,10 @@ export const RejectionCodeSchema = z.enum([
   'over-bound',
   'too-large',
   'protocol-mismatch',
+  'unauthorized',
+  'rate-limited',
 ]);
+export type RejectionCode = z.infer<typeof RejectionCodeSchema>;
 export const UpdateRejectedMessageSchema = z.object({
   round: z.number().int().nullable(),
   code: RejectionCodeSchema,
@@ -129,7 +165,8 @@ export type UpdateRejectedMessage = z.infer<typeof UpdateRejectedMessageSchema>;
 export const ModelVersionMessageSchema = z.object({ version: z.number().int().nonnegative(), round: z.number().int().nonnegative() });
 export type ModelVersionMessage = z.infer<typeof ModelVersionMessageSchema>;
 
-export const RoundOutcomeSchema = z.enum(['aggregated', 'quorum-missed']);
+export const RoundOutcomeSchema = z.enum(['aggregated', 'quorum-missed', 'failed']);
+export type RoundOutcome = z.infer<typeof RoundOutcomeSchema>;
 export const RoundRecordSchema = z.object({
   round: z.number().int(),
   baseVersion: z.number().int(),
@@ -146,7 +183,21 @@ export const RoundRecordSchema = z.object({
 export type RoundRecord = z.infer<typeof RoundRecordSchema>;
 export const RoundClosedMessageSchema = RoundRecordSchema;
 
-export const ProtocolErrorMessageSchema = z.object({ code: z.string(), message: z.string() });
+/**
+ * Why the coordinator refused or ended a connection: 'unauthorized' (no or bad
+ * credential: ask for a new one), 'replaced' (the same participant connected again),
+ * 'protocol-mismatch' (reload the page), 'rate-limited', 'too-large', 'malformed'.
+ */
+export const ProtocolErrorMessageSchema = z.object({ code: z.string().max(64), message: z.string().max(1000) });
+export type ProtocolErrorMessage = z.infer<typeof ProtocolErrorMessageSchema>;
+
+/**
+ * The events a participant may send, with the largest payload each may have (bytes
+ * of its JSON, or of the binary update). Anything else on a model namespace is refused.
+ */
+export const CLIENT_EVENTS = [EVENTS.join, EVENTS.eligibility, EVENTS.update] as const;
+export type ClientEvent = (typeof CLIENT_EVENTS)[number];
+export const MAX_CONTROL_MESSAGE_BYTES = 1024;
 
 // ---- REST ----
 

@@ -69,6 +69,16 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * The largest encoded update a client of `spec` can honestly send: every GLOBAL float
+ * dense or row-sparse (a row index per row at most doubles it), plus headers. The
+ * coordinator refuses larger messages at the transport, before buffering them.
+ */
+export function maxEncodedUpdateBytes(spec: ModelSpec): number {
+  const floats = spec.params.filter((p) => p.scope === 'global').reduce((n, p) => n + elementCount(p.shape), 0);
+  return floats * 8 + 64 * 1024;
+}
+
 // ---------------------------------------------------------------- validation
 
 /** Checks a tensor is self-consistent; shared by encoder, decoder and fromWireTensors. */

@@ -3,6 +3,7 @@ import { getOrCreateClientId, openIdbParticipantStore } from '../store/idb-parti
 import type { ModelKind } from '../../shared/model/model-registry.ts';
 import { Participant, type ParticipantEvent, type ParticipantState } from '../../shared/participant/participant.ts';
 import type { ParticipantStore, StoredInteraction } from '../../shared/participant/participant-store.ts';
+import { coordinatorCredentials } from '../../shared/participant/credential-source.ts';
 import { SerialQueue } from '../../shared/participant/serial-queue.ts';
 import {
   BackendNameSchema,
@@ -128,7 +129,9 @@ interface ModelSlot {
 async function startApp(params: PageParams, backend: BackendChoice, store: ParticipantStore, catalog: CatalogResponse, models: readonly ModelKind[]): Promise<void> {
   byTestId(document, 'catalog-name').textContent = `Catalog: ${catalog.name}.`;
   const status = new StatusPanel(byTestId(document, 'status'), backend, models);
-  const clientId = await getOrCreateClientId(store);
+  // Never sent: seeds this device's local randomness. The identity is the coordinator's credential, kept in IndexedDB.
+  const seedKey = await getOrCreateClientId(store);
+  const credentials = coordinatorCredentials(params.server, store);
   // One TensorFlow.js queue for the page: the models take turns on the device.
   const tfQueue = new SerialQueue();
 
@@ -147,7 +150,8 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
     const participant = new Participant({
       serverUrl: params.server,
       model: kind,
-      clientId,
+      seedKey,
+      credentials,
       store,
       tfQueue,
       backend: { name: backend.name, reason: backend.reason },

@@ -3,6 +3,7 @@ import { evaluateRanking, type RankingReport } from '../../shared/eval/evaluate-
 import { initParams } from '../../shared/model/init-params.ts';
 import { createModel, type ModelKind } from '../../shared/model/model-registry.ts';
 import { MemoryParticipantStore } from '../../shared/participant/memory-participant-store.ts';
+import { coordinatorCredentials } from '../../shared/participant/credential-source.ts';
 import { Participant } from '../../shared/participant/participant.ts';
 import { HealthResponseSchema, ModelInfoResponseSchema } from '../../shared/protocol/messages.ts';
 import { modelApiPath, weightsApiPath } from '../../shared/protocol/model-routes.ts';
@@ -22,6 +23,8 @@ export interface SocketFleetOptions {
   readonly rounds: number;
   readonly dataPath?: string;
   readonly seed: number;
+  /** The coordinator's invite secret, when it requires one. */
+  readonly invite?: string;
   readonly backend?: NodeBackend;
   /** Give up when no new version appears for this long. */
   readonly stallTimeoutMs?: number;
@@ -74,6 +77,7 @@ export async function runSocketFleet(o: SocketFleetOptions): Promise<SocketFleet
 
   let rejections = 0;
   const fleet = users.map((u) => {
+    // Seeds local randomness only (the same key as the in-process simulation); the identity comes from the credential.
     const clientId = `fleet-${o.seed}-${u}`;
     const store = new MemoryParticipantStore(
       Array.from(split.train[u], (item, t) => ({ item, rating: 1, kind: 'click' as const, timestamp: t })),
@@ -81,7 +85,9 @@ export async function runSocketFleet(o: SocketFleetOptions): Promise<SocketFleet
     const participant = new Participant({
       serverUrl: o.url,
       model: o.model,
-      clientId,
+      seedKey: clientId,
+      // Each simulated participant asks for its own credential and keeps it in memory.
+      credentials: coordinatorCredentials(o.url, store, { invite: o.invite }),
       store,
       backend: { name: o.backend ?? 'wasm', reason: 'Node fleet participant' },
       foldInEpochs: 0,

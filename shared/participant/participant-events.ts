@@ -9,7 +9,9 @@ export type ParticipantEvent =
   | { type: 'queued'; round: number }
   | { type: 'ack'; round: number }
   | { type: 'rejected'; round: number | null; code: string; message: string }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  /** Another connection with this participant's identity took over; this one was closed by the coordinator. */
+  | { type: 'replaced'; message: string };
 
 export interface ParticipantState {
   connected: boolean;

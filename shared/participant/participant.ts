@@ -1,10 +1,11 @@
 import { io, type Socket } from 'socket.io-client';
 import { initParams } from '../model/init-params.ts';
-import { createModel, type ModelDescriptor, type ModelKind } from '../model/model-registry.ts';
+import { createModel, minInteractionsFor, type ModelDescriptor, type ModelKind } from '../model/model-registry.ts';
 import type { RecommenderModel } from '../model/recommender-model.ts';
 import {
   EVENTS,
   ModelVersionMessageSchema,
+  ProtocolErrorMessageSchema,
   PROTOCOL_VERSION,
   RoundStartMessageSchema,
   UpdateAckMessageSchema,
@@ -22,6 +23,7 @@ import { buildUpdate } from '../update/build-update.ts';
 import { decodeWeights, fromWireTensors } from '../update/tensor-codec.ts';
 import { historyFromInteractions } from './history.ts';
 import type { ParticipantEvent, ParticipantState } from './participant-events.ts';
+import type { CredentialSource } from './credential-source.ts';
 import type { ParticipantStore } from './participant-store.ts';
 import { SerialQueue } from './serial-queue.ts';
 
@@ -32,7 +34,14 @@ export interface ParticipantOptions {
   readonly serverUrl: string;
   /** The model this participant trains: it joins that model's rounds on the coordinator. */
   readonly model: ModelKind;
-  readonly clientId: string;
+  /**
+   * A key that never leaves the device, seeding this participant's local randomness
+   * (its initial user vector, negative sampling). The identity the coordinator knows
+   * comes from `credentials`, not from this.
+   */
+  readonly seedKey: string;
+  /** The signed credential the socket handshake carries (shared by a device's participants). */
+  readonly credentials: CredentialSource;
   readonly store: ParticipantStore;
   /**
    * Queue for TensorFlow.js work, shared by the participants of one device so that
@@ -68,9 +77,10 @@ export class Participant {
   private globals: NamedTensors | null = null;
   private readonly tfQueue: SerialQueue;
   private readonly seed: number;
+  private unauthorizedRetries = 0;
 
   constructor(private readonly opts: ParticipantOptions) {
-    this.seed = hashString(opts.clientId);
+    this.seed = hashString(opts.seedKey);
     this.tfQueue = opts.tfQueue ?? new SerialQueue();
   }
 
@@ -82,9 +92,27 @@ export class Participant {
       reconnectionDelay: 250,
       reconnectionDelayMax: 5000,
       randomizationFactor: 0.5,
+      // Called at every (re)connection: the handshake carries the current credential.
+      auth: (cb) => {
+        this.opts.credentials.get().then(
+          (token) => cb({ token }),
+          (err: unknown) => {
+            this.emit({ type: 'error', message: `no credential: ${err instanceof Error ? err.message : String(err)}` });
+            cb({});
+          },
+        );
+      },
     });
     this.socket = socket;
     socket.on('connect', () => void this.onConnect());
+    // The coordinator refused the credential (rotated key, expired, another coordinator): get a new one and retry once per refusal.
+    socket.on('connect_error', (err: Error & { data?: { code?: string } }) => {
+      if (err.data?.code !== 'unauthorized') return; // transport errors: socket.io retries with backoff
+      this.guard(async () => {
+        await this.opts.credentials.renew();
+        if (this.socket === socket) setTimeout(() => socket.connect(), this.unauthorizedRetries++ === 0 ? 0 : 5000);
+      });
+    });
     socket.on('disconnect', (reason) => {
       this.state.connected = false;
       this.emit({ type: 'disconnected', reason });
@@ -109,7 +137,14 @@ export class Participant {
       this.state.lastRejection = `${msg.code}: ${msg.message}`;
       this.emit({ type: 'rejected', round: msg.round, code: msg.code, message: msg.message });
     });
-    socket.on(EVENTS.protocolError, (raw) => this.emit({ type: 'error', message: JSON.stringify(raw) }));
+    socket.on(EVENTS.protocolError, (raw) => {
+      const msg = ProtocolErrorMessageSchema.safeParse(raw);
+      const code = msg.success ? msg.data.code : 'malformed';
+      const message = msg.success ? msg.data.message : 'unreadable protocol error';
+      // Another connection of this participant took over (a second device session): stand down, don't fight it.
+      if (code === 'replaced') this.emit({ type: 'replaced', message });
+      else this.emit({ type: 'error', message: `${code}: ${message}` });
+    });
   }
 
   stop(): void {
@@ -119,10 +154,14 @@ export class Participant {
     this.state.connected = false;
   }
 
-  /** Tell the coordinator whether this person now has data to train on. */
+  /** Tell the coordinator whether this person now has enough data to train this model on. */
   async interactionsChanged(): Promise<void> {
-    const eligible = (await this.opts.store.getInteractions()).length > 0;
-    this.socket?.emit(EVENTS.eligibility, { eligible });
+    this.socket?.emit(EVENTS.eligibility, { eligible: await this.isEligible() });
+  }
+
+  /** Enough interactions for this model to learn from (an update with no examples is never sent). */
+  private async isEligible(): Promise<boolean> {
+    return (await this.opts.store.getInteractions()).length >= minInteractionsFor(this.opts.model);
   }
 
   /** Top-k unseen items for this person, scored on this device; [] before weights arrive. */
@@ -160,12 +199,11 @@ export class Participant {
   private async onConnect(): Promise<void> {
     this.state.connected = true;
     this.emit({ type: 'connected' });
+    this.unauthorizedRetries = 0;
     const join: JoinMessage = {
       protocolVersion: PROTOCOL_VERSION,
-      clientId: this.opts.clientId,
       backend: this.opts.backend.name,
-      backendReason: this.opts.backend.reason.slice(0, 500),
-      eligible: (await this.opts.store.getInteractions()).length > 0,
+      eligible: await this.isEligible(),
     };
     this.socket?.emit(EVENTS.join, join);
     // Updates computed while offline: send them; the coordinator rejects stale ones as 'late'.
@@ -211,11 +249,12 @@ export class Participant {
       const model = this.model;
       if (!model) throw new Error('round announced before the model was described');
       const history = historyFromInteractions(await this.opts.store.getInteractions());
-      if (history.length === 0) return;
+      if (history.length < minInteractionsFor(this.opts.model)) return; // not eligible: the coordinator should not have asked
       const { config } = msg;
       const seed = deriveSeed(config.seed, msg.round, this.seed);
       const result = await trainLocally(model, base, await this.localParams(model), history, config, seed);
       await this.opts.store.putLocal(model.spec.kind, result.locals);
+      if (result.numExamples < 1) return; // nothing learned: an empty update would only be refused
       const update = buildUpdate(model.spec, result.globals, base, {
         round: msg.round,
         baseVersion: msg.version,

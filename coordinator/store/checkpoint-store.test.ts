@@ -76,7 +76,7 @@ test('keep prunes old versions', async () => {
   const store = await CheckpointStore.open(dir, { keep: 2 });
   for (const v of [1, 2, 3]) await store.save(weights(v));
   assert.deepEqual(store.entries().map((e) => e.version), [2, 3]);
-  assert.deepEqual((await readdir(join(dir, 'versions'))).sort(), ['v000002.flkw', 'v000003.flkw']);
+  assert.deepEqual((await readdir(join(dir, 'versions'))).sort(), ['v000002.flkw', 'v000002.sha256', 'v000003.flkw', 'v000003.sha256']);
 });
 
 test('rounds log: append, limit, torn last line ignored and repaired', async () => {
@@ -104,13 +104,16 @@ test('server optimizer state: saved beside its version, verified on read, pruned
   const reopened = await CheckpointStore.open(dir, { onWarning: (m) => warnings.push(m) });
   assert.deepEqual(await reopened.readServerState(3), state(3));
   await store.save(weights(4), state(4)); // keep 2: versions 3 and 4 stay, 2 and its state go
-  assert.deepEqual((await readdir(join(dir, 'versions'))).sort(), ['v000003.flkw', 'v000003.server.flkw', 'v000004.flkw', 'v000004.server.flkw']);
+  assert.deepEqual((await readdir(join(dir, 'versions'))).sort(), ['v000003.flkw', 'v000003.server.flkw', 'v000003.sha256', 'v000004.flkw', 'v000004.server.flkw', 'v000004.sha256']);
   // A damaged state file is not trusted: no state, a warning, the weights still load.
   const bytes = await readFile(join(dir, 'versions', 'v000004.server.flkw'));
   bytes[bytes.length - 1] ^= 0xff;
   await writeFile(join(dir, 'versions', 'v000004.server.flkw'), bytes);
   const again = await CheckpointStore.open(dir, { onWarning: (m) => warnings.push(m) });
   assert.equal(await again.readServerState(4), undefined);
-  assert.ok(warnings.some((w) => w.includes('v000004.server.flkw does not match its manifest checksum')));
+  assert.ok(warnings.some((w) => w.includes('v000004.server.flkw does not match its recorded sha256')), warnings.join('\n'));
   assert.deepEqual(await again.latest(), weights(4));
+  // Moved aside, never deleted; the manifest no longer names it.
+  assert.ok((await readdir(join(dir, 'versions'))).some((n) => n.startsWith('v000004.server.flkw.damaged-')));
+  assert.equal(again.entries().at(-1)?.serverState, undefined);
 });

@@ -4,78 +4,49 @@
  *   versions/v000123.flkw   one encoded WeightsFile per version (tensor-codec.ts)
  *   versions/v000123.server.flkw   the server optimizer's state after that version
  *                           (momentum / adam moments; absent for plain FedAvg)
+ *   versions/v000123.sha256 both files' sha256 (`sha256sum -c` format), so a lost
+ *                           manifest can be rebuilt from verified files
  *   manifest.json           { formatVersion, modelKind, entries: [...] }, oldest first
  *   rounds.jsonl            one JSON record per finished round
  *
- * Every file is replaced atomically (write *.tmp, fsync, rename, fsync the directory),
- * so a crash leaves either the old or the new file, never a torn one. The weights file
- * is renamed into place before the manifest names it; a version is only "complete"
- * once the manifest lists it AND its bytes still match the recorded sha256. latest()
- * walks the entries newest first and falls back past broken ones.
+ * Every file is written as *.tmp, fsynced, put in place and the directory fsynced, so
+ * a crash leaves either the old or the new file, never a torn one. Version files are
+ * put in place exclusively: one is never overwritten. The version's files are in place
+ * before the manifest names them; a version is only "complete" once the manifest lists
+ * it AND its bytes still match the recorded sha256.
+ *
+ * Version numbers only move forward: nextVersion() is one past the highest number
+ * seen anywhere (manifest, live files, files moved aside), and save() refuses any
+ * lower one. Clients and HTTP caches keep weights by version number, so a number,
+ * once written to disk, is never given to other weights.
+ *
+ * open() repairs what a crash or damage left (store-recovery.ts): damaged newest
+ * versions are moved aside and the store resumes from the newest good one; a missing
+ * or damaged manifest is rebuilt from the verified files; if nothing verifies, it
+ * refuses to start with FlockError('store-damaged') instead of starting over.
  */
-import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FlockError } from '../../shared/errors.ts';
 import { decodeWeights, encodeWeights, type WeightsFile } from '../../shared/update/tensor-codec.ts';
+import { exists, writeDurable, type FaultHook } from './durable-file.ts';
+import { MANIFEST_FILE, MANIFEST_FORMAT_VERSION, type Manifest, type ManifestEntry } from './manifest.ts';
+import { applyRecovery, planRecovery } from './store-recovery.ts';
+import { checksumFile, formatChecksums, serverStateFile, sha256, versionFile } from './version-files.ts';
 
-export const MANIFEST_FORMAT_VERSION = 1;
-
-export interface ManifestEntry {
-  version: number;
-  round: number;
-  /** Path relative to dataDir, e.g. "versions/v000123.flkw". */
-  file: string;
-  sha256: string;
-  bytes: number;
-  createdAt: string;
-  /** The server optimizer's state saved with this version, when it has one. */
-  serverState?: { file: string; sha256: string; bytes: number };
-}
-
-export interface Manifest {
-  formatVersion: number;
-  modelKind: string;
-  entries: ManifestEntry[];
-}
+export { MANIFEST_FORMAT_VERSION, type Manifest, type ManifestEntry };
+export type { FaultHook, SaveStep } from './durable-file.ts';
 
 export interface CheckpointStoreOptions {
   /** Called for anything skipped or repaired (broken version, torn log line, stale tmp). */
   onWarning?: (message: string) => void;
   /** Keep only the newest `keep` versions (default: keep all). */
   keep?: number;
-}
-
-const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-const versionFile = (v: number): string => `versions/v${String(v).padStart(6, '0')}.flkw`;
-const serverStateFile = (v: number): string => `versions/v${String(v).padStart(6, '0')}.server.flkw`;
-
-/** Writes `data` to `path` atomically and durably. */
-async function writeAtomic(dir: string, path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-  await fsyncDir(dir);
-}
-
-/** Makes a rename durable. Some platforms cannot fsync a directory; that is not fatal. */
-async function fsyncDir(dir: string): Promise<void> {
-  let fh;
-  try {
-    fh = await open(dir, 'r');
-    await fh.sync();
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF') throw e;
-  } finally {
-    await fh?.close();
-  }
+  /**
+   * Test and drill seam: awaited at each step of a save (see SaveStep) with the file it
+   * concerns, relative to dataDir. Throwing fails the save there, as a crash would.
+   */
+  faults?: FaultHook;
 }
 
 export class CheckpointStore {
@@ -85,6 +56,8 @@ export class CheckpointStore {
   private constructor(
     readonly dataDir: string,
     private manifest: Manifest | undefined,
+    /** The lowest version number save() accepts. */
+    private next: number,
     private readonly opts: CheckpointStoreOptions,
   ) {}
 
@@ -93,35 +66,19 @@ export class CheckpointStore {
       throw new FlockError('bad-config', `keep must be a positive integer, got ${opts.keep}`);
     }
     const warn = opts.onWarning ?? (() => {});
-    const versionsDir = join(dataDir, 'versions');
-    await mkdir(versionsDir, { recursive: true });
-    // Leftovers of a crash mid-write: never listed in the manifest, safe to drop.
-    for (const dir of [dataDir, versionsDir]) {
-      for (const name of await readdir(dir)) {
-        if (name.endsWith('.tmp')) {
-          warn(`removing leftover temporary file ${join(dir, name)}`);
-          await rm(join(dir, name), { force: true });
-        }
-      }
-    }
-    let manifest: Manifest | undefined;
-    try {
-      const parsed = JSON.parse(await readFile(join(dataDir, 'manifest.json'), 'utf8')) as Manifest;
-      if (parsed.formatVersion !== MANIFEST_FORMAT_VERSION) {
-        throw new FlockError('unsupported-format', `manifest format version ${parsed.formatVersion} not supported (expected ${MANIFEST_FORMAT_VERSION})`);
-      }
-      if (typeof parsed.modelKind !== 'string' || !Array.isArray(parsed.entries)) {
-        throw new FlockError('malformed', `manifest ${join(dataDir, 'manifest.json')} lacks modelKind or entries`);
-      }
-      manifest = parsed;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
-        if (e instanceof FlockError) throw e;
-        throw new FlockError('malformed', `cannot read manifest ${join(dataDir, 'manifest.json')}: ${(e as Error).message}`);
-      }
-    }
+    await mkdir(join(dataDir, 'versions'), { recursive: true });
+    const plan = await planRecovery(dataDir, opts.keep);
+    await applyRecovery(dataDir, plan, warn);
     await repairTornTail(join(dataDir, 'rounds.jsonl'), warn);
-    return new CheckpointStore(dataDir, manifest, opts);
+    return new CheckpointStore(dataDir, plan.manifest, plan.highestVersion + 1, opts);
+  }
+
+  /**
+   * The version number the next save must use (or exceed): one past the highest version
+   * this data dir has ever held, including versions moved aside or cut off mid-save.
+   */
+  nextVersion(): number {
+    return this.next;
   }
 
   private warn(msg: string): void {
@@ -197,9 +154,12 @@ export class CheckpointStore {
   }
 
   /**
-   * Saves a new version (must be newer than every saved one, same modelKind), with the
-   * server optimizer's state after it when given. Both files are in place before the
-   * manifest names them, so a crash leaves the previous version and state current.
+   * Saves a new version with the server optimizer's state after it when given. The
+   * version must be ≥ nextVersion() and of this store's model; a version whose files
+   * already exist is refused (FlockError 'wrong-version') without writing anything.
+   * The weights, state and .sha256 files are in place before the manifest names them,
+   * so a crash leaves the previous version current. Once writing starts the number is
+   * spent: after a failed save, nextVersion() is past it.
    */
   save(w: WeightsFile, serverState?: WeightsFile): Promise<void> {
     return this.serial(async () => {
@@ -207,13 +167,19 @@ export class CheckpointStore {
       if (prev && prev.modelKind !== w.modelKind) {
         throw new FlockError('bad-config', `data dir ${this.dataDir} holds model ${prev.modelKind}, cannot save ${w.modelKind}`);
       }
-      const last = prev?.entries.at(-1);
-      if (last && w.version <= last.version) {
-        throw new FlockError('wrong-version', `version ${w.version} is not newer than saved version ${last.version}`);
+      if (!Number.isSafeInteger(w.version) || w.version < this.next) {
+        throw new FlockError('wrong-version', `cannot save version ${w.version} in ${this.dataDir}: the next free version is ${this.next} (version numbers are never reused, even for versions moved aside); save as store.nextVersion()`);
+      }
+      const file = versionFile(w.version);
+      const stateFile = serverStateFile(w.version);
+      const sumsFile = checksumFile(w.version);
+      for (const rel of [file, stateFile, sumsFile]) {
+        if (await exists(join(this.dataDir, rel))) {
+          throw new FlockError('wrong-version', `${join(this.dataDir, rel)} already exists; refusing to overwrite it. Is a second coordinator writing to ${this.dataDir}? Stop it, then restart this one.`);
+        }
       }
       const bytes = encodeWeights(w);
-      const file = versionFile(w.version);
-      await writeAtomic(join(this.dataDir, 'versions'), join(this.dataDir, file), bytes);
+      const stateBytes = serverState ? encodeWeights(serverState) : undefined;
       const entry: ManifestEntry = {
         version: w.version,
         round: w.round,
@@ -222,12 +188,7 @@ export class CheckpointStore {
         bytes: bytes.length,
         createdAt: new Date().toISOString(),
       };
-      if (serverState) {
-        const stateBytes = encodeWeights(serverState);
-        const stateFile = serverStateFile(w.version);
-        await writeAtomic(join(this.dataDir, 'versions'), join(this.dataDir, stateFile), stateBytes);
-        entry.serverState = { file: stateFile, sha256: sha256(stateBytes), bytes: stateBytes.length };
-      }
+      if (stateBytes) entry.serverState = { file: stateFile, sha256: sha256(stateBytes), bytes: stateBytes.length };
       let entries = [...(prev?.entries ?? []), entry];
       let dropped: ManifestEntry[] = [];
       if (this.opts.keep !== undefined && entries.length > this.opts.keep) {
@@ -235,12 +196,35 @@ export class CheckpointStore {
         entries = entries.slice(entries.length - this.opts.keep);
       }
       const next: Manifest = { formatVersion: MANIFEST_FORMAT_VERSION, modelKind: w.modelKind, entries };
-      await writeAtomic(this.dataDir, join(this.dataDir, 'manifest.json'), JSON.stringify(next, null, 2) + '\n');
+      const fault = this.opts.faults;
+
+      this.next = w.version + 1; // from here on files of this version may exist
+      try {
+        await writeDurable(this.dataDir, file, bytes, 'exclusive', fault);
+        if (stateBytes) await writeDurable(this.dataDir, stateFile, stateBytes, 'exclusive', fault);
+        const sums = [{ name: file.slice('versions/'.length), sha256: entry.sha256 }];
+        if (entry.serverState) sums.push({ name: stateFile.slice('versions/'.length), sha256: entry.serverState.sha256 });
+        await writeDurable(this.dataDir, sumsFile, formatChecksums(sums), 'exclusive', fault);
+        await writeDurable(this.dataDir, MANIFEST_FILE, JSON.stringify(next, null, 2) + '\n', 'replace', fault);
+      } catch (err) {
+        // Files already in place stay: the next open() moves them aside if the manifest
+        // does not name them. Only this save's temporary files go.
+        for (const rel of [file, stateFile, sumsFile, MANIFEST_FILE]) await rm(join(this.dataDir, `${rel}.tmp`), { force: true }).catch(() => {});
+        throw err;
+      }
       this.manifest = next;
-      // Only delete old files after the manifest no longer names them.
+      // Only delete old files after the manifest no longer names them. The version is
+      // saved whatever happens here; leftovers are removed by the next open().
       for (const e of dropped) {
-        await rm(join(this.dataDir, e.file), { force: true });
-        if (e.serverState) await rm(join(this.dataDir, e.serverState.file), { force: true });
+        for (const rel of [e.file, e.serverState?.file, checksumFile(e.version)]) {
+          if (rel === undefined) continue;
+          try {
+            await fault?.('dropping', rel);
+            await rm(join(this.dataDir, rel), { force: true });
+          } catch (err) {
+            this.warn(`could not remove ${rel} of pruned version ${e.version} (${(err as Error).message}); the next start removes it`);
+          }
+        }
       }
     });
   }

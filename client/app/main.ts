@@ -1,7 +1,6 @@
 import { selectBackend, type BackendChoice } from '../backend/select-backend.ts';
 import { getOrCreateClientId, openIdbParticipantStore } from '../store/idb-participant-store.ts';
 import type { ModelKind } from '../../shared/model/model-registry.ts';
-import { Participant, type ParticipantEvent, type ParticipantState } from '../../shared/participant/participant.ts';
 import type { ParticipantStore, StoredInteraction } from '../../shared/participant/participant-store.ts';
 import { coordinatorCredentials } from '../../shared/participant/credential-source.ts';
 import { SerialQueue } from '../../shared/participant/serial-queue.ts';
@@ -16,11 +15,12 @@ import {
 import { CatalogView } from './catalog-view.ts';
 import { byTestId, el } from './dom.ts';
 import { RecommendationsView } from './recommendations-view.ts';
-import { historyFromInteractions } from '../../shared/participant/history.ts';
+import { StateMirror, type TrainerSnapshot } from './state-mirror.ts';
 import { StatusPanel } from './status-panel.ts';
+import { electTrainer, type TabElection } from './tab-election.ts';
+import { Trainer } from './trainer.ts';
 import './styles.css';
 
-const TOP_K = 10;
 const OPTED_OUT_KEY = 'optedOut';
 
 interface PageParams {
@@ -76,59 +76,21 @@ function showStartupFailure(message: string): void {
   document.querySelector<HTMLButtonElement>('[data-testid=opt-out]')?.setAttribute('disabled', '');
 }
 
-/**
- * The embedding model recommends from a person's whole taste; the sequence model
- * predicts what comes next after the latest interaction, and says so.
- */
-async function recommendationHeading(kind: ModelKind, store: ParticipantStore, view: RecommendationsView): Promise<string> {
-  if (kind !== 'sasrec') return 'Recommended for you';
-  const history = historyFromInteractions(await store.getInteractions());
-  if (history.length === 0) return 'What next';
-  return `Because you just looked at “${view.titleOf(history[history.length - 1])}”`;
-}
-
-/** Keeps one model's recommendations fresh: one refresh at a time, coalescing requests made meanwhile. */
-function recommendationRefresher(participant: Participant, store: ParticipantStore, view: RecommendationsView): () => void {
-  let running = false;
-  let pending = false;
-  const run = async (): Promise<void> => {
-    running = true;
-    try {
-      do {
-        pending = false;
-        const version = participant.state.version;
-        // With no likes yet the ranking would only reflect a random taste vector: ask for likes instead.
-        const hasHistory = (await store.getInteractions()).length > 0;
-        const items = hasHistory ? await participant.recommend(TOP_K) : [];
-        view.setHeading(await recommendationHeading(participant.modelKind, store, view));
-        // Recompute if a newer model arrived while scoring, so the shown version is exact.
-        if (participant.state.version !== version) pending = true;
-        else view.show(items, version, hasHistory && version === null ? 'Waiting for the shared model…' : undefined);
-      } while (pending);
-    } catch (err) {
-      showError(`Could not compute recommendations: ${err instanceof Error ? err.message : String(err)}`);
-    } finally {
-      running = false;
-    }
-  };
-  return () => {
-    if (running) pending = true;
-    else void run();
-  };
-}
-
 function markLabel(i: StoredInteraction): string {
   return i.kind === 'rating' ? '★'.repeat(i.rating) : 'Liked';
 }
 
-interface ModelSlot {
-  readonly participant: Participant;
-  readonly refresh: () => void;
-}
-
+/**
+ * The app in one tab. The tabs of a browser profile elect one to train
+ * (tab-election.ts): it runs the participants; the others open no connection and show
+ * what it publishes (state-mirror.ts). Likes and opt-out are written to IndexedDB by
+ * whichever tab the person uses and announced to the others.
+ */
 async function startApp(params: PageParams, backend: BackendChoice, store: ParticipantStore, catalog: CatalogResponse, models: readonly ModelKind[]): Promise<void> {
   byTestId(document, 'catalog-name').textContent = `Catalog: ${catalog.name}.`;
   const status = new StatusPanel(byTestId(document, 'status'), backend, models);
+  const views = new Map(models.map((kind) => [kind, new RecommendationsView(kind, catalog.titles)] as const));
+  byTestId(document, 'recs-panels').replaceChildren(...[...views.values()].map((v) => v.root));
   // Never sent: seeds this device's local randomness. The identity is the coordinator's credential, kept in IndexedDB.
   const seedKey = await getOrCreateClientId(store);
   const credentials = coordinatorCredentials(params.server, store);
@@ -136,40 +98,16 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
   const tfQueue = new SerialQueue();
 
   let participating = !(await store.getMeta<boolean>(OPTED_OUT_KEY));
-  const slots = new Map<ModelKind, ModelSlot>();
-  const states = new Map<ModelKind, ParticipantState>();
-  const views: RecommendationsView[] = [];
-  for (const kind of models) {
-    const view = new RecommendationsView(kind, catalog.titles);
-    views.push(view);
-    const onEvent = (e: ParticipantEvent): void => {
-      if (e.type === 'error') console.warn(`participant (${kind}):`, e.message);
-      status.update(states, participating);
-      if (e.type === 'model') slots.get(kind)?.refresh();
-    };
-    const participant = new Participant({
-      serverUrl: params.server,
-      model: kind,
-      seedKey,
-      credentials,
-      store,
-      tfQueue,
-      backend: { name: backend.name, reason: backend.reason },
-      onEvent,
-    });
-    states.set(kind, participant.state);
-    slots.set(kind, { participant, refresh: recommendationRefresher(participant, store, view) });
-  }
-  byTestId(document, 'recs-panels').replaceChildren(...views.map((v) => v.root));
-  const refreshAll = (): void => {
-    for (const s of slots.values()) s.refresh();
-  };
+  let trainer: Trainer | null = null;
+  /** The last snapshot a trainer tab published: shown while following, carried on when this tab takes over. */
+  let followed: TrainerSnapshot | null = null;
 
+  // A like or rating is written to IndexedDB by the tab it was made in, then told to the others.
   const record = async (interaction: StoredInteraction): Promise<void> => {
     await store.addInteraction(interaction);
     catalogView.mark(interaction.item, markLabel(interaction));
-    for (const s of slots.values()) await s.participant.interactionsChanged();
-    refreshAll();
+    mirror.announceInteraction(interaction);
+    await trainer?.interactionsChanged();
   };
   const catalogView = new CatalogView(byTestId(document, 'catalog-panel'), catalog.titles, {
     onLike: (item) => void record({ item, rating: 1, kind: 'click', timestamp: Date.now() }),
@@ -177,19 +115,95 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
   });
   for (const i of await store.getInteractions()) catalogView.mark(i.item, markLabel(i));
 
-  status.optOut.addEventListener('click', () => {
-    participating = !participating;
-    for (const s of slots.values()) {
-      if (participating) s.participant.start();
-      else s.participant.stop();
+  const render = (): void => {
+    if (trainer) {
+      status.update(trainer.states(), participating);
+      status.setReplaced(trainer.replacedModels());
+      mirror.publish(trainer.snapshot());
+    } else if (followed) {
+      status.setBackend(followed.backend.name, followed.backend.reason);
+      status.update(new Map(Object.entries(followed.models).map(([k, m]) => [k as ModelKind, m.state])), participating);
+      status.setReplaced(new Map(Object.entries(followed.models).flatMap(([k, m]) => (m.replaced ? [[k as ModelKind, m.replaced] as const] : []))));
+      for (const [kind, view] of views) {
+        const recs = followed.models[kind]?.recs;
+        if (recs) view.apply(recs);
+      }
+    } else {
+      status.update(new Map(), participating);
     }
-    void store.putMeta(OPTED_OUT_KEY, !participating);
-    status.update(states, participating);
+  };
+
+  const mirror = new StateMirror({
+    onSnapshot: (snapshot) => {
+      if (trainer) return;
+      followed = snapshot;
+      participating = snapshot.participating;
+      render();
+    },
+    onHello: () => {
+      if (trainer) mirror.publish(trainer.snapshot());
+    },
+    onInteraction: (i) => {
+      catalogView.mark(i.item, markLabel(i));
+      if (trainer) void trainer.interactionsChanged();
+    },
+    onParticipation: (p) => {
+      participating = p;
+      trainer?.setParticipating(p);
+      render();
+    },
+    onReclaim: () => trainer?.reclaim(),
   });
 
-  if (participating) for (const s of slots.values()) s.participant.start();
-  status.update(states, participating);
-  refreshAll();
+  status.optOut.addEventListener('click', () => {
+    participating = !participating;
+    // Opt-out is the profile's: kept in IndexedDB and told to every tab.
+    void store.putMeta(OPTED_OUT_KEY, !participating).then(() => mirror.announceParticipation(participating));
+    trainer?.setParticipating(participating);
+    render();
+  });
+  status.trainHere.addEventListener('click', () => {
+    if (trainer) trainer.reclaim();
+    else mirror.askToReclaim();
+  });
+
+  const train = async (): Promise<void> => {
+    // A follower may have changed opt-out just before the trainer's tab closed: IndexedDB has the last word.
+    participating = !(await store.getMeta<boolean>(OPTED_OUT_KEY));
+    trainer = new Trainer({
+      server: params.server, backend, store, models, views, seedKey, credentials, tfQueue,
+      carried: followed,
+      onChange: render,
+      onError: showError,
+    });
+    status.setBackend(backend.name, backend.reason);
+    trainer.setParticipating(participating);
+    trainer.refreshAll();
+  };
+  const follow = (): void => {
+    trainer?.stop();
+    trainer = null;
+    for (const view of views.values()) view.show([], null, 'Waiting for the tab that trains…');
+    render();
+    mirror.hello();
+  };
+  let roleSettled: Promise<void> = Promise.resolve();
+  const election: TabElection = electTrainer({
+    onRole: (role) => {
+      document.body.dataset.tabRole = role;
+      status.setRole(role, election.mechanism);
+      if (role === 'follower') follow();
+      else roleSettled = train().catch((err: unknown) => showError(`Could not start training: ${err instanceof Error ? err.message : String(err)}`));
+    },
+  });
+  document.body.dataset.election = election.mechanism;
+  await election.decided;
+  await roleSettled;
+  addEventListener('pagehide', () => election.close());
+  // Back from the back/forward cache, this tab holds no role any more: start afresh.
+  addEventListener('pageshow', (e) => {
+    if (e.persisted) location.reload();
+  });
   document.body.dataset.ready = 'true';
 }
 

@@ -3,19 +3,41 @@ import type { ModelKind } from '../../shared/model/model-registry.ts';
 import type { ParticipantState } from '../../shared/participant/participant.ts';
 import { byTestId, el } from './dom.ts';
 import { MODEL_SHORT_NAMES } from './model-labels.ts';
+import type { ElectionMechanism, TabRole } from './tab-election.ts';
 
 function row(label: string, testId: string): HTMLElement {
   return el('div', { class: 'stat' }, el('dt', {}, label), el('dd', { 'data-testid': testId }, '-'));
 }
 
-/** What this device runs on, where each model's training stands, and what has left the device. */
+const ELECTION_NOTES: Readonly<Record<ElectionMechanism, string>> = {
+  'web-locks': '',
+  'broadcast-channel': 'This browser has no Web Locks: its tabs agree on the one that trains over a BroadcastChannel instead.',
+  none: 'This browser can neither lock nor message between tabs: every open tab trains on its own, and two tabs of it may disconnect each other.',
+};
+
+/**
+ * What this device runs on, where each model's training stands, and what has left the
+ * device. A follower tab shows the trainer tab's figures (client/app/state-mirror.ts).
+ */
 export class StatusPanel {
   private readonly statement: HTMLElement;
+  private readonly roleNote: HTMLElement;
+  private readonly electionNote: HTMLElement;
+  private readonly replacedNote: HTMLElement;
+  private readonly replacedText: HTMLElement;
+  private role: TabRole = 'trainer';
   readonly optOut: HTMLButtonElement;
+  /** Shown when a model stood down because the same identity connected elsewhere: train here again. */
+  readonly trainHere: HTMLButtonElement;
 
   constructor(private readonly root: HTMLElement, backend: BackendChoice, private readonly models: readonly ModelKind[]) {
     this.statement = el('p', { class: 'privacy', 'data-testid': 'privacy-statement' });
     this.optOut = el('button', { type: 'button', 'data-testid': 'opt-out', class: 'secondary' }, 'Opt out');
+    this.roleNote = el('p', { class: 'tab-role', 'data-testid': 'tab-role', hidden: '' });
+    this.electionNote = el('p', { class: 'muted small', 'data-testid': 'tab-election', hidden: '' });
+    this.replacedText = el('span', { 'data-testid': 'replaced-text' });
+    this.trainHere = el('button', { type: 'button', 'data-testid': 'train-here', class: 'secondary' }, 'Train here instead');
+    this.replacedNote = el('div', { class: 'notice', 'data-testid': 'replaced', role: 'status', hidden: '' }, this.replacedText, ' ', this.trainHere);
     const perModel = models.flatMap((kind) => [
       el('div', { class: 'group' }, MODEL_SHORT_NAMES[kind]),
       row('Version', `model-version-${kind}`),
@@ -24,10 +46,13 @@ export class StatusPanel {
       row('Bytes sent', `bytes-sent-${kind}`),
     ]);
     root.replaceChildren(
+      this.roleNote,
+      this.replacedNote,
       el('dl', { class: 'stats' }, row('Backend', 'backend'), row('Connection', 'connection'), ...perModel),
       el('p', { class: 'muted small', 'data-testid': 'backend-reason' }, backend.reason),
       this.statement,
       el('div', { class: 'opt' }, this.optOut, el('span', { class: 'muted small', 'data-testid': 'participation' })),
+      this.electionNote,
     );
     this.set('backend', backend.name);
     this.set('connection', 'disconnected');
@@ -52,10 +77,41 @@ export class StatusPanel {
       'Your likes, ratings, their order and your own taste vector stay in this browser.';
     this.optOut.textContent = participating ? 'Opt out' : 'Opt in';
     this.optOut.setAttribute('aria-pressed', participating ? 'false' : 'true');
+    const where = this.role === 'follower' ? ' (in another tab of this browser)' : '';
     this.set(
       'participation',
-      participating ? 'Taking part in training.' : 'Opted out: nothing is sent; recommendations use the last models on this device.',
+      participating ? `Taking part in training${where}.` : 'Opted out: nothing is sent; recommendations use the last models on this device.',
     );
+  }
+
+  /** The backend the trainer tab runs on (a follower shows the trainer's). */
+  setBackend(name: string, reason: string): void {
+    this.set('backend', name);
+    this.set('backend-reason', reason);
+  }
+
+  /** Whether this tab trains for the browser or shows what another tab trains, and how the tabs agreed. */
+  setRole(role: TabRole, mechanism: ElectionMechanism): void {
+    this.role = role;
+    this.roleNote.hidden = role === 'trainer' && mechanism === 'web-locks';
+    this.roleNote.dataset.role = role;
+    this.roleNote.textContent =
+      role === 'follower'
+        ? 'Training runs in another tab of this browser. This tab shows its progress; your likes here count there too.'
+        : 'This tab trains for this browser.';
+    const note = ELECTION_NOTES[mechanism];
+    this.electionNote.hidden = note === '';
+    this.electionNote.textContent = note;
+  }
+
+  /** Models that stood down because another session with this browser's identity connected (e.g. a copied profile). */
+  setReplaced(replaced: ReadonlyMap<ModelKind, string>): void {
+    this.replacedNote.hidden = replaced.size === 0;
+    if (replaced.size === 0) return;
+    const names = [...replaced.keys()].map((k) => MODEL_SHORT_NAMES[k].toLowerCase()).join(' and ');
+    this.replacedText.textContent =
+      `Another session with this browser's identity connected (for example a copy of this browser profile), so the ${names} ` +
+      `stopped training here instead of fighting it. Nothing is sent for ${replaced.size === 1 ? 'it' : 'them'} until you choose to train here.`;
   }
 
   private set(testId: string, text: string): void {

@@ -60,7 +60,7 @@ test('a client of the old single-model protocol is told to reload, not left wait
   const s = io(c.url, { transports: ['websocket'], reconnection: false });
   try {
     const err = new Promise<{ code: string; message: string }>((resolve) => s.once(EVENTS.protocolError, resolve));
-    s.emit(EVENTS.join, { protocolVersion: PROTOCOL_VERSION - 1, clientId: 'old', backend: 'cpu', backendReason: 'test', eligible: true });
+    s.emit(EVENTS.join, { protocolVersion: PROTOCOL_VERSION - 1, clientId: 'old', backend: 'cpu', eligible: true });
     const e = await err;
     assert.equal(e.code, 'protocol-mismatch');
     assert.match(e.message, /\/models\/mf, \/models\/sasrec/);

@@ -9,9 +9,11 @@ import type { ModelSpec } from '../shared/model/model-spec.ts';
 import { modelNamespace } from '../shared/protocol/model-routes.ts';
 import { fromWireTensors, toWireTensors } from '../shared/update/tensor-codec.ts';
 import { RoundEngine, serverStateTag } from './rounds/round-engine.ts';
+import type { RoundObserver } from './rounds/round-observer.ts';
 import type { NamedTensors } from '../shared/tensor/named-tensors.ts';
 import { modelDescriptor, type ServeConfig } from './serve-config.ts';
 import { CheckpointStore } from './store/checkpoint-store.ts';
+import { drillPauseFromEnv, PAUSE_ENV } from './store/drill-pause.ts';
 
 /** One model the coordinator federates: its descriptor, its own checkpoint store and round engine. */
 export interface ModelFederation {
@@ -40,13 +42,16 @@ export async function refuseSingleModelLayout(dataDir: string): Promise<void> {
 /**
  * Opens one model's federation: resumes its newest complete version (refusing a
  * folder whose stored model or shapes do not match this configuration) or writes
- * version 0, then starts its round engine on the model's own socket.io namespace.
+ * initial weights as version store.nextVersion() (0 in a new folder), then starts its round engine on the model's own socket.io namespace.
  */
-export async function openModelFederation(io: Server, config: ServeConfig, kind: ModelKind, numItems: number, log: Logger): Promise<ModelFederation> {
+export async function openModelFederation(io: Server, config: ServeConfig, kind: ModelKind, numItems: number, log: Logger, observer?: RoundObserver): Promise<ModelFederation> {
   const descriptor = modelDescriptor(config, kind, numItems);
   const { spec } = createModel(descriptor);
   const dir = modelDataDir(config.dataDir, kind);
-  const store = await CheckpointStore.open(dir, { onWarning: (m) => log.warn({ model: kind }, m) });
+  const store = await CheckpointStore.open(dir, {
+    onWarning: (m) => log.warn({ model: kind }, m),
+    faults: drillPauseFromEnv(process.env[PAUSE_ENV], (fields, msg) => log.warn({ model: kind, ...fields }, msg)),
+  });
 
   let latest = await store.latest();
   if (latest && latest.modelKind !== spec.kind) {
@@ -60,12 +65,14 @@ export async function openModelFederation(io: Server, config: ServeConfig, kind:
     }
     log.info({ model: kind, version: latest.version, round: latest.round, dir }, 'resumed from checkpoint');
   } else {
-    latest = { version: 0, round: 0, modelKind: spec.kind, tensors: toWireTensors(spec, initParams(spec, 'global', config.seed)) };
+    // 0 in a new folder; past every number used before when only moved-aside files remain.
+    const version = store.nextVersion();
+    latest = { version, round: 0, modelKind: spec.kind, tensors: toWireTensors(spec, initParams(spec, 'global', config.seed)) };
     await store.save(latest);
-    log.info({ model: kind, dir }, 'initialised version 0');
+    log.info({ model: kind, dir, version }, `initialised version ${version}`);
   }
   const lastRound = Math.max(latest.round, ...((await store.rounds(1)) as { round: number }[]).map((r) => r.round));
-  const engine = new RoundEngine(io.of(modelNamespace(kind)), store, spec, descriptor, config, log, {
+  const engine = new RoundEngine(io.of(modelNamespace(kind)), { store, spec, descriptor, config, log, observer }, {
     version: latest.version,
     round: lastRound,
     globals: fromWireTensors(latest.tensors),
@@ -81,7 +88,8 @@ export async function openModelFederation(io: Server, config: ServeConfig, kind:
  */
 async function resumeServerState(store: CheckpointStore, kind: ModelKind, version: number, config: ServeConfig, log: Logger): Promise<NamedTensors | undefined> {
   const optimizer = config.serverOptimizer.kind;
-  if (optimizer === 'sgd' || version === 0) return undefined;
+  // Initial weights (round 0) were not produced by a server step: no state to resume.
+  if (optimizer === 'sgd' || store.entries().find((e) => e.version === version)?.round === 0) return undefined;
   const file = await store.readServerState(version);
   if (file?.modelKind === serverStateTag(kind, optimizer)) return fromWireTensors(file.tensors);
   log.warn({ model: kind, version, optimizer, found: file?.modelKind ?? null }, 'no server optimizer state of this kind saved with the resumed version; its moments start from zero');

@@ -1,8 +1,11 @@
+import { DEFAULT_COMBINE, DEFAULT_WEIGHTING, type CombineRule, type WeightingPolicy } from '../shared/aggregate/aggregation-settings.ts';
 import type { ServerOptimizerConfig } from '../shared/aggregate/server-optimizer.ts';
 import { FlockError } from '../shared/errors.ts';
 import type { ModelDescriptor, ModelKind } from '../shared/model/model-registry.ts';
 import type { RoundConfig } from '../shared/protocol/messages.ts';
 import { DEFAULT_TRAIN_CONFIG } from '../shared/model/recommender-model.ts';
+import type { RateSpec } from './http/rate-spec.ts';
+import type { MessageRate } from './http/socket-guard.ts';
 
 export type { ModelKind } from '../shared/model/model-registry.ts';
 
@@ -36,9 +39,24 @@ export interface ServeConfig {
   readonly clientsPerRound: number;
   /** Lower bound on participants per round (capped by the eligible count). */
   readonly minPerRound: number;
-  /** Fraction of the sampled participants whose updates a round needs to aggregate. */
+  /**
+   * Extra participants selected beyond the round's target, as a fraction of it (0.3 =
+   * 30 % more): a round closes as soon as the target count of updates is in, so a few
+   * silent or departing participants never hold it up.
+   */
+  readonly overselect: number;
+  /** Fraction of the target a round needs to aggregate at its deadline (or when nobody is left to wait for). */
   readonly quorum: number;
   readonly roundTimeoutMs: number;
+  /**
+   * Once a round has its quorum, it waits for the rest at most this long, or as long as
+   * the quorum took if that is longer; then the stragglers are dropped from the round.
+   */
+  readonly stragglerGraceMs: number;
+  /** How the server weighs each accepted update (never the client's claim alone). */
+  readonly weighting: WeightingPolicy;
+  /** How a round's updates are combined: the mean, or a robust rule. */
+  readonly combine: CombineRule;
   /** Pause between rounds so late joiners can be sampled. */
   readonly roundDelayMs: number;
   readonly serverLearningRate: number;
@@ -52,6 +70,29 @@ export interface ServeConfig {
   readonly round: Omit<RoundConfig, 'seed' | 'learningRate'>;
   /** ...except the local learning rate, which is per model (`--lr` sets them all). */
   readonly learningRate: Readonly<Record<ModelKind, number>>;
+
+  // ---- identity, the edge, metrics (coordinator/identity, coordinator/http, coordinator/metrics) ----
+  /** Web origins whose pages may open sockets, POST and read REST answers; undefined = the coordinator's own origin(s). */
+  readonly allowedOrigins?: readonly string[];
+  /** Lifetime of an issued participant credential, in seconds. */
+  readonly credentialTtlSeconds: number;
+  /** POST /api/credentials allowed per client address. */
+  readonly credentialRate: RateSpec;
+  /** Every other /api request allowed per client address. */
+  readonly apiRate: RateSpec;
+  /** When set, POST /api/credentials must carry `{ invite }` equal to it. */
+  readonly inviteSecret?: string;
+  /** Bearer token guarding /api/admin; undefined = the one in <dataDir>/operator-token (generated at first start). */
+  readonly operatorToken?: string;
+  /** socket.io heartbeat: a ping every interval; a connection that does not answer within the timeout is closed. */
+  readonly heartbeatIntervalMs: number;
+  readonly heartbeatTimeoutMs: number;
+  /** Messages one socket connection may send per second, and at once. */
+  readonly messageRate: MessageRate;
+  /** Open socket connections per client address (0 = no cap). */
+  readonly maxConnectionsPerAddress: number;
+  /** Reverse proxies in front of the coordinator whose X-Forwarded-For is believed (0 = none). */
+  readonly trustProxy: number;
 }
 
 /**
@@ -72,8 +113,12 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   minClients: 2,
   clientsPerRound: 1,
   minPerRound: 1,
-  quorum: 1,
+  overselect: 0.3,
+  quorum: 0.5,
   roundTimeoutMs: 60_000,
+  stragglerGraceMs: 2_000,
+  weighting: DEFAULT_WEIGHTING,
+  combine: DEFAULT_COMBINE,
   roundDelayMs: 250,
   serverLearningRate: 1,
   serverOptimizer: { kind: 'sgd' },
@@ -81,6 +126,16 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   maxRounds: 0,
   round: { localEpochs: DEFAULT_TRAIN_CONFIG.localEpochs, batchSize: DEFAULT_TRAIN_CONFIG.batchSize, negatives: DEFAULT_TRAIN_CONFIG.negatives, l2: DEFAULT_TRAIN_CONFIG.l2, clipNorm: 1 },
   learningRate: DEFAULT_LEARNING_RATE,
+
+  // identity, the edge, metrics
+  credentialTtlSeconds: 30 * 24 * 3600,
+  credentialRate: { max: 30, windowMs: 10 * 60_000 },
+  apiRate: { max: 1200, windowMs: 60_000 },
+  heartbeatIntervalMs: 10_000,
+  heartbeatTimeoutMs: 10_000,
+  messageRate: { perSecond: 20, burst: 40 },
+  maxConnectionsPerAddress: 256,
+  trustProxy: 0,
 };
 
 /** The round settings one model's participants are sent (before the per-round seed). */

@@ -4,21 +4,20 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import pino from 'pino';
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { createModel, type ModelKind } from '../../shared/model/model-registry.ts';
 import {
   EVENTS,
   HealthResponseSchema,
-  PROTOCOL_VERSION,
   type HealthResponse,
   type RoundStartMessage,
-  type UpdateRejectedMessage,
 } from '../../shared/protocol/messages.ts';
-import { modelNamespace, weightsApiPath } from '../../shared/protocol/model-routes.ts';
+import { weightsApiPath } from '../../shared/protocol/model-routes.ts';
 import { elementCount, type NamedTensors } from '../../shared/tensor/named-tensors.ts';
 import { encodeUpdate, toWireTensors, type WireTensor } from '../../shared/update/tensor-codec.ts';
 import { DEFAULT_SERVE_CONFIG } from '../serve-config.ts';
 import { startCoordinator, type RunningCoordinator } from '../server.ts';
+import { joinAs, sendUpdate } from '../testing/test-participant.ts';
 
 let coordinator: RunningCoordinator;
 let dataDir: string;
@@ -34,21 +33,7 @@ function nextEvent<T>(name: string): Promise<T> {
   return new Promise((resolve) => socket.once(name, resolve));
 }
 
-/** Sends an update and resolves with the coordinator's ack or typed rejection. */
-function send(bytes: Uint8Array): Promise<{ ack?: unknown; rejected?: UpdateRejectedMessage }> {
-  return new Promise((resolve) => {
-    const onAck = (ack: unknown) => done({ ack });
-    const onReject = (rejected: UpdateRejectedMessage) => done({ rejected });
-    const done = (r: { ack?: unknown; rejected?: UpdateRejectedMessage }) => {
-      socket.off(EVENTS.updateAck, onAck);
-      socket.off(EVENTS.updateRejected, onReject);
-      resolve(r);
-    };
-    socket.on(EVENTS.updateAck, onAck);
-    socket.on(EVENTS.updateRejected, onReject);
-    socket.emit(EVENTS.update, bytes);
-  });
-}
+const send = (bytes: Uint8Array) => sendUpdate(socket, bytes);
 
 const model = createModel({ kind: 'mf', numItems: 400, dim: 4 });
 function smallDelta(scale = 0.01): NamedTensors {
@@ -73,10 +58,8 @@ before(async () => {
     pino({ level: 'silent' }),
   );
   // The coordinator federates both models (the default); this test client joins the embedding model's rounds.
-  socket = io(`${coordinator.url}${modelNamespace('mf')}`, { transports: ['websocket'] });
-  const roundStart = nextEvent<RoundStartMessage>(EVENTS.roundStart);
-  socket.emit(EVENTS.join, { protocolVersion: PROTOCOL_VERSION, clientId: 'tester', backend: 'cpu', backendReason: 'test', eligible: true });
-  announced = await roundStart;
+  ({ socket } = await joinAs(coordinator.url, 'mf'));
+  announced = await nextEvent<RoundStartMessage>(EVENTS.roundStart);
 });
 
 after(async () => {
@@ -132,12 +115,12 @@ test('a round that misses its quorum by the deadline closes without changing the
     { ...DEFAULT_SERVE_CONFIG, models: ['mf'], port: 0, dataDir: dir, dim: 4, minClients: 1, roundDelayMs: 10, roundTimeoutMs: 300, staticDir: path.join(dir, 'none') },
     pino({ level: 'silent' }),
   );
-  const s = io(`${c.url}${modelNamespace('mf')}`, { transports: ['websocket'] });
+  const { socket: s } = await joinAs(c.url, 'mf', { eligible: false });
   try {
     const starts: RoundStartMessage[] = [];
     const twoRounds = new Promise<void>((resolve) => s.on(EVENTS.roundStart, (m: RoundStartMessage) => starts.push(m) === 2 && resolve()));
     const closed = new Promise<{ outcome: string; newVersion: number | null }>((resolve) => s.once(EVENTS.roundClosed, resolve));
-    s.emit(EVENTS.join, { protocolVersion: PROTOCOL_VERSION, clientId: 'silent', backend: 'cpu', backendReason: 'test', eligible: true });
+    s.emit(EVENTS.eligibility, { eligible: true }); // the round opens now; this participant stays silent
     const record = await closed;
     assert.equal(record.outcome, 'quorum-missed');
     assert.equal(record.newVersion, null);

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Namespace, Socket } from 'socket.io';
+import { RoundAggregation } from '../../shared/aggregate/round-aggregation.ts';
+import type { AggregationSettings } from '../../shared/aggregate/aggregation-settings.ts';
 import { createServerOptimizer, type ServerOptimizer } from '../../shared/aggregate/server-optimizer.ts';
-import { StreamingWeightedMean } from '../../shared/aggregate/streaming-weighted-mean.ts';
 import { FlockError } from '../../shared/errors.ts';
 import type { ModelDescriptor } from '../../shared/model/model-registry.ts';
 import type { ModelSpec } from '../../shared/model/model-spec.ts';
@@ -9,39 +10,55 @@ import {
   EligibilityMessageSchema,
   EVENTS,
   JoinMessageSchema,
+  ParticipantIdSchema,
   PROTOCOL_VERSION,
   RejectionCodeSchema,
   UpdatePayloadSchema,
+  type BackendName,
+  type ProtocolErrorMessage,
+  type RejectionCode,
   type RoundConfig,
+  type RoundOutcome,
   type RoundRecord,
   type RoundStartMessage,
   type UpdateRejectedMessage,
   type WelcomeMessage,
 } from '../../shared/protocol/messages.ts';
 import { deriveSeed } from '../../shared/random/seeded-random.ts';
-import { elementCount, type NamedTensors } from '../../shared/tensor/named-tensors.ts';
-import { checkUpdateAgainstSpec } from '../../shared/update/check-update.ts';
-import { decodeUpdate, toWireTensors, type WeightsFile } from '../../shared/update/tensor-codec.ts';
+import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
+import { decodeUpdate, maxEncodedUpdateBytes, toWireTensors, type WeightsFile } from '../../shared/update/tensor-codec.ts';
 import { roundSettings, type ServeConfig } from '../serve-config.ts';
 import type { CheckpointStore } from '../store/checkpoint-store.ts';
+import { NO_ROUND_OBSERVER, type RoundObserver } from './round-observer.ts';
+import { roundSize } from './round-size.ts';
 import { sampleParticipants } from './sample-participants.ts';
 
-interface ConnectedClient {
+type CloseReason = 'target' | 'nobody-left' | 'stragglers-dropped' | 'deadline';
+
+/** One live connection of one participant (at most one per participant and model). */
+interface Connection {
   readonly socket: Socket;
-  readonly clientId: string;
-  readonly backend: string;
+  readonly participantId: string;
+  readonly backend: BackendName;
   eligible: boolean;
 }
 
 interface OpenRound {
   readonly round: number;
   readonly baseVersion: number;
+  /** Updates that close the round as soon as they are in. */
+  readonly target: number;
+  /** Updates the round needs to aggregate at all (at its deadline or when nobody is left). */
+  readonly needed: number;
   readonly selected: ReadonlySet<string>;
   readonly reported: Set<string>;
-  readonly accumulator: StreamingWeightedMean;
+  /** Selected participants that left (or were replaced) before reporting: never waited for. */
+  readonly departed: Set<string>;
+  readonly aggregation: RoundAggregation;
   readonly startedAt: number;
   readonly deadline: number;
   readonly timer: NodeJS.Timeout;
+  graceTimer: NodeJS.Timeout | null;
   rejected: number;
   examples: number;
   normSum: number;
@@ -55,46 +72,72 @@ export interface EngineState {
   readonly serverState?: NamedTensors;
 }
 
+export interface RoundEngineDeps {
+  readonly store: CheckpointStore;
+  readonly spec: ModelSpec;
+  readonly descriptor: ModelDescriptor;
+  readonly config: ServeConfig;
+  readonly log: Logger;
+  readonly observer?: RoundObserver;
+}
+
 /** The modelKind tag of a server-optimizer state file, so a state is only loaded into its own kind. */
 export const serverStateTag = (modelKind: string, optimizer: string): string => `${modelKind}/server-${optimizer}`;
 
 /**
- * The coordinator's round loop (DESIGN.md, "The data path"): sample participants among
- * the connected eligible clients, announce, validate and fold each update into a
- * streaming weighted mean (memory O(model)), and at quorum or deadline publish the next
- * version atomically and broadcast it. The only mutable model state in Flock lives here.
+ * The coordinator's round loop for one model (DESIGN.md, "The data path"):
+ *
+ * - Identity: a connection's participant id is the one its credential carried
+ *   (socket.data.participantId, set by the handshake middleware), never a message
+ *   field. One connection per participant: a new one replaces the old.
+ * - A round selects among connected participants that said they have enough data,
+ *   over-selects by `overselect`, and closes as soon as `target` updates are in; at
+ *   its deadline, or when nobody selected is left to wait for, it aggregates if it
+ *   has `quorum × target`. Once it has its quorum, stragglers get a bounded grace.
+ * - Each update goes through the shared aggregation pipeline (validate → weight →
+ *   bound → combine, shared/aggregate/round-aggregation.ts), then the server step.
+ * - Nothing a participant sends, and no failure while closing a round, can stop the
+ *   engine: every error is logged, the round is recorded as failed, the next one opens.
  */
 export class RoundEngine {
-  private readonly clients = new Map<string, ConnectedClient>(); // by clientId
+  private readonly clients = new Map<string, Connection>(); // by participant id
   private open: OpenRound | null = null;
   private closing = false;
   private startTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private inFlightClose: Promise<void> = Promise.resolve();
   private version: number;
   private roundCounter: number;
   private globals: NamedTensors;
-  private readonly maxUpdateBytes: number;
+  readonly maxUpdateBytes: number;
   private readonly roundConfig: Omit<RoundConfig, 'seed'>;
+  private readonly aggregationSettings: AggregationSettings;
   private readonly optimizer: ServerOptimizer;
+  private readonly observer: RoundObserver;
+  private readonly store: CheckpointStore;
+  private readonly spec: ModelSpec;
+  private readonly descriptor: ModelDescriptor;
+  private readonly config: ServeConfig;
+  private readonly log: Logger;
 
   /** `io` is this model's own namespace: one engine per federated model. */
-  constructor(
-    private readonly io: Namespace,
-    private readonly store: CheckpointStore,
-    private readonly spec: ModelSpec,
-    private readonly descriptor: ModelDescriptor,
-    private readonly config: ServeConfig,
-    private readonly log: Logger,
-    initial: EngineState,
-  ) {
+  constructor(private readonly io: Namespace, deps: RoundEngineDeps, initial: EngineState) {
+    ({ store: this.store, spec: this.spec, descriptor: this.descriptor, config: this.config } = deps);
+    this.log = deps.log.child({ model: deps.descriptor.kind });
+    this.observer = deps.observer ?? NO_ROUND_OBSERVER;
     this.version = initial.version;
     this.roundCounter = initial.round;
     this.globals = initial.globals;
-    this.roundConfig = roundSettings(config, descriptor.kind);
-    this.optimizer = createServerOptimizer({ ...config.serverOptimizer, learningRate: config.serverLearningRate });
+    this.roundConfig = roundSettings(this.config, this.descriptor.kind);
+    this.aggregationSettings = {
+      weighting: this.config.weighting,
+      combine: this.config.combine,
+      clipNorm: this.roundConfig.clipNorm,
+      rowNormalize: this.config.rowNormalize,
+    };
+    this.optimizer = createServerOptimizer({ ...this.config.serverOptimizer, learningRate: this.config.serverLearningRate });
     if (initial.serverState) this.optimizer.loadState(initial.serverState);
-    const floats = spec.params.reduce((n, p) => n + elementCount(p.shape), 0);
-    this.maxUpdateBytes = floats * 8 + 64 * 1024;
+    this.maxUpdateBytes = maxEncodedUpdateBytes(this.spec);
     io.on('connection', (socket) => this.onConnection(socket));
   }
 
@@ -104,128 +147,193 @@ export class RoundEngine {
   get currentRound(): number {
     return this.roundCounter;
   }
+  /** Participants with a live, joined connection to this model. */
   get connectedClients(): number {
     return this.clients.size;
+  }
+  /** Connected participants with enough data to be selected. */
+  get eligibleClients(): number {
+    let n = 0;
+    for (const c of this.clients.values()) if (c.eligible) n++;
+    return n;
   }
   /** What this model's rounds ask of participants (the seed differs per round). */
   get settings(): Omit<RoundConfig, 'seed'> {
     return this.roundConfig;
   }
+  /** How updates are weighed and combined. */
+  get aggregation(): AggregationSettings {
+    return this.aggregationSettings;
+  }
 
-  stop(): void {
+  /** Opens no more rounds; resolves once a round being closed (and its save) has finished. */
+  async stop(): Promise<void> {
     this.stopped = true;
     if (this.startTimer) clearTimeout(this.startTimer);
-    if (this.open) clearTimeout(this.open.timer);
+    if (this.open) {
+      clearTimeout(this.open.timer);
+      if (this.open.graceTimer) clearTimeout(this.open.graceTimer);
+    }
+    await this.inFlightClose;
   }
 
   private onConnection(socket: Socket): void {
-    let clientId: string | null = null;
-    socket.on(EVENTS.join, (raw: unknown) => {
-      const parsed = JoinMessageSchema.safeParse(raw);
-      if (!parsed.success) return this.protocolError(socket, 'malformed', `join: ${parsed.error.issues[0]?.message}`);
-      const join = parsed.data;
-      if (join.protocolVersion !== PROTOCOL_VERSION) {
-        this.protocolError(socket, 'protocol-mismatch', `client speaks protocol ${join.protocolVersion}, coordinator ${PROTOCOL_VERSION}: reload the page`);
-        socket.disconnect(true);
-        return;
-      }
-      clientId = join.clientId;
-      const previous = this.clients.get(clientId);
-      if (previous && previous.socket.id !== socket.id) previous.socket.disconnect(true);
-      this.clients.set(clientId, { socket, clientId, backend: join.backend, eligible: join.eligible });
-      this.log.info({ model: this.descriptor.kind, clientId, backend: join.backend, reason: join.backendReason, eligible: join.eligible }, 'client joined');
-      const welcome: WelcomeMessage = { protocolVersion: PROTOCOL_VERSION, clientId, model: this.descriptor, version: this.version };
-      socket.emit(EVENTS.welcome, welcome);
-      this.scheduleRound();
-    });
-    socket.on(EVENTS.eligibility, (raw: unknown) => {
-      const parsed = EligibilityMessageSchema.safeParse(raw);
-      const client = clientId ? this.clients.get(clientId) : undefined;
-      if (!parsed.success || !client) return;
-      client.eligible = parsed.data.eligible;
-      this.scheduleRound();
-    });
-    socket.on(EVENTS.update, (raw: unknown) => {
-      void this.onUpdate(socket, clientId, raw).catch((err) => this.log.error({ err }, 'update handling failed'));
-    });
-    socket.on('disconnect', (reason) => {
-      if (clientId && this.clients.get(clientId)?.socket.id === socket.id) this.clients.delete(clientId);
-      this.log.info({ model: this.descriptor.kind, clientId, reason }, 'client left');
-      this.closeIfComplete();
-    });
+    const id = ParticipantIdSchema.safeParse(socket.data?.participantId);
+    if (!id.success) {
+      // The handshake middleware sets it for every accepted connection; without it nothing is trusted.
+      this.protocolError(socket, 'unauthorized', 'no verified credential on this connection: ask /api/credentials for one');
+      socket.disconnect(true);
+      return;
+    }
+    const participantId = id.data;
+    const previous = this.clients.get(participantId);
+    if (previous && previous.socket.id !== socket.id) {
+      this.protocolError(previous.socket, 'replaced', 'this participant connected again elsewhere; this connection is closed');
+      previous.socket.disconnect(true);
+      this.forget(previous);
+    }
+    let joined = false;
+    socket.on(EVENTS.join, (raw: unknown) =>
+      this.guarded('join', () => {
+        if (joined) return this.protocolError(socket, 'malformed', 'join once per connection');
+        const parsed = JoinMessageSchema.safeParse(raw);
+        if (!parsed.success) return this.protocolError(socket, 'malformed', `join: ${parsed.error.issues[0]?.message}`);
+        const join = parsed.data;
+        if (join.protocolVersion !== PROTOCOL_VERSION) {
+          this.protocolError(socket, 'protocol-mismatch', `client speaks protocol ${join.protocolVersion}, coordinator ${PROTOCOL_VERSION}: reload the page`);
+          socket.disconnect(true);
+          return;
+        }
+        if (!socket.connected) return; // left (or was replaced) while the join was in flight
+        joined = true;
+        this.clients.set(participantId, { socket, participantId, backend: join.backend, eligible: join.eligible });
+        this.log.info({ participantId, backend: join.backend, eligible: join.eligible }, 'participant joined');
+        const welcome: WelcomeMessage = { protocolVersion: PROTOCOL_VERSION, participantId, model: this.descriptor, version: this.version };
+        socket.emit(EVENTS.welcome, welcome);
+        this.scheduleRound();
+      }),
+    );
+    socket.on(EVENTS.eligibility, (raw: unknown) =>
+      this.guarded('eligibility', () => {
+        const parsed = EligibilityMessageSchema.safeParse(raw);
+        if (!parsed.success) return this.protocolError(socket, 'malformed', `eligibility: ${parsed.error.issues[0]?.message}`);
+        const client = this.clients.get(participantId);
+        if (!client || client.socket.id !== socket.id) return this.protocolError(socket, 'malformed', 'send join first');
+        client.eligible = parsed.data.eligible;
+        this.scheduleRound();
+      }),
+    );
+    socket.on(EVENTS.update, (raw: unknown) => this.guarded('update', () => this.onUpdate(socket, participantId, joined, raw)));
+    socket.on('disconnect', (reason) =>
+      this.guarded('disconnect', () => {
+        const client = this.clients.get(participantId);
+        if (client?.socket.id === socket.id) this.forget(client);
+        this.log.info({ participantId, reason }, 'participant left');
+      }),
+    );
+  }
+
+  /** Removes a connection; a selected participant that had not reported is no longer waited for. */
+  private forget(client: Connection): void {
+    if (this.clients.get(client.participantId)?.socket.id === client.socket.id) this.clients.delete(client.participantId);
+    const open = this.open;
+    if (open && open.selected.has(client.participantId) && !open.reported.has(client.participantId)) {
+      open.departed.add(client.participantId);
+      this.closeIfDone();
+    }
+  }
+
+  /** Runs a socket handler; a bug in it is logged, never allowed to take the process down. */
+  private guarded(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error({ err, event: what }, 'socket handler failed');
+    }
   }
 
   private protocolError(socket: Socket, code: string, message: string): void {
-    socket.emit(EVENTS.protocolError, { code, message });
+    const msg: ProtocolErrorMessage = { code, message };
+    socket.emit(EVENTS.protocolError, msg);
   }
 
-  private reject(socket: Socket, round: number | null, err: FlockError): void {
-    const code = RejectionCodeSchema.safeParse(err.code);
-    const msg: UpdateRejectedMessage = { round, code: code.success ? code.data : 'malformed', message: err.message };
+  private reject(socket: Socket, round: number | null, err: FlockError, bytes: number): void {
+    const parsed = RejectionCodeSchema.safeParse(err.code);
+    const code: RejectionCode = parsed.success ? parsed.data : 'malformed';
+    const msg: UpdateRejectedMessage = { round, code, message: err.message };
     socket.emit(EVENTS.updateRejected, msg);
     if (this.open && round === this.open.round) this.open.rejected++;
-    this.log.warn({ model: this.descriptor.kind, round, code: msg.code, message: err.message }, 'update rejected');
+    this.observer.updateRejected(this.descriptor.kind, code, bytes);
+    this.log.warn({ round, code, message: err.message }, 'update rejected');
   }
 
-  private async onUpdate(socket: Socket, clientId: string | null, raw: unknown): Promise<void> {
+  private onUpdate(socket: Socket, participantId: string, joined: boolean, raw: unknown): void {
     let round: number | null = null;
+    let bytes = 0;
     try {
-      if (!clientId) throw new FlockError('not-selected', 'send join before any update');
+      if (!joined) throw new FlockError('not-selected', 'send join before any update');
       const payload = UpdatePayloadSchema.safeParse(raw);
       if (!payload.success) throw new FlockError('malformed', 'update must be one binary argument (an encoded ModelUpdate)');
-      const bytes = payload.data instanceof Uint8Array ? payload.data : new Uint8Array(payload.data);
-      if (bytes.byteLength > this.maxUpdateBytes) throw new FlockError('too-large', `update of ${bytes.byteLength} bytes exceeds ${this.maxUpdateBytes}`);
-      const update = decodeUpdate(bytes, { maxBytes: this.maxUpdateBytes });
+      const body = payload.data instanceof Uint8Array ? payload.data : new Uint8Array(payload.data);
+      bytes = body.byteLength;
+      if (bytes > this.maxUpdateBytes) throw new FlockError('too-large', `update of ${bytes} bytes exceeds ${this.maxUpdateBytes}`);
+      const update = decodeUpdate(body, { maxBytes: this.maxUpdateBytes });
       round = update.round;
       const open = this.open;
       if (!open || this.closing || update.round !== open.round) {
         const code = update.round <= this.roundCounter ? 'late' : 'wrong-round';
         throw new FlockError(code, `round ${update.round} is not open (current round ${this.roundCounter}, ${open && !this.closing ? 'open' : 'closed'})`);
       }
-      if (!open.selected.has(clientId)) throw new FlockError('not-selected', `client was not selected for round ${open.round}`);
-      if (open.reported.has(clientId)) throw new FlockError('duplicate', `an update for round ${open.round} was already accepted from this client`);
+      if (!open.selected.has(participantId)) throw new FlockError('not-selected', `this participant was not selected for round ${open.round}`);
+      if (open.reported.has(participantId)) throw new FlockError('duplicate', `an update for round ${open.round} was already accepted from this participant`);
       if (update.baseVersion !== open.baseVersion) throw new FlockError('wrong-version', `round ${open.round} trains on version ${open.baseVersion}, update is based on ${update.baseVersion}`);
-      const delta = checkUpdateAgainstSpec(this.spec, update, this.roundConfig.clipNorm);
-      open.accumulator.add(delta, update.numExamples);
-      open.reported.add(clientId);
+      // validate → weight → bound → combine; throws (and changes nothing) on a bad update.
+      open.aggregation.add(update);
+      open.reported.add(participantId);
       open.examples += update.numExamples;
       open.normSum += update.preClipNorm;
+      this.observer.updateAccepted(this.descriptor.kind, bytes);
       socket.emit(EVENTS.updateAck, { round: open.round, received: open.reported.size });
-      this.closeIfComplete();
+      this.closeIfDone();
     } catch (err) {
-      if (err instanceof FlockError) this.reject(socket, round, err);
+      if (err instanceof FlockError) this.reject(socket, round, err, bytes);
       else throw err;
     }
   }
 
-  /** Opens a round soon if none is open and enough eligible clients are connected. */
+  /** Opens a round soon if none is open and enough eligible participants are connected. */
   private scheduleRound(): void {
     if (this.stopped || this.open || this.closing || this.startTimer) return;
     if (this.config.maxRounds > 0 && this.roundCounter >= this.config.maxRounds) return;
     this.startTimer = setTimeout(() => {
       this.startTimer = null;
-      this.startRound();
+      this.guarded('start round', () => this.startRound());
     }, this.config.roundDelayMs);
   }
 
   private startRound(): void {
     if (this.stopped || this.open || this.closing) return;
-    const eligible = [...this.clients.values()].filter((c) => c.eligible).map((c) => c.clientId).sort();
+    const eligible = [...this.clients.values()].filter((c) => c.eligible).map((c) => c.participantId).sort();
     if (eligible.length < this.config.minClients) return;
     const round = this.roundCounter + 1;
-    const selected = sampleParticipants(eligible, this.config.clientsPerRound, this.config.minPerRound, deriveSeed(this.config.seed, round));
+    const size = roundSize(eligible.length, this.config);
+    const selected = sampleParticipants(eligible, 0, size.selected, deriveSeed(this.config.seed, round));
     const now = Date.now();
     const deadline = now + this.config.roundTimeoutMs;
     this.roundCounter = round;
     this.open = {
       round,
       baseVersion: this.version,
+      target: size.target,
+      needed: size.needed,
       selected: new Set(selected),
       reported: new Set(),
-      accumulator: new StreamingWeightedMean(this.spec, { rowNormalize: this.config.rowNormalize }),
+      departed: new Set(),
+      aggregation: new RoundAggregation(this.spec, this.aggregationSettings, { maxUpdates: selected.length }),
       startedAt: now,
       deadline,
-      timer: setTimeout(() => void this.closeRound('deadline'), this.config.roundTimeoutMs),
+      timer: setTimeout(() => this.requestClose('deadline'), this.config.roundTimeoutMs),
+      graceTimer: null,
       rejected: 0,
       examples: 0,
       normSum: 0,
@@ -237,15 +345,24 @@ export class RoundEngine {
       config: { ...this.roundConfig, seed: deriveSeed(this.config.seed, round, 1) },
     };
     for (const id of selected) this.clients.get(id)?.socket.emit(EVENTS.roundStart, announce);
-    this.log.info({ model: this.descriptor.kind, round, version: this.version, selected: selected.length, eligible: eligible.length }, 'round opened');
+    this.log.info({ round, version: this.version, selected: selected.length, target: size.target, eligible: eligible.length }, 'round opened');
   }
 
-  /** Closes the open round once every selected client still connected has reported. */
-  private closeIfComplete(): void {
+  /**
+   * Closes the open round when its target is in, or when nobody selected is left to
+   * wait for; once it has its quorum, starts the stragglers' grace period.
+   */
+  private closeIfDone(): void {
     const open = this.open;
     if (!open || this.closing) return;
-    const waiting = [...open.selected].filter((id) => !open.reported.has(id) && this.clients.has(id));
-    if (waiting.length === 0) void this.closeRound('complete');
+    const received = open.reported.size;
+    const waitingFor = open.selected.size - received - open.departed.size;
+    if (received >= open.target) return this.requestClose('target');
+    if (waitingFor <= 0) return this.requestClose('nobody-left');
+    if (received >= open.needed && !open.graceTimer) {
+      const grace = Math.max(this.config.stragglerGraceMs, Date.now() - open.startedAt);
+      open.graceTimer = setTimeout(() => this.requestClose('stragglers-dropped'), grace);
+    }
   }
 
   private serverStateFile(version: number, round: number): WeightsFile {
@@ -253,52 +370,79 @@ export class RoundEngine {
     return { version, round, modelKind: serverStateTag(this.spec.kind, this.optimizer.config.kind), tensors };
   }
 
-  private async closeRound(why: 'complete' | 'deadline'): Promise<void> {
+  /** Server step on the round's combined update and an atomic save; the in-memory model changes only once the save succeeded. */
+  private async publish(open: OpenRound): Promise<number> {
+    const before = this.optimizer.state();
+    const next = this.optimizer.step(this.globals, open.aggregation.result());
+    // Above every version on disk, even ones moved aside as damaged: versions only move forward.
+    const newVersion = Math.max(this.version + 1, this.store.nextVersion());
+    try {
+      await this.store.save(
+        { version: newVersion, round: open.round, modelKind: this.spec.kind, tensors: toWireTensors(this.spec, next) },
+        this.optimizer.config.kind === 'sgd' ? undefined : this.serverStateFile(newVersion, open.round),
+      );
+    } catch (err) {
+      this.optimizer.loadState(before); // the version was not written: neither was this step
+      throw err;
+    }
+    this.globals = next;
+    this.version = newVersion;
+    return newVersion;
+  }
+
+  private requestClose(why: CloseReason): void {
+    this.inFlightClose = this.closeRound(why).catch((err: unknown) => this.log.error({ err }, 'closing a round failed'));
+  }
+
+  private async closeRound(why: CloseReason): Promise<void> {
     const open = this.open;
-    if (!open || this.closing) return;
+    if (!open || this.closing || this.stopped) return; // stopped: the round in flight is abandoned, the model stays as saved
     this.closing = true;
     clearTimeout(open.timer);
+    if (open.graceTimer) clearTimeout(open.graceTimer);
+    const received = open.reported.size;
+    let newVersion: number | null = null;
+    let outcome: RoundOutcome = 'quorum-missed';
+    let error: string | undefined;
     try {
-      const needed = Math.max(1, Math.ceil(this.config.quorum * open.selected.size));
-      const received = open.reported.size;
-      let newVersion: number | null = null;
-      if (received >= needed) {
-        const before = this.optimizer.state();
-        const next = this.optimizer.step(this.globals, open.accumulator.mean());
-        newVersion = this.version + 1;
-        try {
-          await this.store.save(
-            { version: newVersion, round: open.round, modelKind: this.spec.kind, tensors: toWireTensors(this.spec, next) },
-            this.optimizer.config.kind === 'sgd' ? undefined : this.serverStateFile(newVersion, open.round),
-          );
-        } catch (err) {
-          this.optimizer.loadState(before); // the version was not written: neither was this step
-          throw err;
-        }
-        this.globals = next;
-        this.version = newVersion;
+      if (received >= open.needed) {
+        newVersion = await this.publish(open);
+        outcome = 'aggregated';
       }
-      const record: RoundRecord = {
-        round: open.round,
-        baseVersion: open.baseVersion,
-        newVersion,
-        outcome: newVersion === null ? 'quorum-missed' : 'aggregated',
-        selected: open.selected.size,
-        received,
-        rejected: open.rejected,
-        examples: open.examples,
-        meanPreClipNorm: received > 0 ? open.normSum / received : null,
-        startedAt: open.startedAt,
-        closedAt: Date.now(),
-      };
+    } catch (err) {
+      outcome = 'failed';
+      error = err instanceof Error ? err.message : String(err);
+      this.log.error({ err, round: open.round }, 'round failed while closing; the model is unchanged and rounds go on');
+    }
+    const record: RoundRecord = {
+      round: open.round,
+      baseVersion: open.baseVersion,
+      newVersion,
+      outcome,
+      selected: open.selected.size,
+      target: open.target,
+      received,
+      rejected: open.rejected,
+      dropped: open.selected.size - received,
+      examples: open.examples,
+      meanPreClipNorm: received > 0 ? open.normSum / received : null,
+      startedAt: open.startedAt,
+      closedAt: Date.now(),
+      closedBy: why,
+      ...(error === undefined ? {} : { error: error.slice(0, 500) }),
+    };
+    try {
+      this.observer.roundClosed(this.descriptor.kind, outcome, (record.closedAt - record.startedAt) / 1000);
       await this.store.appendRound(record);
       if (newVersion !== null) {
         this.io.emit(EVENTS.modelVersion, { version: newVersion, round: open.round });
-        this.log.info({ model: this.descriptor.kind, ...record, why }, 'round aggregated');
-      } else {
-        this.log.warn({ model: this.descriptor.kind, ...record, why, needed }, 'round closed without quorum; model unchanged');
+        this.log.info({ ...record }, 'round aggregated');
+      } else if (outcome === 'quorum-missed') {
+        this.log.warn({ ...record, needed: open.needed }, 'round closed without quorum; model unchanged');
       }
       this.io.emit(EVENTS.roundClosed, record);
+    } catch (err) {
+      this.log.error({ err, round: open.round }, 'could not record or announce a closed round');
     } finally {
       this.open = null;
       this.closing = false;

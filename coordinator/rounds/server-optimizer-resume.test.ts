@@ -9,14 +9,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import pino from 'pino';
-import { io, type Socket } from 'socket.io-client';
 import { createModel } from '../../shared/model/model-registry.ts';
-import { EVENTS, PROTOCOL_VERSION, type RoundStartMessage } from '../../shared/protocol/messages.ts';
-import { modelNamespace, weightsApiPath } from '../../shared/protocol/model-routes.ts';
+import { EVENTS, type RoundStartMessage } from '../../shared/protocol/messages.ts';
+import { weightsApiPath } from '../../shared/protocol/model-routes.ts';
 import { elementCount, type NamedTensors } from '../../shared/tensor/named-tensors.ts';
 import { decodeWeights, encodeUpdate, fromWireTensors, toWireTensors } from '../../shared/update/tensor-codec.ts';
 import { DEFAULT_SERVE_CONFIG, type ServeConfig } from '../serve-config.ts';
 import { startCoordinator } from '../server.ts';
+import { joinAs } from '../testing/test-participant.ts';
 
 const DIM = 4;
 const spec = createModel({ kind: 'mf', numItems: 400, dim: DIM }).spec;
@@ -29,11 +29,11 @@ async function oneRound(config: ServeConfig): Promise<{ before: NamedTensors; af
   const logs: string[] = [];
   const log = pino({ level: 'warn' }, { write: (line: string) => void logs.push(line) });
   const c = await startCoordinator(config, log);
-  const socket: Socket = io(`${c.url}${modelNamespace('mf')}`, { transports: ['websocket'] });
+  const { socket } = await joinAs(c.url, 'mf', { eligible: false });
   const weights = async () => fromWireTensors(decodeWeights(new Uint8Array(await (await fetch(`${c.url}${weightsApiPath('mf', 'latest')}`)).arrayBuffer())).tensors);
   try {
     const announced = new Promise<RoundStartMessage>((resolve) => socket.once(EVENTS.roundStart, resolve));
-    socket.emit(EVENTS.join, { protocolVersion: PROTOCOL_VERSION, clientId: 'c1', backend: 'cpu', backendReason: 'test', eligible: true });
+    socket.emit(EVENTS.eligibility, { eligible: true });
     const round = await announced;
     const before = await weights();
     const published = new Promise((resolve) => socket.once(EVENTS.modelVersion, resolve));

@@ -173,12 +173,20 @@ export const RoundRecordSchema = z.object({
   newVersion: z.number().int().nullable(),
   outcome: RoundOutcomeSchema,
   selected: z.number().int(),
+  /** Updates that close the round at once (selected includes over-selection beyond it). */
+  target: z.number().int().optional(),
   received: z.number().int(),
   rejected: z.number().int(),
+  /** Selected participants whose update never arrived (left, silent, or still training at close). */
+  dropped: z.number().int().optional(),
   examples: z.number().int(),
   meanPreClipNorm: z.number().nullable(),
   startedAt: z.number(),
   closedAt: z.number(),
+  /** What closed it: its target was reached, nobody was left to wait for, stragglers' grace ran out, or the deadline. */
+  closedBy: z.enum(['target', 'nobody-left', 'stragglers-dropped', 'deadline']).optional(),
+  /** Why an outcome 'failed' round failed (the model is unchanged). */
+  error: z.string().max(500).optional(),
 });
 export type RoundRecord = z.infer<typeof RoundRecordSchema>;
 export const RoundClosedMessageSchema = RoundRecordSchema;

@@ -42,7 +42,9 @@ export async function refuseSingleModelLayout(dataDir: string): Promise<void> {
 /**
  * Opens one model's federation: resumes its newest complete version (refusing a
  * folder whose stored model or shapes do not match this configuration) or writes
- * initial weights as version store.nextVersion() (0 in a new folder), then starts its round engine on the model's own socket.io namespace.
+ * initial weights as version store.nextVersion() (0 in a new folder), then starts its
+ * round engine on the model's own socket.io namespace. A damaged store is repaired or
+ * refused by CheckpointStore.open (coordinator/store/store-recovery.ts).
  */
 export async function openModelFederation(io: Server, config: ServeConfig, kind: ModelKind, numItems: number, log: Logger, observer?: RoundObserver): Promise<ModelFederation> {
   const descriptor = modelDescriptor(config, kind, numItems);

@@ -1,0 +1,42 @@
+/**
+ * 'mean': the weighted mean of FedAvg (McMahan, Moore, Ramage, Hampson & Agüera y Arcas
+ * 2017, "Communication-Efficient Learning of Deep Networks from Decentralized Data"),
+ * streamed through StreamingWeightedMean: O(model) memory however many updates arrive;
+ * with rowNormalize each embedding row is averaged over the updates that touched it.
+ * Not robust: one update moves the mean by its weight share × its norm.
+ */
+import { FlockError } from '../errors.ts';
+import type { ModelSpec } from '../model/model-spec.ts';
+import type { NamedTensors } from '../tensor/named-tensors.ts';
+import type { DeltaTensors } from '../update/check-update.ts';
+import type { Combiner } from './combine-rule.ts';
+import { StreamingWeightedMean } from './streaming-weighted-mean.ts';
+
+export class MeanCombine implements Combiner {
+  readonly storesUpdates = false;
+  private readonly acc: StreamingWeightedMean;
+
+  constructor(spec: ModelSpec, rowNormalize: boolean, private readonly maxUpdates: number) {
+    this.acc = new StreamingWeightedMean(spec, { rowNormalize });
+  }
+
+  get count(): number {
+    return this.acc.count;
+  }
+
+  get totalWeight(): number {
+    return this.acc.totalWeight;
+  }
+
+  checkRoom(): void {
+    if (this.acc.count >= this.maxUpdates) throw new FlockError('too-large', `this round already holds ${this.maxUpdates} updates (maxUpdates)`);
+  }
+
+  add(delta: DeltaTensors, weight: number): void {
+    this.acc.addRows(delta, weight);
+  }
+
+  result(): NamedTensors {
+    return this.acc.mean();
+  }
+}

@@ -1,19 +1,18 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { applyServerUpdate } from '../../shared/aggregate/apply-server-update.ts';
-import { StreamingWeightedMean } from '../../shared/aggregate/streaming-weighted-mean.ts';
+import { RoundAggregation } from '../../shared/aggregate/round-aggregation.ts';
 import { generateSyntheticDataset } from '../../shared/data/synthetic-dataset.ts';
 import { createEmbeddingModel, type PairBatch } from '../../shared/model/embedding-model.ts';
 import { initParams } from '../../shared/model/init-params.ts';
 import type { RecommenderModel } from '../../shared/model/recommender-model.ts';
 import { deriveSeed, hashString } from '../../shared/random/seeded-random.ts';
 import { densifyMfDelta, trainMfLocally } from '../../shared/train/mf-typed-array-training.ts';
-import { checkUpdateAgainstSpec } from '../../shared/update/check-update.ts';
 import { clipToL2 } from '../../shared/update/l2-clip.ts';
 import { decodeUpdate, encodeUpdate, toWireTensors } from '../../shared/update/tensor-codec.ts';
 import { sampleParticipants } from '../rounds/sample-participants.ts';
 import { useNodeBackend } from '../runtime/node-tf-backend.ts';
-import { clientsForRound, fleetClientId, runInProcessSimulation, type SimulationConfig } from './in-process-simulation.ts';
+import { aggregationSettingsFor, clientsForRound, fleetClientId, runInProcessSimulation, type SimulationConfig } from './in-process-simulation.ts';
 import { researchSplit } from './simulation-data.ts';
 
 const dataset = generateSyntheticDataset({ users: 120, items: 80, seed: 5, meanInteractionsPerUser: 12 });
@@ -43,15 +42,19 @@ test('the same seed gives identical metrics and weights; another seed does not',
   assert.notDeepEqual(metricsOnly(c).rounds, metricsOnly(a).rounds);
 });
 
-test("a round's model equals the coordinator's path: dense Δ, clipToL2, encode/decode/check, StreamingWeightedMean.add, applyServerUpdate", async () => {
-  const one = { ...cfg, rounds: 1, evalEvery: 0 };
+for (const [name, over] of [
+  ['default weighting and combine', {}],
+  ['uniform weighting, median', { weighting: { kind: 'uniform' }, combine: { kind: 'median' } }],
+  ['examples-capped:10, trimmed mean', { weighting: { kind: 'examples-capped', cap: 10 }, combine: { kind: 'trimmed-mean', trim: 0.2 } }],
+] as const) test(`a round's model equals the coordinator's path (${name}): dense Δ, clipToL2, encode/decode, RoundAggregation.add, applyServerUpdate`, async () => {
+  const one: SimulationConfig = { ...cfg, rounds: 1, evalEvery: 0, ...over };
   const sim = await runInProcessSimulation(dataset, split, one);
 
   const model = createEmbeddingModel({ numItems: dataset.numItems, dim: cfg.dim }) as RecommenderModel<PairBatch>;
   const base = initParams(model.spec, 'global', cfg.seed);
   const eligible = [...Array(split.train.length).keys()].filter((u) => split.train[u].length > 0);
   const selected = sampleParticipants(eligible, 0, clientsForRound(eligible.length, cfg.clientsPerRound), deriveSeed(cfg.seed, 1));
-  const acc = new StreamingWeightedMean(model.spec, { rowNormalize: true });
+  const acc = new RoundAggregation(model.spec, aggregationSettingsFor(one));
   for (const u of selected) {
     const pSeed = hashString(fleetClientId(cfg.seed, u));
     const locals = initParams(model.spec, 'local', pSeed);
@@ -59,9 +62,10 @@ test("a round's model equals the coordinator's path: dense Δ, clipToL2, encode/
     const clipped = clipToL2(densifyMfDelta(res.delta, dataset.numItems, cfg.dim), cfg.clipNorm);
     const bytes = encodeUpdate({ round: 1, baseVersion: 0, numExamples: res.numExamples, preClipNorm: clipped.preClipNorm, tensors: toWireTensors(model.spec, clipped.tensors) });
     const update = decodeUpdate(bytes);
-    acc.add(checkUpdateAgainstSpec(model.spec, update, cfg.clipNorm), update.numExamples);
+    acc.add(update);
   }
-  const expected = applyServerUpdate(base, acc.mean(), cfg.serverLearningRate);
+  assert.equal(acc.count, selected.length);
+  const expected = applyServerUpdate(base, acc.result(), cfg.serverLearningRate);
   assert.deepEqual(sim.globals.itemEmbedding, expected.itemEmbedding);
   assert.deepEqual(sim.globals.itemBias, expected.itemBias);
 });

@@ -4,9 +4,17 @@
  * the coordinator's own functions:
  *
  *   sample (sampleParticipants, the round engine's seeds) → each client trains locally
- *   → Δ of the GLOBAL parameters, clipped to ‖Δ‖₂ ≤ C → StreamingWeightedMean (weight =
- *   positives seen, rowNormalize as `flock serve`) → server optimizer step
- *   (shared/aggregate/server-optimizer.ts; default plain SGD = applyServerUpdate).
+ *   → Δ of the GLOBAL parameters, clipped to ‖Δ‖₂ ≤ C → the coordinator's aggregation
+ *   pipeline, RoundAggregation (validate → weight → bound → combine; `weighting` and
+ *   `combine` as configured, defaults DEFAULT_WEIGHTING / DEFAULT_COMBINE, rowNormalize
+ *   as `flock serve`) → server optimizer step (shared/aggregate/server-optimizer.ts;
+ *   default plain SGD = applyServerUpdate).
+ *
+ * Poisoning experiments (`attack`): a fixed seeded subset of the eligible clients
+ * (pickAttackers, shared/attack/poison-update.ts) train honestly, then send
+ * poisonUpdate(kind, their clipped Δ, C) and claim ATTACKER_CLAIMED_EXAMPLES (10⁷)
+ * examples; their local user vectors keep the honest training and they are evaluated
+ * like everyone else.
  *
  * Seeds mirror the socket path exactly: client id `fleet-${seed}-${user}` (as the socket
  * fleet), participant seed hashString(clientId), local user embedding
@@ -16,25 +24,29 @@
  * Two trainers:
  * - 'typed-array' (default, fast): shared/train/mf-typed-array-training.ts on the touched
  *   rows only, clipped with clipRowSparseToL2 (the same norm and scaling as clipToL2) and
- *   folded with StreamingWeightedMean.addRows (bit-identical to add() of the dense Δ).
+ *   handed to RoundAggregation.addDelta row-sparse (the same result as add() of the
+ *   dense encoded update; tested).
  *   Bytes uploaded are those of the dense encoded update a real client sends.
  * - 'tfjs': trainLocally on the active TensorFlow.js backend + buildUpdate (Δ, clip,
  *   encode) + add() of the decoded-equivalent dense Δ: literally the participant's path.
  */
 import type { Dataset, UserSplit } from '../../shared/data/interactions.ts';
 import { createServerOptimizer, type ServerOptimizer, type ServerOptimizerKind } from '../../shared/aggregate/server-optimizer.ts';
-import { StreamingWeightedMean } from '../../shared/aggregate/streaming-weighted-mean.ts';
+import { DEFAULT_COMBINE, DEFAULT_WEIGHTING, type AggregationSettings, type CombineRule, type WeightingPolicy } from '../../shared/aggregate/aggregation-settings.ts';
+import { RoundAggregation } from '../../shared/aggregate/round-aggregation.ts';
+import { ATTACKER_CLAIMED_EXAMPLES, pickAttackers, poisonUpdate, type AttackKind } from '../../shared/attack/poison-update.ts';
 import type { RankingReport } from '../../shared/eval/evaluate-ranking.ts';
 import { testHistories, type SplitReport, type TestHistory } from '../../shared/eval/evaluate-split.ts';
 import { createEmbeddingModel, type PairBatch } from '../../shared/model/embedding-model.ts';
 import { initParams } from '../../shared/model/init-params.ts';
 import type { RecommenderModel, TrainConfig } from '../../shared/model/recommender-model.ts';
 import type { ModelSpec } from '../../shared/model/model-spec.ts';
-import { deriveSeed, hashString } from '../../shared/random/seeded-random.ts';
+import { deriveSeed, hashString, SeededRandom } from '../../shared/random/seeded-random.ts';
 import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
 import { trainLocally } from '../../shared/train/local-training.ts';
 import { MfScratch, trainMfLocally } from '../../shared/train/mf-typed-array-training.ts';
 import { buildUpdate } from '../../shared/update/build-update.ts';
+import type { DeltaTensors } from '../../shared/update/check-update.ts';
 import { clipRowSparseToL2 } from '../../shared/update/row-sparse-clip.ts';
 import { sampleParticipants } from '../rounds/sample-participants.ts';
 import { evaluateMf } from './evaluate-mf.ts';
@@ -77,6 +89,18 @@ export interface SimulationConfig {
   readonly serverBeta2?: number;
   /** adam: adaptivity τ (default 1e-3). */
   readonly serverEpsilon?: number;
+  /** The weight stage (default DEFAULT_WEIGHTING). */
+  readonly weighting?: WeightingPolicy;
+  /** The combine stage (default DEFAULT_COMBINE). */
+  readonly combine?: CombineRule;
+  /** Poisoning: this fraction of the eligible clients (fixed, seeded) send poisonUpdate(kind, …) claiming 10⁷ examples. */
+  readonly attack?: SimulationAttack;
+}
+
+export interface SimulationAttack {
+  readonly kind: AttackKind;
+  /** In [0, 1): fraction of the eligible clients that are attackers. */
+  readonly fraction: number;
 }
 
 export interface RoundMetrics {
@@ -149,6 +173,16 @@ export function clientsForRound(eligible: number, clientsPerRound: number): numb
   return Math.max(1, Math.min(eligible, want));
 }
 
+/** The aggregation pipeline's settings of a simulation config (the coordinator's defaults where unset). */
+export function aggregationSettingsFor(cfg: SimulationConfig): AggregationSettings {
+  return { weighting: cfg.weighting ?? DEFAULT_WEIGHTING, combine: cfg.combine ?? DEFAULT_COMBINE, clipNorm: cfg.clipNorm, rowNormalize: cfg.rowNormalize };
+}
+
+/** The attackers of a run: a fixed seeded subset of the eligible clients (none without an attack). */
+export function simulationAttackers(cfg: SimulationConfig, eligible: readonly number[]): Set<number> {
+  return cfg.attack && cfg.attack.fraction > 0 ? pickAttackers(eligible, cfg.attack.fraction, deriveSeed(cfg.seed, 0x417ac)) : new Set();
+}
+
 /** The server optimizer a simulation config asks for (plain SGD with the server learning rate by default). */
 export function serverOptimizerFor(cfg: SimulationConfig): ServerOptimizer {
   return createServerOptimizer({
@@ -173,9 +207,12 @@ export interface RoundClients {
   readonly roundSeed: number;
   readonly selected: readonly number[];
   readonly globals: NamedTensors;
-  /** Fold each client's clipped update in here... */
-  readonly acc: StreamingWeightedMean;
-  /** ...and record each client's loss, norm and bytes here. */
+  /**
+   * Hand each client's clipped update to the round's aggregation here (an attacker's is
+   * replaced by its poisoned update and 10⁷ claimed examples on the way)...
+   */
+  readonly submit: (user: number, delta: DeltaTensors, numExamples: number) => void;
+  /** ...and record each client's (honest) loss, norm and bytes here. */
   readonly tally: RoundTally;
 }
 
@@ -204,16 +241,26 @@ export async function runFederatedRounds(o: FederatedRoundsOptions): Promise<Sim
   const perRound = clientsForRound(o.eligible.length, cfg.clientsPerRound);
   const rounds: RoundMetrics[] = [];
   const log = new EvaluationLog();
+  const settings = aggregationSettingsFor(cfg);
+  const attackers = simulationAttackers(cfg, o.eligible);
   let trainSeconds = 0;
   let clientUpdates = 0;
   log.record(0, () => o.evaluate(globals));
   for (let r = 1; r <= cfg.rounds; r++) {
     const t0 = now();
     const selected = sampleParticipants([...o.eligible], 0, perRound, deriveSeed(cfg.seed, r));
-    const acc = new StreamingWeightedMean(o.spec, { rowNormalize: cfg.rowNormalize });
+    const aggregation = new RoundAggregation(o.spec, settings, { maxUpdates: perRound });
+    const submit = (user: number, delta: DeltaTensors, numExamples: number) => {
+      if (cfg.attack && attackers.has(user)) {
+        const poisoned = poisonUpdate(cfg.attack.kind, delta, cfg.clipNorm, new SeededRandom(deriveSeed(cfg.seed, r, user, 0x417ac)));
+        aggregation.addDelta(poisoned, ATTACKER_CLAIMED_EXAMPLES);
+      } else {
+        aggregation.addDelta(delta, numExamples);
+      }
+    };
     const tally = new RoundTally();
-    clientUpdates += await o.trainClients({ round: r, roundSeed: deriveSeed(cfg.seed, r, 1), selected, globals, acc, tally });
-    globals = server.step(globals, acc.mean());
+    clientUpdates += await o.trainClients({ round: r, roundSeed: deriveSeed(cfg.seed, r, 1), selected, globals, submit, tally });
+    globals = server.step(globals, aggregation.result());
     const seconds = now() - t0;
     trainSeconds += seconds;
     const m = tally.metrics(r, seconds);
@@ -260,7 +307,7 @@ export async function runInProcessSimulation(
       globals: sharedGlobals.buffer as SharedArrayBuffer, users: users.buffer as SharedArrayBuffer,
     });
   }
-  const trainClients = async ({ round: r, roundSeed, selected, globals, acc, tally }: RoundClients): Promise<number> => {
+  const trainClients = async ({ round: r, roundSeed, selected, globals, submit, tally }: RoundClients): Promise<number> => {
     let updates = 0;
     if (pool && sharedGlobals) {
       sharedGlobals.set(globals.itemEmbedding, 0);
@@ -270,7 +317,8 @@ export async function runInProcessSimulation(
         let off = 0;
         for (let c = 0; c < part.rowCounts.length; c++) {
           const rows = part.rows.subarray(off, off + part.rowCounts[c]);
-          acc.addRows(
+          submit(
+            selected[updates],
             {
               itemEmbedding: { rows, data: part.itemEmbedding.subarray(off * dim, (off + part.rowCounts[c]) * dim) },
               itemBias: { rows, data: part.itemBias.subarray(off, off + part.rowCounts[c]) },
@@ -293,13 +341,13 @@ export async function runInProcessSimulation(
           { itemEmbedding: { rows: res.delta.rows, data: res.delta.itemEmbedding }, itemBias: { rows: res.delta.rows, data: res.delta.itemBias } },
           cfg.clipNorm,
         );
-        acc.addRows(clip.tensors, res.numExamples);
+        submit(u, clip.tensors, res.numExamples);
         userVec.set(res.userEmbedding);
         tally.add({ loss: res.loss, numExamples: res.numExamples, preClipNorm: clip.preClipNorm, clipped: clip.clipped, bytes: denseUpdateBytes });
       } else {
         const res = await trainLocally(model, globals, { userEmbedding: userVec.slice() }, split.train[u], train, seed);
         const update = buildUpdate(spec, res.globals, globals, { round: r, baseVersion: r - 1, numExamples: res.numExamples, clipNorm: cfg.clipNorm });
-        acc.add(update.delta, res.numExamples);
+        submit(u, update.delta, res.numExamples);
         userVec.set(res.locals.userEmbedding);
         tally.add({ loss: res.loss, numExamples: res.numExamples, preClipNorm: update.preClipNorm, clipped: update.clipped, bytes: update.bytes.byteLength });
       }

@@ -2,8 +2,9 @@
  * The SASRec sequence model in the research runs (`flock simulate --model sasrec`
  * in-process and `flock train --centralized --model sasrec`). Training always uses the
  * participant's TensorFlow.js path (trainLocally + buildUpdate) on the active backend;
- * aggregation is the coordinator's own StreamingWeightedMean (rowNormalize touches only
- * rowSparse parameters, here the item table) + the server optimizer (shared/aggregate/
+ * aggregation is the coordinator's own pipeline, RoundAggregation (via runFederatedRounds:
+ * weighting, combine rule, attackers as configured; rowNormalize touches only rowSparse
+ * parameters, here the item table) + the server optimizer (shared/aggregate/
  * server-optimizer.ts; plain SGD = applyServerUpdate by default) — no special cases.
  *
  * The split and metrics are the MF runs': leave-one-out by time; a person's training
@@ -77,12 +78,12 @@ export async function runSequenceSimulation(
     cfg, spec, eligible, hooks,
     initial: initParams(spec, 'global', cfg.seed),
     evaluate: (globals) => evaluateSequence(model, globals, split, cfg.seed, histories),
-    trainClients: async ({ round: r, roundSeed, selected, globals, acc, tally }) => {
+    trainClients: async ({ round: r, roundSeed, selected, globals, submit, tally }) => {
       for (const u of selected) {
         const pSeed = hashString(fleetClientId(cfg.seed, u)) >>> 0;
         const res = await trainLocally(model, globals, {}, split.train[u], train, deriveSeed(roundSeed, r, pSeed));
         const update = buildUpdate(spec, res.globals, globals, { round: r, baseVersion: r - 1, numExamples: res.numExamples, clipNorm: cfg.clipNorm });
-        acc.add(update.delta, res.numExamples);
+        submit(u, update.delta, res.numExamples);
         tally.add({ loss: res.loss, numExamples: res.numExamples, preClipNorm: update.preClipNorm, clipped: update.clipped, bytes: update.bytes.byteLength });
       }
       return selected.length;

@@ -215,16 +215,23 @@ function printTable(rows: Row[], o: DrillOptions): void {
   }
 }
 
-const SAVE_POSITIONS = (ms: number): { env: string; label: string }[] => [
-  { env: `tmp-written:${ms}:.flkw`, label: 'weights tmp written, not fsynced' },
-  { env: `tmp-synced:${ms}:.flkw`, label: 'weights tmp fsynced, not renamed' },
-  { env: `renamed:${ms}:.flkw`, label: 'weights in place, no state/manifest' },
-  { env: `renamed:${ms}:.server.flkw`, label: 'state in place, no .sha256/manifest' },
-  { env: `renamed:${ms}:.sha256`, label: 'all files in place, no manifest' },
-  { env: `tmp-written:${ms}:manifest.json`, label: 'manifest tmp written' },
-  { env: `tmp-synced:${ms}:manifest.json`, label: 'manifest tmp fsynced, not renamed' },
-  { env: `renamed:${ms}:manifest.json`, label: 'manifest renamed (committed), not returned' },
+/** Where in a save each in-save kill aims (FLOCK_STORE_PAUSE values), in the order of a save. */
+const SAVE_POSITIONS = (ms: number): string[] => [
+  `tmp-written:${ms}:.flkw`,
+  `tmp-synced:${ms}:.flkw`,
+  `renamed:${ms}:.flkw`,
+  `renamed:${ms}:.server.flkw`,
+  `renamed:${ms}:.sha256`,
+  `tmp-written:${ms}:manifest.json`,
+  `tmp-synced:${ms}:manifest.json`,
+  `renamed:${ms}:manifest.json`,
 ];
+
+function describePause(step: string, file: string): string {
+  const what = file.endsWith('.server.flkw') ? 'state' : file.endsWith('.flkw') ? 'weights' : file.endsWith('.sha256') ? '.sha256' : 'manifest';
+  const state = step === 'tmp-written' ? 'tmp written, not fsynced' : step === 'tmp-synced' ? 'tmp fsynced, not in place' : step === 'renamed' ? (what === 'manifest' ? 'renamed: committed, not returned' : 'in place, manifest not written') : step;
+  return `${what} ${state} (${file.replace('versions/', '')})`;
+}
 
 async function main(): Promise<number> {
   const o = parseArgs(process.argv.slice(2));
@@ -235,7 +242,7 @@ async function main(): Promise<number> {
   const total = o.randomKills + o.saveKills;
   const positions = SAVE_POSITIONS(o.pauseMs);
   const kindOf = (i: number): Row['kind'] => (i < o.randomKills ? 'random' : 'in-save');
-  const envFor = (i: number): Record<string, string> => (i < total && kindOf(i) === 'in-save' ? { [PAUSE_ENV]: positions[(i - o.randomKills) % positions.length].env } : {});
+  const envFor = (i: number): Record<string, string> => (i < total && kindOf(i) === 'in-save' ? { [PAUSE_ENV]: positions[(i - o.randomKills) % positions.length] } : {});
   console.log(`crash drill: ${o.randomKills} kills at random moments + ${o.saveKills} inside a save, ${o.clients} fleet clients, seed ${o.seed}, data dir ${root}`);
 
   const isListening = (l: string) => jsonLine(l)?.msg === 'listening';
@@ -274,7 +281,7 @@ async function main(): Promise<number> {
         where = `${delay} ms after training resumed`;
       } else {
         const line = jsonLine(await coordinator.waitFor((l) => jsonLine(l)?.msg === PAUSE_LOG_MESSAGE, 60_000, 'pause inside a save'))!;
-        where = `${positions[(i - o.randomKills) % positions.length].label} (${String(line.file).replace('versions/', '')})`;
+        where = describePause(String(line.step), String(line.file)); // where it really paused (an earlier match may have gone by)
       }
       await coordinator.kill('SIGKILL');
       const committedBefore = await newestCommitted(modelDir);

@@ -56,7 +56,6 @@ test(`SIGKILL at ${KILLS} random moments of a save loop: every reopen is sound a
   const seed = Date.now() % 100_000;
   const random = new SeededRandom(seed);
   let previousLatest = -1;
-  let previousNext = 0;
   for (let i = 0; i < KILLS; i++) {
     const delayMs = random.int(400);
     const run = await runAndKill(t.dir, delayMs);
@@ -67,11 +66,13 @@ test(`SIGKILL at ${KILLS} random moments of a save loop: every reopen is sound a
     assert.equal(run.ready, previousLatest, `the child resumed where the last check left off (${context})`);
     assert.ok(latest >= previousLatest, `latest went back (${context})`);
     assert.ok(latest >= run.acknowledged, `an acknowledged save was lost (${context})`);
-    assert.ok(store.nextVersion() >= previousNext, `nextVersion went back (${context})`);
+    // nextVersion() itself may come back by one: open() counts a leftover .tmp file's
+    // number and then removes the file, so a kill before the next write reuses a number
+    // nothing ever read. It is always past every file on disk (assertSound).
+    assert.ok(store.nextVersion() > latest, `nextVersion must be past the latest (${context})`);
     await assertSound(t.dir, store);
     console.log(`kill ${i + 1} after ${delayMs} ms: acknowledged ${run.acknowledged}, reopened at ${latest}, next ${store.nextVersion()}; repairs: ${warnings.map((w) => w.replace(/ \(.*$/, '').slice(0, 90)).join(' | ') || 'none'}`);
     previousLatest = latest;
-    previousNext = store.nextVersion();
   }
   assert.ok(previousLatest >= 0, 'the children saved something');
 });

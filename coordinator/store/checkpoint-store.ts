@@ -75,7 +75,9 @@ export class CheckpointStore {
 
   /**
    * The version number the next save must use (or exceed): one past the highest version
-   * this data dir has ever held, including versions moved aside or cut off mid-save.
+   * number found on disk at open (manifest entries, live files, files moved aside, .tmp
+   * leftovers) or used by a save since, even a failed one. Only a number whose sole trace
+   * was a .tmp file (removed by open) can come back: no reader ever saw it.
    */
   nextVersion(): number {
     return this.next;

@@ -13,6 +13,8 @@ export interface RestDeps {
   readonly federations: readonly ModelFederation[];
   readonly dataset: Dataset;
   readonly startedAt: number;
+  /** Told the size of every weights file served (metrics). */
+  readonly onWeightsServed?: (kind: string, bytes: number) => void;
 }
 
 function notFound(res: Response, message: string): void {
@@ -86,6 +88,7 @@ export function restApi(d: RestDeps): express.Router {
     // A numbered version never changes; "latest" moves with every round.
     res.setHeader('Cache-Control', raw === 'latest' ? 'no-cache' : 'public, max-age=31536000, immutable');
     res.type('application/octet-stream').send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    if (req.method !== 'HEAD') d.onWeightsServed?.(f.kind, bytes.byteLength);
   });
 
   model.get('/rounds', async (req, res) => {

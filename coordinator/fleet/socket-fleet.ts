@@ -4,7 +4,9 @@ import { initParams } from '../../shared/model/init-params.ts';
 import { createModel, type ModelKind } from '../../shared/model/model-registry.ts';
 import { MemoryParticipantStore } from '../../shared/participant/memory-participant-store.ts';
 import { coordinatorCredentials } from '../../shared/participant/credential-source.ts';
-import { Participant } from '../../shared/participant/participant.ts';
+import { Participant, type UpdateMod } from '../../shared/participant/participant.ts';
+import { ATTACKER_CLAIMED_EXAMPLES, pickAttackers, poisonUpdate, type AttackKind } from '../../shared/attack/poison-update.ts';
+import { SeededRandom } from '../../shared/random/seeded-random.ts';
 import { HealthResponseSchema, ModelInfoResponseSchema } from '../../shared/protocol/messages.ts';
 import { modelApiPath, weightsApiPath } from '../../shared/protocol/model-routes.ts';
 import { hashString } from '../../shared/random/seeded-random.ts';
@@ -25,6 +27,8 @@ export interface SocketFleetOptions {
   readonly seed: number;
   /** The coordinator's invite secret, when it requires one. */
   readonly invite?: string;
+  /** Poisoning experiment: a fixed seeded fraction of the participants send `kind` instead of their honest update. */
+  readonly attack?: { readonly kind: AttackKind; readonly fraction: number };
   readonly backend?: NodeBackend;
   /** Give up when no new version appears for this long. */
   readonly stallTimeoutMs?: number;
@@ -76,6 +80,14 @@ export async function runSocketFleet(o: SocketFleetOptions): Promise<SocketFleet
   if (users.length < o.clients) o.log(`only ${users.length} users have held-out items; running ${users.length} clients`);
 
   let rejections = 0;
+  const attackers = o.attack ? pickAttackers(users, o.attack.fraction, o.seed) : new Set<number>();
+  if (o.attack) o.log(`${attackers.size} of ${users.length} participants attack (${o.attack.kind}, claiming ${ATTACKER_CLAIMED_EXAMPLES} examples)`);
+  const attackMod = (u: number): UpdateMod | undefined => {
+    if (!o.attack || !attackers.has(u)) return undefined;
+    const { kind } = o.attack;
+    const rng = new SeededRandom(o.seed * 7919 + u);
+    return (honest, clipNorm) => ({ delta: poisonUpdate(kind, honest, clipNorm, rng) as Record<string, Float32Array>, numExamples: ATTACKER_CLAIMED_EXAMPLES });
+  };
   const fleet = users.map((u) => {
     // Seeds local randomness only (the same key as the in-process simulation); the identity comes from the credential.
     const clientId = `fleet-${o.seed}-${u}`;
@@ -91,6 +103,7 @@ export async function runSocketFleet(o: SocketFleetOptions): Promise<SocketFleet
       store,
       backend: { name: o.backend ?? 'wasm', reason: 'Node fleet participant' },
       foldInEpochs: 0,
+      updateMod: attackMod(u),
       onEvent: (e) => {
         if (e.type === 'rejected') {
           rejections++;

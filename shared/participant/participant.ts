@@ -20,7 +20,8 @@ import { deriveSeed, hashString } from '../random/seeded-random.ts';
 import type { NamedTensors } from '../tensor/named-tensors.ts';
 import { trainLocally } from '../train/local-training.ts';
 import { buildUpdate } from '../update/build-update.ts';
-import { decodeWeights, fromWireTensors } from '../update/tensor-codec.ts';
+import { decodeWeights, encodeUpdate, fromWireTensors, toWireTensors } from '../update/tensor-codec.ts';
+import type { ModelSpec } from '../model/model-spec.ts';
 import { historyFromInteractions } from './history.ts';
 import type { ParticipantEvent, ParticipantState } from './participant-events.ts';
 import type { CredentialSource } from './credential-source.ts';
@@ -52,7 +53,15 @@ export interface ParticipantOptions {
   readonly onEvent?: (e: ParticipantEvent) => void;
   /** Local fold-in epochs run before recommending (fits the person's own embedding). */
   readonly foldInEpochs?: number;
+  /**
+   * Research only (poisoning experiments of the socket fleet): replaces the clipped
+   * honest update before it is sent, as a malicious client would. Never set in the web app.
+   */
+  readonly updateMod?: UpdateMod;
 }
+
+/** What a (simulated) malicious participant sends instead of its clipped honest Δ. */
+export type UpdateMod = (honest: NamedTensors, clipNorm: number) => { delta: NamedTensors; numExamples: number };
 
 /**
  * The participant loop for one model, written once for the browser and the Node fleet:
@@ -261,14 +270,20 @@ export class Participant {
         numExamples: result.numExamples,
         clipNorm: config.clipNorm,
       });
+      const bytes = this.opts.updateMod ? this.modified(model.spec, update.delta, msg, update.preClipNorm) : update.bytes;
       this.state.lastLoss = result.loss;
       this.emit({ type: 'trained', round: msg.round, loss: result.loss, numExamples: result.numExamples, preClipNorm: update.preClipNorm, clipped: update.clipped });
-      if (this.socket?.connected) this.send(msg.round, update.bytes);
+      if (this.socket?.connected) this.send(msg.round, bytes);
       else {
-        await this.opts.store.putOutbox({ modelKind: this.opts.model, round: msg.round, baseVersion: msg.version, bytes: update.bytes, createdAt: Date.now() });
+        await this.opts.store.putOutbox({ modelKind: this.opts.model, round: msg.round, baseVersion: msg.version, bytes, createdAt: Date.now() });
         this.emit({ type: 'queued', round: msg.round });
       }
     });
+  }
+
+  private modified(spec: ModelSpec, honest: NamedTensors, msg: RoundStartMessage, preClipNorm: number): Uint8Array {
+    const { delta, numExamples } = this.opts.updateMod!(honest, msg.config.clipNorm);
+    return encodeUpdate({ round: msg.round, baseVersion: msg.version, numExamples, preClipNorm, tensors: toWireTensors(spec, delta) });
   }
 
   private send(round: number, bytes: Uint8Array): void {

@@ -11,6 +11,8 @@ import { runCentralizedExperiment, runCentralizedSequenceExperiment, runFederate
 import type { EvaluationPoint, SimulationConfig } from './simulation/in-process-simulation.ts';
 import { DEFAULT_SERVER_BETA2, DEFAULT_SERVER_EPSILON, DEFAULT_SERVER_MOMENTUM, parseServerOptimizerKind, type ServerOptimizerKind } from '../shared/aggregate/server-optimizer.ts';
 import { parseTestHistory, type TestHistory } from '../shared/eval/evaluate-split.ts';
+import { DEFAULT_COMBINE, DEFAULT_WEIGHTING, describeAggregation, formatCombine, formatWeighting, parseCombine, parseWeighting } from '../shared/aggregate/aggregation-settings.ts';
+import { parseAttackKind } from '../shared/attack/poison-update.ts';
 import type { SequenceSettings } from './simulation/sequence-simulation.ts';
 import { writeResearchOutputs, type ResearchReport } from './simulation/research-report.ts';
 import { loadSource, parseSyntheticSpec, type DataSource } from './simulation/simulation-data.ts';
@@ -18,6 +20,8 @@ import { DEFAULT_CATALOG } from '../shared/data/synthetic-dataset.ts';
 import { parseModelKind } from '../shared/model/model-registry.ts';
 import { checkModels, DEFAULT_LEARNING_RATE, DEFAULT_SERVE_CONFIG as D, type ModelKind, type ServeConfig } from './serve-config.ts';
 import { startCoordinator } from './server.ts';
+import { edgeServeConfig, edgeServeOptions } from './http/edge-flags.ts';
+import { registerKeysCommand } from './identity/keys-command.ts';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -27,6 +31,11 @@ const int = (name: string) => (v: string) => {
 const positive = (name: string) => (v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+  return n;
+};
+const nonNegative = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative number`);
   return n;
 };
 const fraction = (name: string) => (v: string) => {
@@ -81,7 +90,7 @@ function sequenceShapeOptions(cmd: Command, scope: string): Command {
 
 const program = new Command('flock').description('Federated recommendation training across browsers');
 
-sequenceShapeOptions(program
+edgeServeOptions(sequenceShapeOptions(program
   .command('serve')
   .description('run the coordinator: web app, REST API and federated rounds')
   .option('--host <host>', 'address to listen on', D.host)
@@ -95,8 +104,12 @@ sequenceShapeOptions(program
   .option('--min-clients <n>', 'eligible clients needed before a round opens', int('--min-clients'), D.minClients)
   .option('--clients-per-round <f>', 'fraction of eligible clients sampled per round', fraction('--clients-per-round'), D.clientsPerRound)
   .option('--min-per-round <n>', 'minimum participants per round', int('--min-per-round'), D.minPerRound)
-  .option('--quorum <f>', 'fraction of participants whose updates a round needs', fraction('--quorum'), D.quorum)
+  .option('--overselect <f>', 'select this fraction more participants than a round\'s target; the round closes as soon as the target is in', nonNegative('--overselect'), D.overselect)
+  .option('--quorum <f>', 'fraction of the target a round needs to aggregate at its deadline or when nobody is left to wait for', fraction('--quorum'), D.quorum)
   .option('--round-timeout <ms>', 'round deadline', int('--round-timeout'), D.roundTimeoutMs)
+  .option('--straggler-grace <ms>', 'once a round has its quorum, wait this long (or as long as the quorum took) for the rest, then drop them', int('--straggler-grace'), D.stragglerGraceMs)
+  .option('--weighting <policy>', `weight of each accepted update, decided by the server: uniform or examples-capped:K (default ${formatWeighting(D.weighting)})`, cliAggregation('--weighting', parseWeighting), D.weighting)
+  .option('--combine <rule>', `how a round's updates are combined: mean, trimmed-mean:β, median or centered-clipping[:τ[:L]] (default ${formatCombine(D.combine)})`, cliAggregation('--combine', parseCombine), D.combine)
   .option('--round-delay <ms>', 'pause before opening a round', int('--round-delay'), D.roundDelayMs)
   .option('--max-rounds <n>', 'stop opening rounds after this many (0 = never)', int('--max-rounds'), D.maxRounds)
   .option('--local-epochs <n>', 'local epochs per round', int('--local-epochs'), D.round.localEpochs)
@@ -110,7 +123,7 @@ sequenceShapeOptions(program
   .option('--server-momentum <b>', 'momentum β / adam β1 in [0, 1)', Number, DEFAULT_SERVER_MOMENTUM)
   .option('--server-beta2 <b>', 'adam β2 in [0, 1)', Number, DEFAULT_SERVER_BETA2)
   .option('--server-epsilon <t>', 'adam adaptivity τ', positive('--server-epsilon'), DEFAULT_SERVER_EPSILON)
-  .option('--no-row-normalize', 'plain example-weighted FedAvg for embedding rows')
+  .option('--no-row-normalize', 'plain example-weighted FedAvg for embedding rows'))
   .action(async (o) => {
     const log = pino({ base: undefined });
     const config: ServeConfig = {
@@ -127,8 +140,12 @@ sequenceShapeOptions(program
       minClients: o.minClients,
       clientsPerRound: o.clientsPerRound,
       minPerRound: o.minPerRound,
+      overselect: o.overselect,
       quorum: o.quorum,
       roundTimeoutMs: o.roundTimeout,
+      stragglerGraceMs: o.stragglerGrace,
+      weighting: o.weighting,
+      combine: o.combine,
       roundDelayMs: o.roundDelay,
       maxRounds: o.maxRounds,
       serverLearningRate: o.serverLr,
@@ -136,6 +153,7 @@ sequenceShapeOptions(program
       rowNormalize: o.rowNormalize,
       round: { ...D.round, localEpochs: o.localEpochs, batchSize: o.batchSize, negatives: o.negatives, clipNorm: o.clip, accumulationSteps: Math.max(1, o.accumulationSteps) },
       learningRate: o.lr === undefined ? DEFAULT_LEARNING_RATE : { mf: o.lr, sasrec: o.lr },
+      ...edgeServeConfig(o),
     };
     const running = await startCoordinator(config, log);
     const shutdown = (signal: string) => {
@@ -145,6 +163,8 @@ sequenceShapeOptions(program
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
   });
+
+registerKeysCommand(program, D.dataDir);
 
 sequenceShapeOptions(program
   .command('simulate')
@@ -172,6 +192,10 @@ sequenceShapeOptions(program
   .option('--server-epsilon <t>', 'in-process: adam adaptivity τ', positive('--server-epsilon'), DEFAULT_SERVER_EPSILON)
   .option('--test-history <h>', 'in-process: what the test item is scored from: train+validation (SASRec protocol) or train', 'train+validation')
   .option('--no-row-normalize', 'in-process: plain example-weighted FedAvg for embedding rows')
+  .option('--weighting <policy>', `in-process: weight of an update: uniform or examples-capped:K (default ${formatWeighting(DEFAULT_WEIGHTING)})`, cliAggregation('--weighting', parseWeighting))
+  .option('--combine <rule>', `in-process: combine rule: mean, trimmed-mean:β, median or centered-clipping[:τ[:L]] (default ${formatCombine(DEFAULT_COMBINE)})`, cliAggregation('--combine', parseCombine))
+  .option('--attack <kind>', 'poisoning experiment (in-process, or the socket fleet with --url), with --attackers: reverse (−C·Δ/‖Δ‖), noise (Gaussian of norm C) or scale (C·Δ/‖Δ‖); attackers claim 10⁷ examples', cliAggregation('--attack', parseAttackKind))
+  .option('--attackers <fraction>', 'fraction of the clients (a fixed seeded subset) that attack, in [0, 1)', Number)
   .option('--dim <n>', 'in-process: embedding dimension', int('--dim'), D.dim)
   .option('--eval-every <k>', 'in-process: evaluate every k rounds (0 = start and end only)', int('--eval-every'), 1)
   .option('--workers <n>', 'in-process: worker_threads training clients in parallel (same results for any count)', int('--workers'), 1)
@@ -184,6 +208,9 @@ sequenceShapeOptions(program
       await simulateInProcess(o);
       return;
     }
+    for (const flag of ['weighting', 'combine']) {
+      if (o[flag] !== undefined) throw new InvalidArgumentError(`--${flag} is for the in-process simulation; the coordinator's aggregation is set by \`flock serve\``);
+    }
     const t0 = Date.now();
     const report = await runSocketFleet({
       url: o.url.replace(/\/$/, ''),
@@ -193,6 +220,7 @@ sequenceShapeOptions(program
       dataPath: resolveData(o.data),
       seed: o.seed,
       backend: o.backend,
+      ...simulationAttack(o),
       log: (line) => console.log(line),
     });
     const first = report.history[0];
@@ -324,12 +352,36 @@ function serverOptimizerOptions(o: Record<string, any>): Pick<SimulationConfig, 
   return kind === 'momentum' ? momentum : { ...momentum, serverBeta2: o.serverBeta2, serverEpsilon: o.serverEpsilon };
 }
 
+/** `--weighting`, `--combine`, `--attack`: the shared parsers, as usage errors. */
+function cliAggregation<T>(flag: string, parse: (v: string) => T): (v: string) => T {
+  return (v) => {
+    try {
+      return parse(v);
+    } catch (err) {
+      throw new InvalidArgumentError(`${flag}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+}
+
+/** `--attack KIND --attackers FRACTION` (both or neither; fraction 0 = no attack). */
+function simulationAttack(o: Record<string, any>): Pick<SimulationConfig, 'attack'> {
+  if (o.attack === undefined && o.attackers === undefined) return {};
+  if (o.attack === undefined || o.attackers === undefined) throw new InvalidArgumentError('--attack and --attackers go together, e.g. --attack reverse --attackers 0.1');
+  if (!(Number.isFinite(o.attackers) && o.attackers >= 0 && o.attackers < 1)) throw new InvalidArgumentError(`--attackers must be a fraction in [0, 1), got ${o.attackers}`);
+  return o.attackers > 0 ? { attack: { kind: o.attack, fraction: o.attackers } } : {};
+}
+
 async function simulateInProcess(o: Record<string, any>): Promise<void> {
   if (o.trainer !== 'typed-array' && o.trainer !== 'tfjs') throw new InvalidArgumentError('--trainer must be typed-array or tfjs');
   const kind = modelKind(o.model);
   if (o.trainer === 'tfjs' || kind === 'sasrec') await useNodeBackend(o.backend);
   const source = dataSource(o);
   const dataset = await loadSource(source);
+  const attack = simulationAttack(o).attack;
+  console.log(
+    `aggregation: ${describeAggregation({ weighting: o.weighting ?? DEFAULT_WEIGHTING, combine: o.combine ?? DEFAULT_COMBINE, clipNorm: o.clip, rowNormalize: o.rowNormalize })}` +
+      (attack ? `; attackers: ${attack.fraction} of the clients send '${attack.kind}' claiming 10⁷ examples` : ''),
+  );
   const bar = progressBar('round');
   bar.start(o.rounds, 0, { hr: '-', ndcg: '-' });
   const report = await runFederatedExperiment({
@@ -350,6 +402,9 @@ async function simulateInProcess(o: Record<string, any>): Promise<void> {
       serverLearningRate: o.serverLr,
       ...serverOptimizerOptions(o),
       rowNormalize: o.rowNormalize,
+      weighting: o.weighting ?? DEFAULT_WEIGHTING,
+      combine: o.combine ?? DEFAULT_COMBINE,
+      ...simulationAttack(o),
       evalEvery: o.evalEvery,
       trainer: kind === 'sasrec' ? 'tfjs' : o.trainer,
       workers: kind === 'sasrec' ? 1 : Math.max(1, o.workers),

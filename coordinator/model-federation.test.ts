@@ -19,7 +19,8 @@ test('one coordinator federates both models: separate folders, descriptors, weig
   const dir = await mkdtemp(path.join(tmpdir(), 'flock-federations-'));
   const c = await startCoordinator(config(dir), silent);
   try {
-    assert.deepEqual((await readdir(dir)).sort(), ['mf', 'sasrec']);
+    // One folder per model, beside the coordinator's identity keys and operator token.
+    assert.deepEqual((await readdir(dir)).sort(), ['identity', 'mf', 'operator-token', 'sasrec']);
     const models = ModelsResponseSchema.parse(await (await fetch(`${c.url}/api/models`)).json());
     assert.deepEqual(models.models.map((m) => m.model.kind), ['mf', 'sasrec']);
     // Per-model local learning rates (the sequence model needs a smaller one).
@@ -47,7 +48,7 @@ test('a model left out of --models is not served', async () => {
   try {
     assert.equal((await fetch(`${c.url}${modelApiPath('mf')}`)).status, 404);
     assert.equal((await fetch(`${c.url}${modelApiPath('sasrec')}`)).status, 200);
-    assert.deepEqual(await readdir(dir), ['sasrec']);
+    assert.deepEqual((await readdir(dir)).filter((f) => f !== 'identity' && f !== 'operator-token'), ['sasrec']);
   } finally {
     await c.close();
     await rm(dir, { recursive: true, force: true });

@@ -15,7 +15,7 @@ import { collectConsole, launchChromium } from './harness/chromium.ts';
 import { ensureBuilt } from './harness/build.ts';
 import { getJson, REPO_ROOT, startCoordinator, type RunningCoordinator } from './harness/coordinator-process.ts';
 import { captureTraffic, type TrafficCapture } from './harness/traffic-capture.ts';
-import { assertNoInteractionsSent } from './harness/assert-no-interactions-sent.ts';
+import { assertOnlyAllowedTrafficSent } from './harness/assert-allowed-traffic.ts';
 import { modelState, readState, waitFor as waitForState, type ModelPageState } from './harness/page-state.ts';
 import { HealthResponseSchema, type HealthResponse } from '../shared/protocol/messages.ts';
 import { modelApiPath } from '../shared/protocol/model-routes.ts';
@@ -199,6 +199,6 @@ test('three WebGPU browsers train the shared model over ≥ 3 federated rounds, 
         `(${binaryFrames} binary), ${p.traffic.totalBytesSent()} payload bytes; page reports bytes-sent ${states[p.index].bytesSent}`,
     );
     await writeFile(path.join(ARTIFACTS, `traffic-page-${p.index}.json`), JSON.stringify(p.traffic.summary(), null, 1));
-    assertNoInteractionsSent(p.traffic, p.liked, `page ${p.index}`);
+    await p.traffic.settle(); assertOnlyAllowedTrafficSent(p.traffic, { origin: url, liked: p.liked, page: `page ${p.index}` });
   }
 });

@@ -16,7 +16,7 @@ import { ensureBuilt } from './harness/build.ts';
 import { collectConsole, launchChromium } from './harness/chromium.ts';
 import { getJson, REPO_ROOT, startCoordinator, type RunningCoordinator } from './harness/coordinator-process.ts';
 import { modelState, readState, waitFor } from './harness/page-state.ts';
-import { assertNoInteractionsSent } from './harness/assert-no-interactions-sent.ts';
+import { assertOnlyAllowedTrafficSent } from './harness/assert-allowed-traffic.ts';
 import { captureTraffic, type TrafficCapture } from './harness/traffic-capture.ts';
 
 const MODELS = ['mf', 'sasrec'] as const;
@@ -98,7 +98,7 @@ test('three WebGPU browsers train both models; each page shows both models\' rec
   for (const [k, p] of pages.entries()) {
     const namespaces = new Set(p.traffic.frames.map((f) => (typeof f.payload === 'string' ? /^\d+(\/models\/\w+),/.exec(f.payload)?.[1] : undefined)).filter(Boolean));
     assert.deepEqual([...namespaces].sort(), MODELS.map((m) => `/models/${m}`), `page ${k} talks to both models' namespaces`);
-    assertNoInteractionsSent(p.traffic, clickedBy(k), `page ${k}`);
+    await p.traffic.settle(); assertOnlyAllowedTrafficSent(p.traffic, { origin: url, liked: clickedBy(k), page: `page ${k}` });
   }
   const artifacts = path.join(REPO_ROOT, 'e2e', 'artifacts');
   await mkdir(artifacts, { recursive: true });

@@ -178,17 +178,19 @@ test('three WebGPU browsers train the shared model over ≥ 3 federated rounds, 
 
   // Privacy. What left each page in the run this test was written against (see
   // e2e/artifacts/traffic-page-K.json for the record of the latest run):
-  //  - HTTP: only GETs without bodies — the app's assets, /api/catalog, /api/models and
-  //    /api/models/mf/weights/<version> for each version it trained on or displayed;
-  //  - socket.io text frames: `40/models/mf,` (connect), one `join` {protocolVersion, clientId (a
-  //    random UUID), backend, backendReason, eligible}, a few `eligibility` {eligible};
+  //  - HTTP: GETs without bodies — the app's assets, /api/catalog, /api/models and
+  //    /api/models/mf/weights/<version> for each version it trained on or displayed — and
+  //    one POST /api/credentials `{}` (the coordinator issues the participant id);
+  //  - socket.io text frames: `40/models/mf,{"token":…}` (connect with the credential), one
+  //    `join` {protocolVersion, backend, eligible}, a few `eligibility` {eligible};
   //  - per round joined: `451-/models/mf,["update",{"_placeholder":true,"num":0}]` plus ONE binary
   //    attachment of 27,284 B = a small header + the clipped delta of the GLOBAL
   //    parameters as dense float32 (400 items × (16 + 1) × 4 B = 27,200 B: item
   //    embedding and item bias). Dense, but rows of untouched items are exactly zero,
   //    so the set of touched rows (positives mixed with sampled negatives) is visible.
-  // The user's embedding, likes and ratings stay in IndexedDB; assertNoInteractionsSent
-  // checks that no URL, body or frame carries an interaction record or the liked ids.
+  // The user's embedding, likes and ratings stay in IndexedDB; assertOnlyAllowedTrafficSent
+  // checks every request and frame against an allow-list of fields, then searches what is
+  // allowed for the liked ids in many encodings (e2e/harness/sent-traffic-allow-list.ts).
   for (const p of participants) {
     const payloads = p.traffic.texts();
     const sentFrames = p.traffic.frames.length;

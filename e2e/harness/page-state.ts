@@ -69,3 +69,42 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** How a tab takes part for its browser profile (client/app/tab-election.ts): it trains, or it follows the tab that does. */
+export interface TabRoleState {
+  /** 'trainer', 'follower', or '' before the page decided. */
+  role: string;
+  /** 'web-locks', 'broadcast-channel' or 'none'. */
+  election: string;
+  /** What the page tells the person about it ('' when it shows nothing). */
+  note: string;
+}
+
+const READ_TAB_ROLE_JS = `(() => {
+  const note = document.querySelector('[data-testid="tab-role"]');
+  return {
+    role: document.body.dataset.tabRole ?? '',
+    election: document.body.dataset.election ?? '',
+    note: note && !note.hidden ? (note.textContent ?? '').trim() : '',
+  };
+})()`;
+
+export async function readTabRole(page: Page): Promise<TabRoleState> {
+  return (await page.evaluate(READ_TAB_ROLE_JS)) as TabRoleState;
+}
+
+/** Every figure of the status panel by test id (version, rounds joined, last loss, bytes sent, connection, …), as shown. */
+const READ_STATUS_TEXTS_JS = `(() => {
+  const out = {};
+  for (const dd of document.querySelectorAll('[data-testid=status] dd[data-testid]')) out[dd.dataset.testid] = (dd.textContent ?? '').trim();
+  return out;
+})()`;
+
+export async function readStatusTexts(page: Page): Promise<Record<string, string>> {
+  return (await page.evaluate(READ_STATUS_TEXTS_JS)) as Record<string, string>;
+}
+
+/** Item ids the catalog marks as liked or rated. */
+export async function readLikedItems(page: Page): Promise<number[]> {
+  return (await page.evaluate(`Array.from(document.querySelectorAll('[data-testid=catalog-item][data-liked=true]')).map((e) => Number(e.dataset.itemId))`)) as number[];
+}

@@ -41,8 +41,12 @@ export interface AggregationSettings {
   readonly rowNormalize: boolean;
 }
 
-/** Every participant's share is bounded: a claim of 10⁷ examples weighs as much as 64 (measured choice; see coordinator/simulation/README.md). */
-export const DEFAULT_WEIGHTING: WeightingPolicy = { kind: 'examples-capped', cap: 64 };
+/**
+ * Every participant's share of a round of n is exactly 1/n, whatever it claims. Measured
+ * on ML-100K (coordinator/simulation/README.md, "Aggregation and poisoning"): uniform
+ * weighting also trained the better honest model than weighting by examples, capped or not.
+ */
+export const DEFAULT_WEIGHTING: WeightingPolicy = { kind: 'uniform' };
 export const DEFAULT_COMBINE: CombineRule = { kind: 'mean' };
 export const DEFAULT_CENTERED_CLIPPING_ITERATIONS = 3;
 /** The centered-clipping radius when none is given, as a fraction of the clip bound. */

@@ -86,26 +86,27 @@ test('centered clipping: hand-checked iterations, dense and per touched row', ()
   assert.equal(half.dense[0], Math.fround(0.3));
 });
 
-test('weighting: a claim of 10⁷ examples gets a bounded share under the default policy', () => {
-  assert.equal(DEFAULT_WEIGHTING.kind, 'examples-capped');
-  const cap = DEFAULT_WEIGHTING.kind === 'examples-capped' ? DEFAULT_WEIGHTING.cap : 0;
+test('weighting: a claim of 10⁷ examples gets a bounded share (default policy, examples-capped:64, and the old unbounded weight)', () => {
   const run = (weighting: WeightingPolicy) => {
     const agg = new RoundAggregation(spec, settings({ kind: 'mean' }, { weighting, clipNorm: 1 }));
     const weights = Array.from({ length: 10 }, () => agg.addDelta(delta([], [], 1), 20).weight);
     const attacker = agg.addDelta(delta([], [], -1), 1e7).weight;
-    return { weights, attacker, total: agg.totalWeight, dense: agg.result().dense[0] };
+    return { weights, attacker, share: attacker / agg.totalWeight, dense: agg.result().dense[0] };
   };
+  // The default: no participant weighs more than the cap (or 1), however much it claims.
   const d = run(DEFAULT_WEIGHTING);
-  assert.equal(d.attacker, cap);
-  assert.ok(d.attacker / d.total <= cap / (cap + 10), `share ${d.attacker / d.total}`);
-  assert.ok(Math.abs(d.dense - (200 - cap) / (200 + cap)) < 1e-6);
+  const bound = DEFAULT_WEIGHTING.kind === 'uniform' ? 1 / 11 : DEFAULT_WEIGHTING.cap / (DEFAULT_WEIGHTING.cap + 10);
+  assert.ok(d.share <= bound + 1e-12 && bound < 0.9, `share ${d.share}`);
   assert.ok(d.dense > 0, 'the honest majority still sets the direction');
   const u = run(uniform);
   assert.deepEqual([u.attacker, ...u.weights], Array(11).fill(1));
   assert.ok(Math.abs(u.dense - 9 / 11) < 1e-6);
+  const c = run({ kind: 'examples-capped', cap: 64 });
+  assert.deepEqual([c.attacker, ...c.weights], [64, ...Array(10).fill(20)]);
+  assert.ok(Math.abs(c.share - 64 / 264) < 1e-12 && Math.abs(c.dense - 136 / 264) < 1e-6);
   // The old pipeline (weight = the claim): the attacker owns 99.998 % of the round.
   const old = run({ kind: 'examples-capped', cap: 1e7 });
-  assert.ok(old.attacker / old.total > 0.9999 && old.dense < -0.999);
+  assert.ok(old.share > 0.9999 && old.dense < -0.999);
 });
 
 test('bound: an update inside the validation tolerance but above the clip bound is scaled to the bound', () => {

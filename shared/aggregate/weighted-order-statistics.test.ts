@@ -59,3 +59,26 @@ test('weighted statistics equal the unweighted ones on the data with each value 
     assert.equal(weightedMedian(v.slice(), w.slice(), n), weightedMedian(expanded.slice(), ones(m), m));
   }
 });
+
+test('equal weights (selection, no sort) give exactly the sorted-order statistics, ties and all', () => {
+  const rnd = new SeededRandom(17);
+  const reference = (xs: number[], trim: number) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const n = s.length;
+    const lo = trim * n;
+    let sum = 0;
+    s.forEach((x, i) => (sum += x * Math.max(0, Math.min(i + 1, n - lo) - Math.max(i, lo))));
+    const median = n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+    return { trimmed: sum / (n - 2 * lo), median };
+  };
+  for (let trial = 0; trial < 200; trial++) {
+    const n = 17 + rnd.int(200);
+    const xs = Array.from({ length: n }, () => (trial % 3 === 0 ? rnd.int(4) : rnd.normal()));
+    const trim = [0, 0.05, 0.1, 0.25, 0.45][trial % 5];
+    const ref = reference(xs, trim);
+    const w = new Float64Array(n).fill(3);
+    const t = weightedTrimmedMean(Float64Array.from(xs), w, n, trim);
+    assert.ok(Math.abs(t - ref.trimmed) < 1e-9, `trimmed n=${n} trim=${trim}: ${t} vs ${ref.trimmed}`);
+    assert.equal(weightedMedian(Float64Array.from(xs), w, n), ref.median, `median n=${n}`);
+  }
+});

@@ -73,6 +73,47 @@ function quickSortPairs(values: Float64Array, weights: Float64Array, lo: number,
   insertionSort(values, weights, lo, hi);
 }
 
+/** Whether the first n weights are all equal (then the unweighted O(n) selection applies). */
+function equalWeights(weights: Float64Array, n: number): boolean {
+  for (let i = 1; i < n; i++) if (weights[i] !== weights[0]) return false;
+  return true;
+}
+
+/**
+ * Hoare's quickselect on values[lo..hi]: afterwards values[k] is the value of rank k in
+ * that range, everything left of k is ≤ it and everything right of k ≥ it. O(n) expected.
+ */
+function select(values: Float64Array, lo: number, hi: number, k: number): void {
+  while (hi > lo) {
+    const mid = (lo + hi) >>> 1;
+    // Median of three as pivot.
+    const a = values[lo];
+    const b = values[mid];
+    const c = values[hi];
+    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (values[i] < pivot) i++;
+      while (values[j] > pivot) j--;
+      if (i <= j) {
+        const t = values[i];
+        values[i++] = values[j];
+        values[j--] = t;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return; // j < k < i: values[k] equals the pivot
+  }
+}
+
+function minOf(values: Float64Array, from: number, to: number): number {
+  let m = values[from];
+  for (let i = from + 1; i < to; i++) if (values[i] < m) m = values[i];
+  return m;
+}
+
 /**
  * Weighted trimmed mean: of the total weight W, the lowest trim·W and the highest trim·W
  * of mass are dropped (a boundary value partly) and the remaining (1 − 2·trim)·W averaged.
@@ -80,6 +121,17 @@ function quickSortPairs(values: Float64Array, weights: Float64Array, lo: number,
  */
 export function weightedTrimmedMean(values: Float64Array, weights: Float64Array, n: number, trim: number): number {
   if (n === 0) return 0;
+  if (n > 16 && equalWeights(weights, n)) {
+    // Unit masses: value of rank i covers [i, i + 1); keep [lo, n − lo). Two selections, no sort.
+    const lo = trim * n;
+    const first = Math.floor(lo);
+    const last = Math.min(n - 1, Math.ceil(n - lo) - 1);
+    select(values, 0, n - 1, first);
+    if (last > first) select(values, first + 1, n - 1, last);
+    let sum = 0;
+    for (let i = first; i <= last; i++) sum += values[i] * (Math.min(i + 1, n - lo) - Math.max(i, lo));
+    return sum / (n - 2 * lo);
+  }
   sortPairs(values, weights, n);
   let total = 0;
   for (let i = 0; i < n; i++) total += weights[i];
@@ -103,6 +155,11 @@ export function weightedTrimmedMean(values: Float64Array, weights: Float64Array,
  */
 export function weightedMedian(values: Float64Array, weights: Float64Array, n: number): number {
   if (n === 0) return 0;
+  if (n > 16 && equalWeights(weights, n)) {
+    const k = (n - 1) >> 1;
+    select(values, 0, n - 1, k);
+    return n % 2 === 1 ? values[k] : (values[k] + minOf(values, k + 1, n)) / 2;
+  }
   sortPairs(values, weights, n);
   let total = 0;
   for (let i = 0; i < n; i++) total += weights[i];

@@ -48,7 +48,7 @@ test('in-process simulation and the socket fleet + coordinator reach the same gl
   const sim = await runInProcessSimulation(dataset, split, {
     dim, seed, rounds, clientsPerRound: 1, localEpochs: 1, batchSize: D.round.batchSize, learningRate: D.learningRate.mf,
     negatives: D.round.negatives, l2: D.round.l2, clipNorm: D.round.clipNorm, serverLearningRate: D.serverLearningRate,
-    rowNormalize: D.rowNormalize, evalEvery: 0, trainer: 'typed-array',
+    rowNormalize: D.rowNormalize, weighting: D.weighting, combine: D.combine, evalEvery: 0, trainer: 'typed-array',
   });
   assert.equal(sim.rounds[0].clients, clients);
   for (const name of ['itemEmbedding', 'itemBias']) {

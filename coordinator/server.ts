@@ -110,9 +110,10 @@ export async function startCoordinator(config: ServeConfig, log: Logger): Promis
     allowRequest: admission.allowRequest,
   });
   admission.track(io);
-  io.engine.on('connection', (conn: { on(e: 'packet' | 'packetCreate', fn: (p: { data?: unknown }) => void): void }) => {
+  io.engine.on('connection', (conn: EngineConnection) => {
     conn.on('packet', (p) => metrics.socketTraffic('in', packetBytes(p.data)));
     conn.on('packetCreate', (p) => metrics.socketTraffic('out', packetBytes(p.data)));
+    cutOversizeFrames(conn, () => metrics.refused('too-large'));
   });
   const messageRate = new ConnectionRateLimiter(config.messageRate);
   const onGuardRefusal = (kind: string | null) => (r: { code: 'malformed' | 'too-large' | 'rate-limited'; event: string; bytes: number }) => {
@@ -180,6 +181,26 @@ export async function startCoordinator(config: ServeConfig, log: Logger): Promis
       await new Promise<void>((resolve) => http.close(() => resolve()));
     },
   };
+}
+
+/** The parts of an engine.io connection the coordinator uses. */
+interface EngineConnection {
+  on(e: 'packet' | 'packetCreate', fn: (p: { data?: unknown }) => void): void;
+  readonly transport?: { readonly socket?: { on?(e: 'error', fn: (err: { code?: string }) => void): void; terminate?(): void } };
+}
+
+/**
+ * ws refuses a frame over maxPayload from its header, without buffering it, but then
+ * politely drains what the peer keeps sending while it waits up to 30 s for a close
+ * handshake. A peer that sent an oversized frame is cut off at once instead.
+ */
+function cutOversizeFrames(conn: EngineConnection, onCut: () => void): void {
+  const ws = conn.transport?.socket;
+  ws?.on?.('error', (err) => {
+    if (err.code !== 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return;
+    onCut();
+    ws.terminate?.();
+  });
 }
 
 /** Size of one engine.io packet's payload: binary by length, text by its UTF-8 length. */

@@ -26,7 +26,7 @@ import {
 } from '../../shared/protocol/messages.ts';
 import { deriveSeed } from '../../shared/random/seeded-random.ts';
 import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
-import { decodeUpdate, maxEncodedUpdateBytes, toWireTensors, type WeightsFile } from '../../shared/update/tensor-codec.ts';
+import { decodeUpdate, maxEncodedUpdateBytes, peekUpdateRound, toWireTensors, type WeightsFile } from '../../shared/update/tensor-codec.ts';
 import { roundSettings, type ServeConfig } from '../serve-config.ts';
 import type { CheckpointStore } from '../store/checkpoint-store.ts';
 import { NO_ROUND_OBSERVER, type RoundObserver } from './round-observer.ts';
@@ -264,7 +264,9 @@ export class RoundEngine {
     socket.emit(EVENTS.updateRejected, msg);
     if (this.open && round === this.open.round) this.open.rejected++;
     this.observer.updateRejected(this.descriptor.kind, code, bytes);
-    this.log.warn({ round, code, message: err.message }, 'update rejected');
+    // Late updates are the expected fate of over-selected participants: counted in /metrics, logged at debug.
+    if (code === 'late') this.log.debug({ round, code }, 'update rejected');
+    else this.log.warn({ round, code, message: err.message }, 'update rejected');
   }
 
   private onUpdate(socket: Socket, participantId: string, joined: boolean, raw: unknown): void {
@@ -277,13 +279,15 @@ export class RoundEngine {
       const body = payload.data instanceof Uint8Array ? payload.data : new Uint8Array(payload.data);
       bytes = body.byteLength;
       if (bytes > this.maxUpdateBytes) throw new FlockError('too-large', `update of ${bytes} bytes exceeds ${this.maxUpdateBytes}`);
-      const update = decodeUpdate(body, { maxBytes: this.maxUpdateBytes });
-      round = update.round;
+      // The round number is in the header: a late update (the normal fate of over-selected
+      // participants) is refused before its tensors are decoded.
+      round = peekUpdateRound(body);
       const open = this.open;
-      if (!open || this.closing || update.round !== open.round) {
-        const code = update.round <= this.roundCounter ? 'late' : 'wrong-round';
-        throw new FlockError(code, `round ${update.round} is not open (current round ${this.roundCounter}, ${open && !this.closing ? 'open' : 'closed'})`);
+      if (!open || this.closing || round !== open.round) {
+        const code = round <= this.roundCounter ? 'late' : 'wrong-round';
+        throw new FlockError(code, `round ${round} is not open (current round ${this.roundCounter}, ${open && !this.closing ? 'open' : 'closed'})`);
       }
+      const update = decodeUpdate(body, { maxBytes: this.maxUpdateBytes });
       if (!open.selected.has(participantId)) throw new FlockError('not-selected', `this participant was not selected for round ${open.round}`);
       if (open.reported.has(participantId)) throw new FlockError('duplicate', `an update for round ${open.round} was already accepted from this participant`);
       if (update.baseVersion !== open.baseVersion) throw new FlockError('wrong-version', `round ${open.round} trains on version ${open.baseVersion}, update is based on ${update.baseVersion}`);
@@ -361,7 +365,8 @@ export class RoundEngine {
     if (waitingFor <= 0) return this.requestClose('nobody-left');
     if (received >= open.needed && !open.graceTimer) {
       const grace = Math.max(this.config.stragglerGraceMs, Date.now() - open.startedAt);
-      open.graceTimer = setTimeout(() => this.requestClose('stragglers-dropped'), grace);
+      // setImmediate: updates already received by the socket layer when the timer fires are still folded in.
+      open.graceTimer = setTimeout(() => setImmediate(() => this.requestClose('stragglers-dropped')), grace);
     }
   }
 
@@ -440,7 +445,8 @@ export class RoundEngine {
       } else if (outcome === 'quorum-missed') {
         this.log.warn({ ...record, needed: open.needed }, 'round closed without quorum; model unchanged');
       }
-      this.io.emit(EVENTS.roundClosed, record);
+      // Only the round's own participants care how it went; everyone gets the new version above.
+      for (const id of open.selected) this.clients.get(id)?.socket.emit(EVENTS.roundClosed, record);
     } catch (err) {
       this.log.error({ err, round: open.round }, 'could not record or announce a closed round');
     } finally {

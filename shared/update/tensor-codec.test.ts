@@ -8,6 +8,7 @@ import {
   encodeUpdate,
   encodeWeights,
   fromWireTensors,
+  peekUpdateRound,
   toWireTensors,
   type ModelUpdate,
 } from './tensor-codec.ts';
@@ -57,6 +58,16 @@ test('round-trips a dense and a row-sparse tensor', () => {
   const dense = fromWireTensors(d.tensors);
   assert.deepEqual(Array.from(dense.item_emb), [0, 0, 0, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, -4.5]);
   assert.deepEqual(dense.item_bias, u.tensors[1].data);
+});
+
+test('peekUpdateRound reads the round from the header only, and refuses what is not an update', () => {
+  const bytes = encodeUpdate(sampleUpdate());
+  assert.equal(peekUpdateRound(bytes), 7);
+  assert.equal(peekUpdateRound(bytes.subarray(0, 16)), 7); // tensors need not be there (nor be valid)
+  assert.throws(() => peekUpdateRound(new Uint8Array([1, 2, 3, 4, 5])), (e: unknown) => e instanceof FlockError && e.code === 'malformed');
+  assert.throws(() => peekUpdateRound(bytes.subarray(0, 10)), FlockError);
+  const other = encodeWeights({ version: 1, round: 7, modelKind: 'mf', tensors: [] });
+  assert.throws(() => peekUpdateRound(other), FlockError);
 });
 
 test('dense encoding without sparseRows and weights file round-trip', () => {

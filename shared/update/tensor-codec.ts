@@ -334,6 +334,16 @@ export function decodeUpdate(bytes: Uint8Array, limits?: { maxBytes?: number }):
   return { round, baseVersion, numExamples, preClipNorm, tensors };
 }
 
+/**
+ * The round an encoded update is for, read from its header alone (magic and format
+ * checked), so the coordinator can refuse a late update without decoding its tensors.
+ */
+export function peekUpdateRound(bytes: Uint8Array): number {
+  const r = new Reader(bytes, 'update');
+  r.header(UPDATE_MAGIC, UPDATE_FORMAT_VERSION);
+  return r.u32('round');
+}
+
 export function decodeWeights(bytes: Uint8Array): WeightsFile {
   const r = new Reader(bytes, 'weights file');
   r.header(WEIGHTS_MAGIC, WEIGHTS_FORMAT_VERSION);

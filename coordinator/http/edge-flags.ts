@@ -1,8 +1,8 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { FlockError } from '../../shared/errors.ts';
 import { DEFAULT_SERVE_CONFIG as D, type ServeConfig } from '../serve-config.ts';
 import { parseOriginList } from './allowed-origins.ts';
-import { parseRateSpec } from './rate-spec.ts';
+import { formatRateSpec, parseRateSpec, type RateSpec } from './rate-spec.ts';
 
 /** A FlockError from a parser as commander's usage error. */
 const usage = <T>(parse: (v: string) => T) => (v: string): T => {
@@ -27,6 +27,9 @@ const messageRate = (v: string) => {
   return { perSecond, burst };
 };
 
+const rateOption = (flags: string, description: string, value: RateSpec) =>
+  new Option(flags, description).argParser(usage((v) => parseRateSpec(v, flags.split(' ')[0]))).default(value, formatRateSpec(value));
+
 /** The `flock serve` flags of identity, the edge and metrics. */
 export function edgeServeOptions(cmd: Command): Command {
   return cmd
@@ -34,9 +37,9 @@ export function edgeServeOptions(cmd: Command): Command {
     .option('--invite-secret <s>', 'require this invite in POST /api/credentials (or env FLOCK_INVITE_SECRET; the env keeps it out of `ps`)')
     .option('--operator-token <t>', 'bearer token for /api/admin (or env FLOCK_OPERATOR_TOKEN); default: generated into <data-dir>/operator-token')
     .option('--credential-ttl <days>', 'lifetime of an issued participant credential, in days', count('--credential-ttl', 1), D.credentialTtlSeconds / 86_400)
-    .option('--credential-rate <n/window>', 'POST /api/credentials allowed per client address, e.g. 30/10m', usage((v) => parseRateSpec(v, '--credential-rate')), D.credentialRate)
-    .option('--api-rate <n/window>', 'other /api requests allowed per client address, e.g. 1200/1m', usage((v) => parseRateSpec(v, '--api-rate')), D.apiRate)
-    .option('--message-rate <r[/burst]>', 'socket messages per second one connection may send, and at once', messageRate, D.messageRate)
+    .addOption(rateOption('--credential-rate <n/window>', 'POST /api/credentials allowed per client address, e.g. 30/10m (a request with the operator token is not limited)', D.credentialRate))
+    .addOption(rateOption('--api-rate <n/window>', 'other /api requests allowed per client address, e.g. 1200/1m', D.apiRate))
+    .addOption(new Option('--message-rate <r[/burst]>', 'socket messages per second one connection may send, and at once').argParser(messageRate).default(D.messageRate, `${D.messageRate.perSecond}/${D.messageRate.burst}`))
     .option('--max-connections-per-address <n>', 'open socket connections per client address (0 = no cap)', count('--max-connections-per-address', 0), D.maxConnectionsPerAddress)
     .option('--heartbeat-interval <ms>', 'socket.io ping interval', count('--heartbeat-interval', 1000), D.heartbeatIntervalMs)
     .option('--heartbeat-timeout <ms>', 'close a connection that has not answered a ping within this', count('--heartbeat-timeout', 1000), D.heartbeatTimeoutMs)

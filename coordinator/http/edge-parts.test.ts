@@ -7,7 +7,7 @@ import { FlockError } from '../../shared/errors.ts';
 import { defaultOrigins, OriginPolicy, parseOrigin, parseOriginList } from './allowed-origins.ts';
 import { clientAddress } from './client-address.ts';
 import { edgeServeConfig, edgeServeOptions } from './edge-flags.ts';
-import { describeRate, parseRateSpec } from './rate-spec.ts';
+import { describeRate, formatRateSpec, parseRateSpec } from './rate-spec.ts';
 import { payloadBytes } from './socket-guard.ts';
 import { TokenBucket } from './token-bucket.ts';
 
@@ -45,6 +45,7 @@ test('rate specs: N/window', () => {
   for (const bad of ['30', '0/1m', '30/0s', '30/100ms', 'x/1m', '30/1d']) assert.throws(() => parseRateSpec(bad), (e) => e instanceof FlockError && e.code === 'bad-config', bad);
   assert.equal(describeRate({ max: 30, windowMs: 600_000 }), '30 per 10 min');
   assert.equal(describeRate({ max: 5, windowMs: 30_000 }), '5 per 30 s');
+  for (const text of ['30/10m', '1200/1m', '5/30s', '100/2h']) assert.equal(formatRateSpec(parseRateSpec(text)), text);
 });
 
 test('token bucket: a burst, then the rate', () => {

@@ -25,3 +25,10 @@ export function describeRate(r: RateSpec): string {
   const window = w % 3_600_000 === 0 ? `${w / 3_600_000} h` : w % 60_000 === 0 ? `${w / 60_000} min` : `${w / 1000} s`;
   return `${r.max} per ${window}`;
 }
+
+/** `30/10m`: the flag syntax of a rate, for help texts. */
+export function formatRateSpec(r: RateSpec): string {
+  const w = r.windowMs;
+  const window = w % 3_600_000 === 0 ? `${w / 3_600_000}h` : w % 60_000 === 0 ? `${w / 60_000}m` : w % 1000 === 0 ? `${w / 1000}s` : `${w}ms`;
+  return `${r.max}/${window}`;
+}

@@ -101,6 +101,8 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
   let trainer: Trainer | null = null;
   /** The last snapshot a trainer tab published: shown while following, carried on when this tab takes over. */
   let followed: TrainerSnapshot | null = null;
+  /** An opt-out change made in this follower tab that the trainer's snapshots do not show yet. */
+  let requested: boolean | null = null;
 
   // A like or rating is written to IndexedDB by the tab it was made in, then told to the others.
   const record = async (interaction: StoredInteraction): Promise<void> => {
@@ -137,7 +139,9 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
     onSnapshot: (snapshot) => {
       if (trainer) return;
       followed = snapshot;
-      participating = snapshot.participating;
+      // Snapshots published before the trainer heard of this tab's opt-out change must not undo it on screen.
+      if (requested === snapshot.participating) requested = null;
+      participating = requested ?? snapshot.participating;
       render();
     },
     onHello: () => {
@@ -149,6 +153,7 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
     },
     onParticipation: (p) => {
       participating = p;
+      requested = null;
       trainer?.setParticipating(p);
       render();
     },
@@ -156,10 +161,12 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
   });
 
   status.optOut.addEventListener('click', () => {
-    participating = !participating;
+    const next = !participating;
+    participating = next;
+    if (!trainer) requested = next;
     // Opt-out is the profile's: kept in IndexedDB and told to every tab.
-    void store.putMeta(OPTED_OUT_KEY, !participating).then(() => mirror.announceParticipation(participating));
-    trainer?.setParticipating(participating);
+    void store.putMeta(OPTED_OUT_KEY, !next).then(() => mirror.announceParticipation(next));
+    trainer?.setParticipating(next);
     render();
   });
   status.trainHere.addEventListener('click', () => {
@@ -170,6 +177,7 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
   const train = async (): Promise<void> => {
     // A follower may have changed opt-out just before the trainer's tab closed: IndexedDB has the last word.
     participating = !(await store.getMeta<boolean>(OPTED_OUT_KEY));
+    requested = null;
     trainer = new Trainer({
       server: params.server, backend, store, models, views, seedKey, credentials, tfQueue,
       carried: followed,

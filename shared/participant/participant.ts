@@ -273,7 +273,9 @@ export class Participant {
       const bytes = this.opts.updateMod ? this.modified(model.spec, update.delta, msg, update.preClipNorm) : update.bytes;
       this.state.lastLoss = result.loss;
       this.emit({ type: 'trained', round: msg.round, loss: result.loss, numExamples: result.numExamples, preClipNorm: update.preClipNorm, clipped: update.clipped });
-      if (this.socket?.connected) this.send(msg.round, bytes);
+      // Stopped (the person opted out, or another tab took over) while training: the update is dropped, never queued.
+      if (!this.socket) return;
+      if (this.socket.connected) this.send(msg.round, bytes);
       else {
         await this.opts.store.putOutbox({ modelKind: this.opts.model, round: msg.round, baseVersion: msg.version, bytes, createdAt: Date.now() });
         this.emit({ type: 'queued', round: msg.round });

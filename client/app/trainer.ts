@@ -160,16 +160,17 @@ export class Trainer {
       try {
         do {
           pending = false;
-          const version = participant.state.version;
           const interactions = await store.getInteractions();
           // With no likes yet the ranking would only reflect a random taste vector: ask for likes instead.
           const hasHistory = interactions.length > 0;
-          const items = hasHistory ? await participant.recommend(TOP_K) : [];
+          const { items, version } = hasHistory ? await participant.recommend(TOP_K) : { items: [], version: participant.state.version };
           if (this.stopped) return;
           view.setHeading(recommendationHeading(participant.modelKind, historyFromInteractions(interactions), view));
-          // Recompute if a newer model arrived while scoring, so the shown version is exact.
+          // Show what was computed, labelled with the version it was scored with (even when a
+          // newer one arrived meanwhile: rounds can land faster than a slow device scores),
+          // then go again if a newer model or a new like is waiting.
+          view.show(items, version, hasHistory && version === null ? 'Waiting for the shared model…' : undefined);
           if (participant.state.version !== version) pending = true;
-          else view.show(items, version, hasHistory && version === null ? 'Waiting for the shared model…' : undefined);
         } while (pending);
         this.opts.onChange();
       } catch (err) {

@@ -173,11 +173,15 @@ export class Participant {
     return (await this.opts.store.getInteractions()).length >= minInteractionsFor(this.opts.model);
   }
 
-  /** Top-k unseen items for this person, scored on this device; [] before weights arrive. */
-  async recommend(k: number): Promise<number[]> {
+  /**
+   * Top-k unseen items for this person, scored on this device, and the global version
+   * they were scored with (items [] and version null before weights arrive).
+   */
+  async recommend(k: number): Promise<{ items: number[]; version: number | null }> {
     return this.tfQueue.run(async () => {
       const { model, globals } = this;
-      if (!model || !globals) return [];
+      const version = this.state.version;
+      if (!model || !globals) return { items: [], version: null };
       const history = historyFromInteractions(await this.opts.store.getInteractions());
       let locals = await this.localParams(model);
       if (history.length > 0 && (this.opts.foldInEpochs ?? 5) > 0) {
@@ -191,7 +195,7 @@ export class Participant {
       const ranked: number[] = [];
       for (let i = 0; i < scores.length; i++) if (!seen.has(i)) ranked.push(i);
       ranked.sort((a, b) => scores[b] - scores[a] || a - b);
-      return ranked.slice(0, k);
+      return { items: ranked.slice(0, k), version };
     });
   }
 

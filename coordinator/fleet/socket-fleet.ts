@@ -107,7 +107,8 @@ export async function runSocketFleet(o: SocketFleetOptions): Promise<SocketFleet
       onEvent: (e) => {
         if (e.type === 'rejected') {
           rejections++;
-          o.log(`client ${u}: update rejected (${e.code}): ${e.message}`);
+          // 'late' is the expected fate of over-selected participants once a round has its target.
+          if (e.code !== 'late') o.log(`client ${u}: update rejected (${e.code}): ${e.message}`);
         }
       },
     });

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModelKind } from '../../shared/model/model-registry.ts';
 import type { ParticipantProcessReady, ParticipantProcessStats } from './load-participants.ts';
+import { forEachLine } from '../runtime/stream-lines.ts';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -57,19 +58,7 @@ export class CoordinatorProcess {
     }));
     const proc = this.proc;
     this.exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve(`code ${code} signal ${signal}`)));
-    for (const stream of [proc.stdout!, proc.stderr!]) {
-      let buf = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk: string) => {
-        buf += chunk;
-        let i: number;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          this.onLine(line, stream === proc.stderr);
-        }
-      });
-    }
+    for (const stream of [proc.stdout!, proc.stderr!]) forEachLine(stream, (line) => this.onLine(line, stream === proc.stderr));
   }
 
   get pid(): number {

@@ -1,3 +1,4 @@
+import { fsyncDir } from '../runtime/fsync-dir.ts';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -31,17 +32,4 @@ export async function writeSecretFile(file: string, data: string): Promise<void>
 export async function readableByOthers(file: string): Promise<boolean> {
   if (process.platform === 'win32') return false;
   return ((await stat(file)).mode & 0o077) !== 0;
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  let fh;
-  try {
-    fh = await open(dir, 'r');
-    await fh.sync();
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF') throw e;
-  } finally {
-    await fh?.close();
-  }
 }

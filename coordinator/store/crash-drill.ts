@@ -31,6 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { SeededRandom } from '../../shared/random/seeded-random.ts';
 import { PAUSE_ENV, PAUSE_LOG_MESSAGE } from './drill-pause.ts';
 import { parseVersionFileName } from './version-files.ts';
+import { forEachLine } from '../runtime/stream-lines.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -73,17 +74,9 @@ class Child {
     children.add(proc);
     this.exited = new Promise((resolve) => proc.once('exit', () => (children.delete(proc), resolve())));
     for (const stream of [proc.stdout!, proc.stderr!]) {
-      let buf = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk: string) => {
-        buf += chunk;
-        let i: number;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          this.lines.push(line);
-          this.waiters = this.waiters.filter((w) => (w.test(line) ? (w.resolve(line), false) : true));
-        }
+      forEachLine(stream, (line) => {
+        this.lines.push(line);
+        this.waiters = this.waiters.filter((w) => (w.test(line) ? (w.resolve(line), false) : true));
       });
     }
   }

@@ -15,6 +15,7 @@
 import { access, link, open, rename, rm, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { FlockError } from '../../shared/errors.ts';
+import { fsyncDir } from '../runtime/fsync-dir.ts';
 
 /** Points of a save where the fault hook runs (`file` names which file, relative to the data dir). */
 export type SaveStep = 'tmp-written' | 'tmp-synced' | 'renamed' | 'dropping';
@@ -22,19 +23,6 @@ export type FaultHook = (step: SaveStep, file: string) => void | Promise<void>;
 
 export const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false);
 
-/** Makes a rename durable. Some platforms cannot fsync a directory; that is not fatal. */
-export async function fsyncDir(dir: string): Promise<void> {
-  let fh;
-  try {
-    fh = await open(dir, 'r');
-    await fh.sync();
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'EISDIR' && code !== 'EPERM' && code !== 'EINVAL' && code !== 'EBADF') throw e;
-  } finally {
-    await fh?.close();
-  }
-}
 
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 

@@ -25,7 +25,8 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FlockError } from '../../shared/errors.ts';
 import { decodeWeights, type WeightsFile } from '../../shared/update/tensor-codec.ts';
-import { fileStamp, fsyncDir, moveAside, writeDurable } from './durable-file.ts';
+import { fsyncDir } from '../runtime/fsync-dir.ts';
+import { fileStamp, moveAside, writeDurable } from './durable-file.ts';
 import { MANIFEST_FILE, MANIFEST_FORMAT_VERSION, readManifest, type Manifest, type ManifestEntry } from './manifest.ts';
 import { checksumFile, parseChecksums, parseVersionFileName, serverStateFile, sha256, type VersionFileRole } from './version-files.ts';
 

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { forEachLine } from '../../coordinator/runtime/stream-lines.ts';
 
 /** Repository root (e2e/harness/ → ../..). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -89,29 +90,20 @@ export async function startCoordinator(opts: StartCoordinatorOptions = {}): Prom
   });
 
   let onListening: ((url: string) => void) | null = null;
-  const collect = (stream: NodeJS.ReadableStream, prefix: string) => {
-    let buf = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      buf += chunk;
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        logs.push(prefix + line);
-        if (opts.echo) process.stderr.write(`[coordinator] ${prefix}${line}\n`);
-        if (onListening && line.includes('"msg":"listening"')) {
-          try {
-            const url = (JSON.parse(line) as { url?: unknown }).url;
-            if (typeof url === 'string') onListening(url);
-          } catch {
-            const m = /"url":"(http:\/\/[^"]+)"/.exec(line);
-            if (m) onListening(m[1]);
-          }
+  const collect = (stream: NodeJS.ReadableStream, prefix: string) =>
+    forEachLine(stream, (line) => {
+      logs.push(prefix + line);
+      if (opts.echo) process.stderr.write(`[coordinator] ${prefix}${line}\n`);
+      if (onListening && line.includes('"msg":"listening"')) {
+        try {
+          const url = (JSON.parse(line) as { url?: unknown }).url;
+          if (typeof url === 'string') onListening(url);
+        } catch {
+          const m = /"url":"(http:\/\/[^"]+)"/.exec(line);
+          if (m) onListening(m[1]);
         }
       }
     });
-  };
   collect(child.stdout!, '');
   collect(child.stderr!, '[stderr] ');
 

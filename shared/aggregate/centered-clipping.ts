@@ -20,16 +20,12 @@
  */
 import type { ModelSpec } from '../model/model-spec.ts';
 import { elementCount, type NamedTensors } from '../tensor/named-tensors.ts';
-import type { DeltaTensors } from '../update/check-update.ts';
 import { DEFAULT_CENTERED_CLIPPING_ITERATIONS, DEFAULT_CENTERED_CLIPPING_RADIUS_FRACTION, type CombineRule } from './aggregation-settings.ts';
-import type { Combiner } from './combine-rule.ts';
-import { StoredUpdates } from './stored-updates.ts';
+import { StoringCombine } from './storing-combine.ts';
 
-export class CenteredClippingCombine implements Combiner {
-  readonly storesUpdates = true;
+export class CenteredClippingCombine extends StoringCombine {
   readonly radius: number;
   readonly iterations: number;
-  private readonly stored: StoredUpdates;
 
   constructor(
     spec: ModelSpec,
@@ -38,28 +34,12 @@ export class CenteredClippingCombine implements Combiner {
     rule: Extract<CombineRule, { kind: 'centered-clipping' }>,
     clipNorm: number,
   ) {
-    this.stored = new StoredUpdates(spec, maxUpdates);
+    super(spec, maxUpdates);
     this.radius = rule.radius ?? DEFAULT_CENTERED_CLIPPING_RADIUS_FRACTION * clipNorm;
     this.iterations = rule.iterations ?? DEFAULT_CENTERED_CLIPPING_ITERATIONS;
   }
 
-  get count(): number {
-    return this.stored.count;
-  }
-
-  get totalWeight(): number {
-    return this.stored.totalWeight;
-  }
-
-  checkRoom(): void {
-    this.stored.checkRoom();
-  }
-
-  add(delta: DeltaTensors, weight: number): void {
-    this.stored.add(delta, weight);
-  }
-
-  result(): NamedTensors {
+  override result(): NamedTensors {
     const { params, updates, totalWeight } = this.stored;
     const sizes = params.map((p) => elementCount(p.shape));
     const widths = params.map((p, pi) => sizes[pi] / (p.shape[0] ?? 1));

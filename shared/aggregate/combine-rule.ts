@@ -10,26 +10,14 @@
  * coordinate-wise.ts.
  */
 import type { ModelSpec } from '../model/model-spec.ts';
-import type { NamedTensors } from '../tensor/named-tensors.ts';
-import type { DeltaTensors } from '../update/check-update.ts';
 import type { AggregationSettings } from './aggregation-settings.ts';
 import { CenteredClippingCombine } from './centered-clipping.ts';
 import { CoordinateMedianCombine } from './coordinate-median.ts';
 import { CoordinateTrimmedMeanCombine } from './coordinate-trimmed-mean.ts';
+import type { Combiner } from './combiner.ts';
 import { MeanCombine } from './mean-combine.ts';
 
-export interface Combiner {
-  /** Whether the rule keeps every update (bounded by maxUpdates) rather than streaming them. */
-  readonly storesUpdates: boolean;
-  readonly count: number;
-  readonly totalWeight: number;
-  /** Throws FlockError('too-large') when the rule cannot take one more update. */
-  checkRoom(): void;
-  /** Folds in a validated, bounded delta with its weight; never throws on such input. */
-  add(delta: DeltaTensors, weight: number): void;
-  /** The combined delta over the GLOBAL parameters (count must be > 0). */
-  result(): NamedTensors;
-}
+export type { Combiner } from './combiner.ts';
 
 /** Updates a storing rule keeps per round unless told otherwise: ≤ 1024 × one update's stored size. */
 export const DEFAULT_MAX_STORED_UPDATES = 1024;

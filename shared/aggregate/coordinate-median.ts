@@ -10,37 +10,17 @@
  */
 import type { ModelSpec } from '../model/model-spec.ts';
 import type { NamedTensors } from '../tensor/named-tensors.ts';
-import type { DeltaTensors } from '../update/check-update.ts';
-import type { Combiner } from './combine-rule.ts';
 import { combineCoordinateWise } from './coordinate-wise.ts';
-import { StoredUpdates } from './stored-updates.ts';
+import { StoringCombine } from './storing-combine.ts';
 import { weightedMedian } from './weighted-order-statistics.ts';
 
-export class CoordinateMedianCombine implements Combiner {
-  readonly storesUpdates = true;
-  private readonly stored: StoredUpdates;
+export class CoordinateMedianCombine extends StoringCombine {
 
   constructor(spec: ModelSpec, private readonly rowNormalize: boolean, maxUpdates: number) {
-    this.stored = new StoredUpdates(spec, maxUpdates);
+    super(spec, maxUpdates);
   }
 
-  get count(): number {
-    return this.stored.count;
-  }
-
-  get totalWeight(): number {
-    return this.stored.totalWeight;
-  }
-
-  checkRoom(): void {
-    this.stored.checkRoom();
-  }
-
-  add(delta: DeltaTensors, weight: number): void {
-    this.stored.add(delta, weight);
-  }
-
-  result(): NamedTensors {
+  override result(): NamedTensors {
     return combineCoordinateWise(this.stored, this.rowNormalize, weightedMedian);
   }
 }

@@ -11,37 +11,17 @@
  */
 import type { ModelSpec } from '../model/model-spec.ts';
 import type { NamedTensors } from '../tensor/named-tensors.ts';
-import type { DeltaTensors } from '../update/check-update.ts';
-import type { Combiner } from './combine-rule.ts';
 import { combineCoordinateWise } from './coordinate-wise.ts';
-import { StoredUpdates } from './stored-updates.ts';
+import { StoringCombine } from './storing-combine.ts';
 import { weightedTrimmedMean } from './weighted-order-statistics.ts';
 
-export class CoordinateTrimmedMeanCombine implements Combiner {
-  readonly storesUpdates = true;
-  private readonly stored: StoredUpdates;
+export class CoordinateTrimmedMeanCombine extends StoringCombine {
 
   constructor(spec: ModelSpec, private readonly rowNormalize: boolean, maxUpdates: number, private readonly trim: number) {
-    this.stored = new StoredUpdates(spec, maxUpdates);
+    super(spec, maxUpdates);
   }
 
-  get count(): number {
-    return this.stored.count;
-  }
-
-  get totalWeight(): number {
-    return this.stored.totalWeight;
-  }
-
-  checkRoom(): void {
-    this.stored.checkRoom();
-  }
-
-  add(delta: DeltaTensors, weight: number): void {
-    this.stored.add(delta, weight);
-  }
-
-  result(): NamedTensors {
+  override result(): NamedTensors {
     return combineCoordinateWise(this.stored, this.rowNormalize, (v, w, n) => weightedTrimmedMean(v, w, n, this.trim));
   }
 }

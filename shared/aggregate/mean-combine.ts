@@ -9,7 +9,7 @@ import { FlockError } from '../errors.ts';
 import type { ModelSpec } from '../model/model-spec.ts';
 import type { NamedTensors } from '../tensor/named-tensors.ts';
 import type { DeltaTensors } from '../update/check-update.ts';
-import type { Combiner } from './combine-rule.ts';
+import type { Combiner } from './combiner.ts';
 import { StreamingWeightedMean } from './streaming-weighted-mean.ts';
 
 export class MeanCombine implements Combiner {

@@ -15,6 +15,7 @@ import { modelApiPath } from '../shared/protocol/model-routes.ts';
 import { ensureBuilt } from './harness/build.ts';
 import { collectConsole, launchChromium } from './harness/chromium.ts';
 import { getJson, REPO_ROOT, startCoordinator, type RunningCoordinator } from './harness/coordinator-process.ts';
+import { SMALL_MODELS_ARGS } from './harness/coordinator-process.ts';
 import { modelState, readState, waitFor } from './harness/page-state.ts';
 import { assertOnlyAllowedTrafficSent } from './harness/assert-allowed-traffic.ts';
 import { captureTraffic, type TrafficCapture } from './harness/traffic-capture.ts';
@@ -33,8 +34,7 @@ const diagnostics = () =>
 before(async () => {
   await ensureBuilt();
   coordinator = await startCoordinator({
-    // A small sequence model: SwiftShader's WebGPU is a CPU emulation.
-    extraArgs: ['--models', MODELS.join(','), '--dim', '16', '--max-len', '10', '--blocks', '1', '--heads', '2', '--local-epochs', '1'],
+    extraArgs: [...SMALL_MODELS_ARGS],
   });
   browser = await launchChromium();
 });

@@ -16,6 +16,7 @@ import { HealthResponseSchema } from '../shared/protocol/messages.ts';
 import { ensureBuilt } from './harness/build.ts';
 import { collectConsole, launchChromium } from './harness/chromium.ts';
 import { getJson, REPO_ROOT, startCoordinator, type RunningCoordinator } from './harness/coordinator-process.ts';
+import { SMALL_MODELS_ARGS } from './harness/coordinator-process.ts';
 import { modelState, readLikedItems, readState, readStatusTexts, readTabRole, waitFor } from './harness/page-state.ts';
 
 const MODELS = ['mf', 'sasrec'] as const;
@@ -40,8 +41,7 @@ const diagnostics = () =>
 before(async () => {
   await ensureBuilt();
   coordinator = await startCoordinator({
-    // A small sequence model: SwiftShader's WebGPU is a CPU emulation.
-    extraArgs: ['--models', MODELS.join(','), '--dim', '16', '--max-len', '10', '--blocks', '1', '--heads', '2', '--local-epochs', '1'],
+    extraArgs: [...SMALL_MODELS_ARGS],
   });
   browser = await launchChromium();
 });

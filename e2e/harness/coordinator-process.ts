@@ -29,6 +29,9 @@ export interface RunningCoordinator {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** Both models, with a sequence model small enough for SwiftShader's WebGPU (a CPU emulation). */
+export const SMALL_MODELS_ARGS: readonly string[] = ['--models', 'mf,sasrec', '--dim', '16', '--max-len', '10', '--blocks', '1', '--heads', '2', '--local-epochs', '1'];
+
 export const DEFAULT_SERVE_ARGS: readonly string[] = [
   '--host', '127.0.0.1',
   '--port', '0',

@@ -47,7 +47,14 @@ export interface AggregationSettings {
  * weighting also trained the better honest model than weighting by examples, capped or not.
  */
 export const DEFAULT_WEIGHTING: WeightingPolicy = { kind: 'uniform' };
-export const DEFAULT_COMBINE: CombineRule = { kind: 'mean' };
+/**
+ * Centered clipping with radius C/2 and 3 iterations: on ML-100K (README research run, 60
+ * rounds) the honest model is as good as the old claim-weighted mean (HR@10 0.6585 vs
+ * 0.6564) and 10 % of clients sending the reversed step at the bound cost 2.1 % of HR@10
+ * (the streaming mean: 2.7 %; at 30 rounds 4.0 % vs 6.3 %). It keeps the round's updates
+ * (bounded by maxUpdates); 'mean' is the O(model) streaming alternative.
+ */
+export const DEFAULT_COMBINE: CombineRule = { kind: 'centered-clipping' };
 export const DEFAULT_CENTERED_CLIPPING_ITERATIONS = 3;
 /** The centered-clipping radius when none is given, as a fraction of the clip bound. */
 export const DEFAULT_CENTERED_CLIPPING_RADIUS_FRACTION = 0.5;

@@ -41,64 +41,49 @@ export class CenteredClippingCombine extends StoringCombine {
 
   override result(): NamedTensors {
     const { params, updates, totalWeight } = this.stored;
+    const rowNormalize = this.rowNormalize;
     const sizes = params.map((p) => elementCount(p.shape));
     const widths = params.map((p, pi) => sizes[pi] / (p.shape[0] ?? 1));
     const center = sizes.map((n) => new Float64Array(n));
     const step = sizes.map((n) => new Float64Array(n));
-    const rowWeight = params.map((p) => (p.rowSparse && this.rowNormalize ? new Float64Array(p.shape[0] ?? 1) : null));
+    const rowWeight = params.map((p) => (p.rowSparse && rowNormalize ? new Float64Array(p.shape[0] ?? 1) : null));
     const scale = new Float64Array(updates.length);
     for (let it = 0; it < this.iterations; it++) {
       // ‖v‖² of each rowSparse table: without rowNormalize an update's untouched rows are 0, at distance ‖v_r‖.
-      const centerNorm2 = params.map((p, pi) => (p.rowSparse && !this.rowNormalize ? sumSquares(center[pi]) : 0));
-      updates.forEach((u, k) => {
+      const centerNorm2 = params.map((p, pi) => (p.rowSparse && !rowNormalize ? sumSquares(center[pi]) : 0));
+      for (let k = 0; k < updates.length; k++) {
+        const u = updates[k];
         let dist2 = 0;
-        params.forEach((p, pi) => {
-          const v = center[pi];
+        for (let pi = 0; pi < params.length; pi++) {
           const t = u.tensors[pi];
-          if (t instanceof Float32Array) {
-            for (let i = 0; i < t.length; i++) dist2 += (t[i] - v[i]) ** 2;
-            return;
-          }
-          const w = widths[pi];
-          dist2 += centerNorm2[pi];
-          for (let i = 0; i < t.rows.length; i++) {
-            const off = t.rows[i] * w;
-            for (let j = 0; j < w; j++) {
-              const c = v[off + j];
-              dist2 += (t.data[i * w + j] - c) ** 2;
-              if (!this.rowNormalize) dist2 -= c * c;
-            }
-          }
-        });
+          dist2 +=
+            t instanceof Float32Array
+              ? denseDistance2(t, center[pi])
+              : centerNorm2[pi] + sparseDistance2(t.rows, t.data, widths[pi], center[pi], !rowNormalize);
+        }
         const dist = Math.sqrt(Math.max(0, dist2));
         scale[k] = u.weight * (dist > this.radius ? this.radius / dist : 1);
-      });
-      params.forEach((p, pi) => {
+      }
+      for (let pi = 0; pi < params.length; pi++) {
         const v = center[pi];
         const s = step[pi];
         const rw = rowWeight[pi];
+        const w = widths[pi];
         s.fill(0);
         rw?.fill(0);
         let pulled = 0;
-        updates.forEach((u, k) => {
-          const a = scale[k];
-          const t = u.tensors[pi];
+        for (let k = 0; k < updates.length; k++) {
+          const t = updates[k].tensors[pi];
           if (t instanceof Float32Array) {
-            for (let i = 0; i < t.length; i++) s[i] += a * (t[i] - v[i]);
-            return;
+            addScaledDifference(s, t, v, scale[k]);
+          } else {
+            pulled += scale[k];
+            addSparse(s, rw, t.rows, t.data, w, v, scale[k], updates[k].weight);
           }
-          const w = widths[pi];
-          pulled += a;
-          for (let i = 0; i < t.rows.length; i++) {
-            const off = t.rows[i] * w;
-            if (rw) rw[t.rows[i]] += u.weight;
-            for (let j = 0; j < w; j++) s[off + j] += a * (rw ? (t.data[i * w + j] - v[off + j]) : t.data[i * w + j]);
-          }
-        });
-        if (!p.rowSparse) {
+        }
+        if (!params[pi].rowSparse) {
           for (let i = 0; i < v.length; i++) v[i] += s[i] / totalWeight;
         } else if (rw) {
-          const w = widths[pi];
           for (let r = 0; r < rw.length; r++) {
             if (rw[r] === 0) continue;
             for (let j = r * w; j < (r + 1) * w; j++) v[j] += s[j] / rw[r];
@@ -107,11 +92,59 @@ export class CenteredClippingCombine extends StoringCombine {
           // Untouched rows are 0: every update pulls every row by −scale·v as well.
           for (let i = 0; i < v.length; i++) v[i] += (s[i] - pulled * v[i]) / totalWeight;
         }
-      });
+      }
     }
     const out: NamedTensors = {};
     params.forEach((p, pi) => (out[p.name] = Float32Array.from(center[pi])));
     return out;
+  }
+}
+
+function denseDistance2(x: Float32Array, v: Float64Array): number {
+  let d = 0;
+  for (let i = 0; i < x.length; i++) {
+    const e = x[i] - v[i];
+    d += e * e;
+  }
+  return d;
+}
+
+/** Σ over the stored rows of ‖x_r − v_r‖², minus ‖v_r‖² when untouched rows count as 0 (‖v‖² is then added once per update). */
+function sparseDistance2(rows: Int32Array, data: Float32Array, w: number, v: Float64Array, zerosElsewhere: boolean): number {
+  let d = 0;
+  let c2 = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const off = rows[i] * w;
+    const base = i * w;
+    for (let j = 0; j < w; j++) {
+      const c = v[off + j];
+      const e = data[base + j] - c;
+      d += e * e;
+      c2 += c * c;
+    }
+  }
+  return zerosElsewhere ? d - c2 : d;
+}
+
+function addScaledDifference(s: Float64Array, x: Float32Array, v: Float64Array, a: number): void {
+  for (let i = 0; i < x.length; i++) s[i] += a * (x[i] - v[i]);
+}
+
+/** Row-normalised (rw given): s_r += a·(x_r − v_r) and rw_r += weight; else s_r += a·x_r (the −a·v part is added for every row at once). */
+function addSparse(s: Float64Array, rw: Float64Array | null, rows: Int32Array, data: Float32Array, w: number, v: Float64Array, a: number, weight: number): void {
+  if (!rw) {
+    for (let i = 0; i < rows.length; i++) {
+      const off = rows[i] * w;
+      const base = i * w;
+      for (let j = 0; j < w; j++) s[off + j] += a * data[base + j];
+    }
+    return;
+  }
+  for (let i = 0; i < rows.length; i++) {
+    const off = rows[i] * w;
+    const base = i * w;
+    rw[rows[i]] += weight;
+    for (let j = 0; j < w; j++) s[off + j] += a * (data[base + j] - v[off + j]);
   }
 }
 

@@ -8,17 +8,10 @@
  * clipToL2 / clipRowSparseToL2. Returns the delta itself when it is within the bound,
  * otherwise new arrays (row indices shared); the input is never mutated.
  */
-import type { DeltaTensor, DeltaTensors } from '../update/check-update.ts';
+import type { DeltaTensors } from '../update/check-update.ts';
+import { scaleDelta } from '../update/scale-delta.ts';
 
 export function boundUpdateNorm(delta: DeltaTensors, norm: number, clipNorm: number): DeltaTensors {
   if (!(norm > clipNorm)) return delta;
-  const scale = clipNorm / norm;
-  const out: Record<string, DeltaTensor> = {};
-  for (const [name, t] of Object.entries(delta)) {
-    const v = t instanceof Float32Array ? t : t.data;
-    const o = new Float32Array(v.length);
-    for (let i = 0; i < v.length; i++) o[i] = v[i] * scale;
-    out[name] = t instanceof Float32Array ? o : { rows: t.rows, data: o };
-  }
-  return out;
+  return scaleDelta(delta, clipNorm / norm);
 }

@@ -19,6 +19,7 @@
  */
 import { FlockError } from '../errors.ts';
 import { SeededRandom } from '../random/seeded-random.ts';
+import { scaleDelta } from '../update/scale-delta.ts';
 import { deltaL2Norm, MAX_NUM_EXAMPLES, type DeltaTensor, type DeltaTensors } from '../update/check-update.ts';
 
 export type AttackKind = 'reverse' | 'noise' | 'scale';
@@ -59,15 +60,7 @@ export function poisonUpdate(kind: AttackKind, delta: DeltaTensors, clipNorm: nu
 /** sign · C · t / ‖t‖, in float32. */
 function rescaled(t: DeltaTensors, clipNorm: number, sign: number): Record<string, DeltaTensor> {
   const norm = deltaL2Norm(t);
-  const scale = norm > 0 ? (sign * clipNorm) / norm : 0;
-  const out: Record<string, DeltaTensor> = {};
-  for (const [name, x] of Object.entries(t)) {
-    const v = x instanceof Float32Array ? x : x.data;
-    const o = new Float32Array(v.length);
-    for (let i = 0; i < v.length; i++) o[i] = v[i] * scale;
-    out[name] = x instanceof Float32Array ? o : { rows: x.rows, data: o };
-  }
-  return out;
+  return scaleDelta(t, norm > 0 ? (sign * clipNorm) / norm : 0);
 }
 
 /**

@@ -36,6 +36,11 @@ export class MeanCombine implements Combiner {
     this.acc.addRows(delta, weight);
   }
 
+  /** Σ_k w_k·Δ_k per GLOBAL tensor, for the DP noise stage (dp-fedavg.ts). */
+  weightedSums(): ReadonlyMap<string, Float64Array> {
+    return this.acc.sums();
+  }
+
   result(): NamedTensors {
     return this.acc.mean();
   }

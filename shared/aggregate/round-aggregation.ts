@@ -11,8 +11,11 @@
  * - weight (example-weight.ts): the server's policy on the claimed numExamples.
  * - bound (bound-update-norm.ts): re-clip to clipNorm.
  * - combine (combine-rule.ts): mean, trimmed mean, median or centered clipping.
- * - noise: not built. Differential privacy plugs in at result(), between combine and the
- *   server optimizer (calibrated to clipNorm and the weights' bound), see the marked line.
+ * - noise (dp-fedavg.ts, with opts.dp): DP-FedAvg (McMahan et al. 2018) — the combine
+ *   stage is then the weighted SUM (uniform weights, no row normalisation, 'mean' only),
+ *   and result() releases (sum + N(0, (z_Δ·C)²)) / m with m the fixed expected cohort;
+ *   with adaptive clipping (adaptive-clipping.ts, Andrew et al. 2021) it also releases
+ *   the noised fraction of updates whose preClipNorm ≤ C and the next round's C.
  *
  * add()/addDelta() either fold the update in completely or throw FlockError and change
  * nothing. Memory: 'mean' streams (O(model)); the other rules keep each update (row-sparse
@@ -29,41 +32,78 @@ import { checkAggregationSettings, type AggregationSettings } from './aggregatio
 import { boundUpdateNorm } from './bound-update-norm.ts';
 import { createCombiner, type Combiner } from './combine-rule.ts';
 import { weightOf } from './example-weight.ts';
+import { checkDpFedAvg, noisedMean, type DpFedAvgSettings } from './dp-fedavg.ts';
+import { nextClipNorm, updateNoiseMultiplier } from './adaptive-clipping.ts';
+import { MeanCombine } from './mean-combine.ts';
+import type { GaussianNoise } from '../random/gaussian-noise.ts';
+
+/** Differential privacy for one round: DP-FedAvg's settings and where its noise comes from. */
+export interface RoundDp extends DpFedAvgSettings {
+  readonly noise: GaussianNoise;
+}
+
+/** What the noise stage released besides the delta (only with DP). */
+export interface DpRelease {
+  /** z_Δ·C / m: the standard deviation of the noise on every coordinate of the released delta. */
+  readonly noiseStd: number;
+  /** The clip bound this round used. */
+  readonly clipNorm: number;
+  /** With adaptive clipping: the noised fraction of updates at or below C, and next round's C. */
+  readonly noisedFractionBelow?: number;
+  readonly nextClipNorm?: number;
+}
 
 export class RoundAggregation {
   readonly settings: AggregationSettings;
   private readonly combiner: Combiner;
+  private readonly dp: RoundDp | undefined;
+  /** Adaptive clipping's bits: updates whose client-reported pre-clip norm was ≤ C. */
+  private below = 0;
+  private released: { delta: NamedTensors; dp?: DpRelease } | undefined;
 
   constructor(
     private readonly spec: ModelSpec,
     settings: AggregationSettings,
-    opts?: { maxUpdates?: number },
+    opts?: { maxUpdates?: number; dp?: RoundDp },
   ) {
     checkAggregationSettings(settings);
     if (opts?.maxUpdates !== undefined && !(opts.maxUpdates >= 1)) throw new FlockError('bad-config', `maxUpdates must be at least 1, got ${opts.maxUpdates}`);
+    if (opts?.dp) checkDpFedAvg(settings, opts.dp);
     this.settings = settings;
+    this.dp = opts?.dp;
     this.combiner = createCombiner(spec, settings, opts?.maxUpdates);
   }
 
   /** A decoded client update: validate → weight → bound → combine. Returns the weight given. */
   add(update: ModelUpdate): { weight: number } {
+    this.checkOpen();
     this.combiner.checkRoom();
     const { delta, norm } = deltaFromUpdate(this.spec, update, this.settings.clipNorm);
-    return this.fold(delta, norm, update.numExamples);
+    return this.fold(delta, norm, update.numExamples, update.preClipNorm);
   }
 
-  /** The same stages for a delta already in memory (dense or row-sparse per tensor). */
-  addDelta(delta: Readonly<Record<string, Float32Array | RowSparseTensor>>, numExamples: number): { weight: number } {
+  /**
+   * The same stages for a delta already in memory (dense or row-sparse per tensor).
+   * `preClipNorm` (the client's norm before clipping) feeds adaptive clipping; without it
+   * the update counts as above the bound.
+   */
+  addDelta(delta: Readonly<Record<string, Float32Array | RowSparseTensor>>, numExamples: number, preClipNorm = Infinity): { weight: number } {
+    this.checkOpen();
     this.combiner.checkRoom();
     checkNumExamples(numExamples);
     const norm = checkDeltaAgainstSpec(this.spec, delta, this.settings.clipNorm);
-    return this.fold(delta, norm, numExamples);
+    return this.fold(delta, norm, numExamples, preClipNorm);
   }
 
-  private fold(delta: DeltaTensors, norm: number, numExamples: number): { weight: number } {
+  private checkOpen(): void {
+    if (this.released) throw new FlockError('late', 'this round\'s aggregate has already been released');
+  }
+
+  private fold(delta: DeltaTensors, norm: number, numExamples: number, preClipNorm: number): { weight: number } {
     const weight = weightOf(this.settings.weighting, numExamples);
     const bounded = boundUpdateNorm(delta, norm, this.settings.clipNorm);
     this.combiner.add(bounded, weight);
+    if (preClipNorm <= this.settings.clipNorm) this.below++;
     return { weight };
   }
 
@@ -76,11 +116,34 @@ export class RoundAggregation {
     return this.combiner.totalWeight;
   }
 
-  /** The combined delta the server optimizer steps on. */
+  /**
+   * The combined delta the server optimizer steps on. Computed once: later calls return
+   * the same release (with DP, the noise is drawn once) and add() is refused after it.
+   */
   result(): NamedTensors {
+    return this.release().delta;
+  }
+
+  /** With DP: the noise and clip-bound facts of the release (result() first computes it). */
+  dpRelease(): DpRelease | undefined {
+    return this.release().dp;
+  }
+
+  private release(): { delta: NamedTensors; dp?: DpRelease } {
+    if (this.released) return this.released;
     if (this.combiner.count === 0) throw new FlockError('robust-rule', 'no update was accepted this round: nothing to combine');
-    const combined = this.combiner.result();
-    // ── noise stage (DP) goes here: combined ← combined + N(0, σ²·C²/…) before the server step.
-    return combined;
+    const dp = this.dp;
+    if (!dp) return (this.released = { delta: this.combiner.result() });
+    // Noise stage: DP-FedAvg over the weighted sum (the combiner is MeanCombine: checkDpFedAvg).
+    const sums = (this.combiner as MeanCombine).weightedSums();
+    const clipNorm = this.settings.clipNorm;
+    const zDelta = updateNoiseMultiplier(dp.noiseMultiplier, dp.adaptiveClip, dp.expectedCohort);
+    const { delta, noiseStd } = noisedMean(sums, clipNorm, zDelta, dp.expectedCohort, dp.noise);
+    let release: DpRelease = { noiseStd, clipNorm };
+    if (dp.adaptiveClip) {
+      const next = nextClipNorm(clipNorm, this.below, this.combiner.count, dp.expectedCohort, dp.adaptiveClip, dp.noise);
+      release = { ...release, noisedFractionBelow: next.noisedFractionBelow, nextClipNorm: next.clipNorm };
+    }
+    return (this.released = { delta, dp: release });
   }
 }

@@ -18,7 +18,7 @@ import type { RowSparseTensor } from '../update/row-sparse-clip.ts';
  */
 export class StreamingWeightedMean {
   private readonly params: ParamSpec[];
-  private readonly sums = new Map<string, Float64Array>();
+  private readonly sumByName = new Map<string, Float64Array>();
   /** Per-row summed weight, only for rowSparse params when rowNormalize is on. */
   private readonly rowWeights = new Map<string, Float64Array>();
   private n = 0;
@@ -27,7 +27,7 @@ export class StreamingWeightedMean {
   constructor(spec: ModelSpec, opts?: { rowNormalize?: boolean }) {
     this.params = globalParams(spec);
     for (const p of this.params) {
-      this.sums.set(p.name, new Float64Array(elementCount(p.shape)));
+      this.sumByName.set(p.name, new Float64Array(elementCount(p.shape)));
       if (opts?.rowNormalize && p.rowSparse && p.shape.length >= 1) this.rowWeights.set(p.name, new Float64Array(p.shape[0]));
     }
   }
@@ -43,7 +43,7 @@ export class StreamingWeightedMean {
   private checkWeightAndNames(delta: object, weight: number): void {
     if (!Number.isFinite(weight) || weight <= 0) throw new FlockError('malformed', `weight must be positive and finite, got ${weight}`);
     for (const name of Object.keys(delta)) {
-      if (!this.sums.has(name)) throw new FlockError('wrong-shape', `delta has tensor ${name}, which is not a global parameter`);
+      if (!this.sumByName.has(name)) throw new FlockError('wrong-shape', `delta has tensor ${name}, which is not a global parameter`);
     }
   }
 
@@ -52,12 +52,12 @@ export class StreamingWeightedMean {
     // Check everything before touching the sums so a bad delta leaves no partial trace.
     for (const p of this.params) {
       const d = delta[p.name];
-      const n = this.sums.get(p.name)!.length;
+      const n = this.sumByName.get(p.name)!.length;
       if (!d || d.length !== n) throw new FlockError('wrong-shape', `delta tensor ${p.name}: expected ${n} values, got ${d ? d.length : 'none'}`);
     }
     for (const p of this.params) {
       const d = delta[p.name];
-      const s = this.sums.get(p.name)!;
+      const s = this.sumByName.get(p.name)!;
       for (let i = 0; i < s.length; i++) s[i] += weight * d[i];
       const rw = this.rowWeights.get(p.name);
       if (!rw) continue;
@@ -85,7 +85,7 @@ export class StreamingWeightedMean {
     this.checkWeightAndNames(delta, weight);
     for (const p of this.params) {
       const d = delta[p.name];
-      const n = this.sums.get(p.name)!.length;
+      const n = this.sumByName.get(p.name)!.length;
       if (!d) throw new FlockError('wrong-shape', `delta tensor ${p.name} missing`);
       if (d instanceof Float32Array) {
         if (d.length !== n) throw new FlockError('wrong-shape', `delta tensor ${p.name}: expected ${n} values, got ${d.length}`);
@@ -102,7 +102,7 @@ export class StreamingWeightedMean {
     }
     for (const p of this.params) {
       const d = delta[p.name];
-      const s = this.sums.get(p.name)!;
+      const s = this.sumByName.get(p.name)!;
       const rw = this.rowWeights.get(p.name);
       if (d instanceof Float32Array) {
         this.add1Dense(s, rw, d, weight);
@@ -138,11 +138,16 @@ export class StreamingWeightedMean {
     }
   }
 
+  /** The weighted sums Σ_k w_k·Δ_k per GLOBAL tensor (float64, live: do not modify). */
+  sums(): ReadonlyMap<string, Float64Array> {
+    return this.sumByName;
+  }
+
   mean(): NamedTensors {
     if (this.n === 0) throw new FlockError('malformed', 'mean() of no contributions');
     const out: NamedTensors = {};
     for (const p of this.params) {
-      const s = this.sums.get(p.name)!;
+      const s = this.sumByName.get(p.name)!;
       const o = new Float32Array(s.length);
       const rw = this.rowWeights.get(p.name);
       if (rw) {

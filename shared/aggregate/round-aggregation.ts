@@ -117,8 +117,8 @@ export class RoundAggregation {
   }
 
   /**
-   * The combined delta the server optimizer steps on. Computed once: later calls return
-   * the same release (with DP, the noise is drawn once) and add() is refused after it.
+   * The combined delta the server optimizer steps on. With DP it is computed once: the
+   * noise is drawn once, later calls return the same release and add() is refused after it.
    */
   result(): NamedTensors {
     return this.release().delta;
@@ -133,7 +133,7 @@ export class RoundAggregation {
     if (this.released) return this.released;
     if (this.combiner.count === 0) throw new FlockError('robust-rule', 'no update was accepted this round: nothing to combine');
     const dp = this.dp;
-    if (!dp) return (this.released = { delta: this.combiner.result() });
+    if (!dp) return { delta: this.combiner.result() };
     // Noise stage: DP-FedAvg over the weighted sum (the combiner is MeanCombine: checkDpFedAvg).
     const sums = (this.combiner as MeanCombine).weightedSums();
     const clipNorm = this.settings.clipNorm;

@@ -28,6 +28,7 @@ const MODELS: ModelsResponse = {
       protocolVersion: PROTOCOL_VERSION,
       version: 0,
       model: { kind: 'mf', numItems: NUM_ITEMS, dim: DIM },
+      privacy: null,
       params: [
         { name: 'itemEmbedding', shape: [NUM_ITEMS, DIM], scope: 'global' },
         { name: 'itemBias', shape: [NUM_ITEMS], scope: 'global' },

@@ -225,12 +225,43 @@ export const HealthResponseSchema = z.object({
 });
 export type HealthResponse = z.infer<typeof HealthResponseSchema>;
 
+/**
+ * A model's differential-privacy guarantee as the coordinator states it (null when DP is
+ * off): the models it published so far are (epsilon, delta)-DP at the level of one
+ * participant (shared/privacy/README.md).
+ */
+export const ModelPrivacySchema = z.object({
+  mechanism: z.literal('dp-fedavg'),
+  /** Spent so far, at `delta`, over every released round (0 before the first). */
+  epsilon: z.number().nonnegative(),
+  delta: z.number().positive().lt(1),
+  /** The spent ε never exceeds it: no round opens that would. */
+  epsilonBudget: z.number().positive(),
+  /** Released (charged) rounds, and the round budget. */
+  rounds: z.number().int().nonnegative(),
+  roundBudget: z.number().int().positive(),
+  noiseMultiplier: z.number().positive(),
+  /** q: each eligible participant is in a round with this probability (Poisson sampling). */
+  samplingRate: z.number().positive().max(1),
+  /** The population the plan was sized for; the fixed denominator is samplingRate × population. */
+  population: z.number().int().positive(),
+  /** The clip bound of the next round (moves with adaptive clipping). */
+  clipNorm: z.number().positive(),
+  adaptiveClipping: z.boolean(),
+  /** True once no further round fits the budget: the coordinator serves the last model and trains no more. */
+  exhausted: z.boolean(),
+  /** The latest version, which this ε covers (and every version before it). */
+  version: z.number().int().nonnegative(),
+});
+export type ModelPrivacy = z.infer<typeof ModelPrivacySchema>;
+
 export const ModelInfoResponseSchema = z.object({
   protocolVersion: z.number().int(),
   version: z.number().int(),
   model: ModelDescriptorSchema,
   params: z.array(z.object({ name: z.string(), shape: z.array(z.number().int()), scope: z.enum(['global', 'local']) })),
   round: RoundConfigSchema,
+  privacy: ModelPrivacySchema.nullable(),
 });
 export type ModelInfoResponse = z.infer<typeof ModelInfoResponseSchema>;
 

@@ -6,7 +6,8 @@ const root = fileURLToPath(new URL('./client', import.meta.url));
 const coordinator = 'http://127.0.0.1:8080';
 
 /**
- * The web app: two pages (the app and the diagnostics lab) built from client/ into dist/,
+ * The web app: three pages (the app, the privacy explanation it links to, and the
+ * diagnostics lab) built from client/ into dist/,
  * which the coordinator serves. In dev, API and socket traffic go to a local coordinator.
  * The tfjs-backend-wasm binaries are imported with `?url` in client/backend/select-backend.ts,
  * so Vite emits them as hashed assets.
@@ -24,6 +25,7 @@ export default defineConfig({
     rollupOptions: {
       input: {
         index: resolve(root, 'index.html'),
+        privacy: resolve(root, 'privacy.html'),
         lab: resolve(root, 'lab.html'),
       },
     },

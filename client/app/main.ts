@@ -15,6 +15,8 @@ import {
 import { CatalogView } from './catalog-view.ts';
 import { byTestId, el } from './dom.ts';
 import { RecommendationsView } from './recommendations-view.ts';
+import { PrivacyPanel } from './privacy-panel.ts';
+import type { PrivacyState } from './privacy-text.ts';
 import { StateMirror, type TrainerSnapshot } from './state-mirror.ts';
 import { StatusPanel } from './status-panel.ts';
 import { electTrainer, type TabElection } from './tab-election.ts';
@@ -73,6 +75,7 @@ function showStartupFailure(message: string): void {
   retry.addEventListener('click', () => location.reload());
   byTestId(document, 'catalog-panel').replaceChildren(el('p', { class: 'muted' }, 'The catalog could not be loaded. '), retry);
   byTestId(document, 'recs-panels').replaceChildren(el('section', { class: 'panel' }, el('p', { class: 'muted' }, 'No recommendations until the catalog loads.')));
+  byTestId(document, 'privacy-models').replaceChildren(el('p', { class: 'muted' }, 'Unknown until the coordinator answers.'));
   document.querySelector<HTMLButtonElement>('[data-testid=opt-out]')?.setAttribute('disabled', '');
 }
 
@@ -89,6 +92,7 @@ function markLabel(i: StoredInteraction): string {
 async function startApp(params: PageParams, backend: BackendChoice, store: ParticipantStore, catalog: CatalogResponse, models: readonly ModelKind[]): Promise<void> {
   byTestId(document, 'catalog-name').textContent = `Catalog: ${catalog.name}.`;
   const status = new StatusPanel(byTestId(document, 'status'), backend, models);
+  const privacy = new PrivacyPanel(byTestId(document, 'privacy-models'), models);
   const views = new Map(models.map((kind) => [kind, new RecommendationsView(kind, catalog.titles)] as const));
   byTestId(document, 'recs-panels').replaceChildren(...[...views.values()].map((v) => v.root));
   // Never sent: seeds this device's local randomness. The identity is the coordinator's credential, kept in IndexedDB.
@@ -121,11 +125,13 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
     if (trainer) {
       status.update(trainer.states(), participating);
       status.setReplaced(trainer.replacedModels());
+      privacy.update(trainer.privacyStates());
       mirror.publish(trainer.snapshot());
     } else if (followed) {
       status.setBackend(followed.backend.name, followed.backend.reason);
       status.update(new Map(Object.entries(followed.models).map(([k, m]) => [k as ModelKind, m.state])), participating);
       status.setReplaced(new Map(Object.entries(followed.models).flatMap(([k, m]) => (m.replaced ? [[k as ModelKind, m.replaced] as const] : []))));
+      privacy.update(new Map(Object.entries(followed.models).flatMap(([k, m]): [ModelKind, PrivacyState][] => (m.privacy ? [[k as ModelKind, m.privacy]] : []))));
       for (const [kind, view] of views) {
         const recs = followed.models[kind]?.recs;
         if (recs) view.apply(recs);
@@ -187,6 +193,7 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
     status.setBackend(backend.name, backend.reason);
     trainer.setParticipating(participating);
     trainer.refreshAll();
+    trainer.refreshPrivacy();
   };
   const follow = (): void => {
     trainer?.stop();

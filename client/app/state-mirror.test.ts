@@ -31,6 +31,19 @@ const snapshot: TrainerSnapshot = {
       state: { connected: true, version: 3, roundsJoined: 2, lastLoss: 0.61, bytesSent: 5120, updatesSent: 2, lastRejection: null },
       recs: { heading: 'Recommended for you', items: [7, 2, 9], version: 3 },
       replaced: null,
+      privacy: {
+        status: 'ok',
+        privacy: {
+          mechanism: 'dp-fedavg', epsilon: 0.8123456789, delta: 1e-5, epsilonBudget: 4, rounds: 3, roundBudget: 50, noiseMultiplier: 1,
+          samplingRate: 0.25, population: 12, clipNorm: 1, adaptiveClipping: true, exhausted: false, version: 3,
+        },
+      },
+    },
+    sasrec: {
+      state: { connected: true, version: 1, roundsJoined: 1, lastLoss: null, bytesSent: 100, updatesSent: 1, lastRejection: null },
+      recs: null,
+      replaced: null,
+      // An older trainer tab's snapshot carries no privacy: still accepted.
     },
   },
 };
@@ -58,6 +71,8 @@ test('what one tab says reaches the other tabs of the profile, checked; malforme
     // An older build's message (or anything else) on the channel is not acted on.
     stray.postMessage({ type: 'snapshot', snapshot: { models: 'nonsense' } });
     stray.postMessage({ type: 'interaction', interaction: { item: -1 } });
+    // A privacy block that fails the protocol's schema is not shown as a number.
+    stray.postMessage({ type: 'snapshot', snapshot: { ...snapshot, models: { mf: { ...snapshot.models.mf, privacy: { status: 'ok', privacy: { epsilon: -1 } } } } } });
     trainer.publish(snapshot);
     await waitForCount(followerHeard, 1);
     assert.deepEqual(followerHeard, [{ type: 'snapshot', value: snapshot }]);

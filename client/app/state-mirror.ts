@@ -1,7 +1,7 @@
 /**
  * What the tabs of one browser profile tell each other over a BroadcastChannel. The
  * trainer tab (client/app/tab-election.ts) publishes a snapshot of everything it shows
- * about training — each model's status and recommendations, the backend, whether the
+ * about training — each model's status, recommendations and privacy guarantee, the backend, whether the
  * profile takes part — whenever it changes and whenever a tab says hello; follower tabs
  * show that snapshot instead of training themselves. Every tab announces a like or
  * rating it has just written to IndexedDB (so the trainer updates eligibility and
@@ -14,6 +14,7 @@ import { z } from 'zod';
 import type { ParticipantState } from '../../shared/participant/participant.ts';
 import type { StoredInteraction } from '../../shared/participant/participant-store.ts';
 import { BackendNameSchema } from '../../shared/protocol/messages.ts';
+import { PrivacyStateSchema } from './privacy-text.ts';
 
 export const STATE_CHANNEL_NAME = 'flock-state';
 
@@ -41,6 +42,8 @@ const ModelSnapshotSchema = z.object({
   recs: RecsSnapshotSchema.nullable(),
   /** Why this model's participant stood down (the same identity connected elsewhere), or null. */
   replaced: z.string().nullable(),
+  /** The model's privacy guarantee as the trainer last fetched it; absent from a tab running an older build. */
+  privacy: PrivacyStateSchema.optional(),
 });
 export type ModelSnapshot = z.infer<typeof ModelSnapshotSchema>;
 

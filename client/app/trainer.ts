@@ -5,6 +5,8 @@ import { historyFromInteractions } from '../../shared/participant/history.ts';
 import { Participant, type ParticipantEvent, type ParticipantState } from '../../shared/participant/participant.ts';
 import type { ParticipantStore } from '../../shared/participant/participant-store.ts';
 import type { SerialQueue } from '../../shared/participant/serial-queue.ts';
+import { PrivacyFeed } from './privacy-feed.ts';
+import type { PrivacyState } from './privacy-text.ts';
 import type { RecommendationsView } from './recommendations-view.ts';
 import type { TrainerSnapshot } from './state-mirror.ts';
 
@@ -32,6 +34,8 @@ export interface TrainerOptions {
 interface ModelSlot {
   readonly participant: Participant;
   readonly refresh: () => void;
+  /** The model's privacy guarantee, fetched again with every new version. */
+  readonly privacy: PrivacyFeed;
 }
 
 /**
@@ -59,7 +63,15 @@ export class Trainer {
       });
       const view = opts.views.get(kind);
       if (!view) throw new Error(`no recommendation panel for the ${kind} model`);
-      this.slots.set(kind, { participant, refresh: this.refresher(participant, view) });
+      const privacy = new PrivacyFeed({
+        server: opts.server,
+        kind,
+        initial: opts.carried?.models[kind]?.privacy,
+        onChange: () => {
+          if (!this.stopped) opts.onChange();
+        },
+      });
+      this.slots.set(kind, { participant, refresh: this.refresher(participant, view), privacy });
     }
   }
 
@@ -88,6 +100,16 @@ export class Trainer {
 
   refreshAll(): void {
     for (const s of this.slots.values()) s.refresh();
+  }
+
+  /** Fetch every model's privacy guarantee again (at start; then each model on its own new versions). */
+  refreshPrivacy(): void {
+    for (const s of this.slots.values()) s.privacy.refresh();
+  }
+
+  /** Each model's privacy guarantee as last fetched. */
+  privacyStates(): Map<ModelKind, PrivacyState> {
+    return new Map([...this.slots].map(([kind, s]) => [kind, s.privacy.state] as const));
   }
 
   /** Each model's state as shown: this tab's counters added to those carried from the tab that trained before. */
@@ -126,6 +148,7 @@ export class Trainer {
         state: states.get(kind)!,
         recs: this.opts.views.get(kind)?.snapshot() ?? null,
         replaced: this.replaced.get(kind) ?? null,
+        privacy: this.slots.get(kind)!.privacy.state,
       };
     }
     return { backend: { name: this.opts.backend.name, reason: this.opts.backend.reason }, participating: this.participating, models };
@@ -134,7 +157,10 @@ export class Trainer {
   /** This tab no longer trains (it handed the role to another tab): close every connection. */
   stop(): void {
     this.stopped = true;
-    for (const s of this.slots.values()) s.participant.stop();
+    for (const s of this.slots.values()) {
+      s.participant.stop();
+      s.privacy.stop();
+    }
   }
 
   private onEvent(kind: ModelKind, e: ParticipantEvent): void {
@@ -146,7 +172,13 @@ export class Trainer {
       this.replaced.set(kind, e.message);
       this.slots.get(kind)?.participant.stop();
     }
-    if (e.type === 'model') this.slots.get(kind)?.refresh();
+    if (e.type === 'model') {
+      // A new version is a released round: the spent ε moved with it.
+      this.slots.get(kind)?.refresh();
+      this.slots.get(kind)?.privacy.refresh();
+    }
+    // (Re)connected: the coordinator may have moved on (or restarted) meanwhile.
+    if (e.type === 'connected') this.slots.get(kind)?.privacy.refresh();
     this.opts.onChange();
   }
 

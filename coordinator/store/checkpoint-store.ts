@@ -4,8 +4,10 @@
  *   versions/v000123.flkw   one encoded WeightsFile per version (tensor-codec.ts)
  *   versions/v000123.server.flkw   the server optimizer's state after that version
  *                           (momentum / adam moments; absent for plain FedAvg)
- *   versions/v000123.sha256 both files' sha256 (`sha256sum -c` format), so a lost
- *                           manifest can be rebuilt from verified files
+ *   versions/v000123.privacy.json  the privacy spent up to that version, under
+ *                           differential privacy (privacy-record.ts; absent otherwise)
+ *   versions/v000123.sha256 each of these files' sha256 (`sha256sum -c` format), so a
+ *                           lost manifest can be rebuilt from verified files
  *   manifest.json           { formatVersion, modelKind, entries: [...] }, oldest first
  *   rounds.jsonl            one JSON record per finished round
  *
@@ -25,14 +27,15 @@
  * or damaged manifest is rebuilt from the verified files; if nothing verifies, it
  * refuses to start with FlockError('store-damaged') instead of starting over.
  */
-import { mkdir, open, readFile, rm, truncate } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FlockError } from '../../shared/errors.ts';
 import { decodeWeights, encodeWeights, type WeightsFile } from '../../shared/update/tensor-codec.ts';
 import { exists, writeDurable, type FaultHook } from './durable-file.ts';
 import { MANIFEST_FILE, MANIFEST_FORMAT_VERSION, type Manifest, type ManifestEntry } from './manifest.ts';
+import { encodePrivacyRecord, parsePrivacyRecord, type PrivacyRead, type PrivacyRecord } from './privacy-record.ts';
 import { applyRecovery, planRecovery } from './store-recovery.ts';
-import { checksumFile, formatChecksums, serverStateFile, sha256, versionFile } from './version-files.ts';
+import { checksumFile, formatChecksums, privacyFile, serverStateFile, sha256, versionFile } from './version-files.ts';
 
 export { MANIFEST_FORMAT_VERSION, type Manifest, type ManifestEntry };
 export type { FaultHook, SaveStep } from './durable-file.ts';
@@ -137,6 +140,62 @@ export class CheckpointStore {
     }
   }
 
+  /**
+   * The privacy record saved with a version: 'none' when the version has none (trained
+   * without differential privacy, or initial weights), 'damaged' when the manifest names
+   * one that is missing, fails its checksum or does not parse.
+   */
+  async readPrivacy(version: number): Promise<PrivacyRead> {
+    const e = this.manifest?.entries.find((x) => x.version === version);
+    if (!e?.privacy) return { status: 'none' };
+    let text: string;
+    try {
+      text = await readFile(join(this.dataDir, e.privacy.file), 'utf8');
+    } catch (err) {
+      return { status: 'damaged', reason: `${e.privacy.file} cannot be read (${(err as Error).message})` };
+    }
+    if (Buffer.byteLength(text) !== e.privacy.bytes || sha256(text) !== e.privacy.sha256) {
+      return { status: 'damaged', reason: `${e.privacy.file} does not match its recorded sha256` };
+    }
+    const parsed = parsePrivacyRecord(text, version, this.manifest?.modelKind);
+    return parsed.ok ? { status: 'ok', record: parsed.record } : { status: 'damaged', reason: `${e.privacy.file} ${parsed.reason}` };
+  }
+
+  /**
+   * Versions above `version` whose weights were moved aside as damaged (by this open or
+   * an earlier one), with what their moved-aside privacy file says. Such a version was
+   * (or may have been) published before it was damaged: under differential privacy its
+   * round stays spent even though the model resumes from an older version.
+   */
+  async damagedVersionsAfter(version: number): Promise<{ version: number; privacy: PrivacyRead }[]> {
+    const names = await readdir(join(this.dataDir, 'versions'));
+    const lost = new Set<number>();
+    const privacyNames = new Map<number, string[]>();
+    for (const name of names) {
+      const m = /^v(\d+)\.(flkw|privacy\.json)\.damaged-/.exec(name);
+      if (!m || Number(m[1]) <= version) continue;
+      const v = Number(m[1]);
+      if (m[2] === 'flkw') lost.add(v);
+      else privacyNames.set(v, [...(privacyNames.get(v) ?? []), name]);
+    }
+    const out: { version: number; privacy: PrivacyRead }[] = [];
+    for (const v of [...lost].sort((a, b) => a - b)) {
+      const candidates = (privacyNames.get(v) ?? []).sort().reverse(); // newest stamp first
+      let privacy: PrivacyRead = { status: 'none' };
+      for (const name of candidates) {
+        const text = await readFile(join(this.dataDir, 'versions', name), 'utf8').catch((err: Error) => err);
+        const parsed = typeof text === 'string' ? parsePrivacyRecord(text, v, this.manifest?.modelKind) : { ok: false as const, reason: `cannot be read (${text.message})` };
+        if (parsed.ok) {
+          privacy = { status: 'ok', record: parsed.record };
+          break;
+        }
+        privacy = { status: 'damaged', reason: `versions/${name} ${parsed.reason}` };
+      }
+      out.push({ version: v, privacy });
+    }
+    return out;
+  }
+
   /** Newest complete version: verified checksum, decodes, matching version number. */
   async latest(): Promise<WeightsFile | undefined> {
     const entries = this.manifest?.entries ?? [];
@@ -156,14 +215,15 @@ export class CheckpointStore {
   }
 
   /**
-   * Saves a new version with the server optimizer's state after it when given. The
+   * Saves a new version with the server optimizer's state after it and, under
+   * differential privacy, the privacy record of the release, when given. The
    * version must be ≥ nextVersion() and of this store's model; a version whose files
    * already exist is refused (FlockError 'wrong-version') without writing anything.
-   * The weights, state and .sha256 files are in place before the manifest names them,
+   * The weights, state, privacy and .sha256 files are in place before the manifest names them,
    * so a crash leaves the previous version current. Once writing starts the number is
    * spent: after a failed save, nextVersion() is past it.
    */
-  save(w: WeightsFile, serverState?: WeightsFile): Promise<void> {
+  save(w: WeightsFile, serverState?: WeightsFile, privacy?: PrivacyRecord): Promise<void> {
     return this.serial(async () => {
       const prev = this.manifest;
       if (prev && prev.modelKind !== w.modelKind) {
@@ -172,16 +232,21 @@ export class CheckpointStore {
       if (!Number.isSafeInteger(w.version) || w.version < this.next) {
         throw new FlockError('wrong-version', `cannot save version ${w.version} in ${this.dataDir}: the next free version is ${this.next} (version numbers are never reused, even for versions moved aside); save as store.nextVersion()`);
       }
+      if (privacy && (privacy.version !== w.version || privacy.modelKind !== w.modelKind)) {
+        throw new FlockError('bad-config', `privacy record of ${privacy.modelKind} version ${privacy.version} cannot be saved with ${w.modelKind} version ${w.version}`);
+      }
       const file = versionFile(w.version);
       const stateFile = serverStateFile(w.version);
+      const privFile = privacyFile(w.version);
       const sumsFile = checksumFile(w.version);
-      for (const rel of [file, stateFile, sumsFile]) {
+      for (const rel of [file, stateFile, privFile, sumsFile]) {
         if (await exists(join(this.dataDir, rel))) {
           throw new FlockError('wrong-version', `${join(this.dataDir, rel)} already exists; refusing to overwrite it. Is a second coordinator writing to ${this.dataDir}? Stop it, then restart this one.`);
         }
       }
       const bytes = encodeWeights(w);
       const stateBytes = serverState ? encodeWeights(serverState) : undefined;
+      const privacyText = privacy ? encodePrivacyRecord(privacy) : undefined;
       const entry: ManifestEntry = {
         version: w.version,
         round: w.round,
@@ -191,6 +256,9 @@ export class CheckpointStore {
         createdAt: new Date().toISOString(),
       };
       if (stateBytes) entry.serverState = { file: stateFile, sha256: sha256(stateBytes), bytes: stateBytes.length };
+      if (privacy && privacyText !== undefined) {
+        entry.privacy = { file: privFile, sha256: sha256(privacyText), bytes: Buffer.byteLength(privacyText), epsilon: privacy.ledger.epsilon, rounds: privacy.ledger.rounds };
+      }
       let entries = [...(prev?.entries ?? []), entry];
       let dropped: ManifestEntry[] = [];
       if (this.opts.keep !== undefined && entries.length > this.opts.keep) {
@@ -204,21 +272,23 @@ export class CheckpointStore {
       try {
         await writeDurable(this.dataDir, file, bytes, 'exclusive', fault);
         if (stateBytes) await writeDurable(this.dataDir, stateFile, stateBytes, 'exclusive', fault);
+        if (privacyText !== undefined) await writeDurable(this.dataDir, privFile, privacyText, 'exclusive', fault);
         const sums = [{ name: file.slice('versions/'.length), sha256: entry.sha256 }];
         if (entry.serverState) sums.push({ name: stateFile.slice('versions/'.length), sha256: entry.serverState.sha256 });
+        if (entry.privacy) sums.push({ name: privFile.slice('versions/'.length), sha256: entry.privacy.sha256 });
         await writeDurable(this.dataDir, sumsFile, formatChecksums(sums), 'exclusive', fault);
         await writeDurable(this.dataDir, MANIFEST_FILE, JSON.stringify(next, null, 2) + '\n', 'replace', fault);
       } catch (err) {
         // Files already in place stay: the next open() moves them aside if the manifest
         // does not name them. Only this save's temporary files go.
-        for (const rel of [file, stateFile, sumsFile, MANIFEST_FILE]) await rm(join(this.dataDir, `${rel}.tmp`), { force: true }).catch(() => {});
+        for (const rel of [file, stateFile, privFile, sumsFile, MANIFEST_FILE]) await rm(join(this.dataDir, `${rel}.tmp`), { force: true }).catch(() => {});
         throw err;
       }
       this.manifest = next;
       // Only delete old files after the manifest no longer names them. The version is
       // saved whatever happens here; leftovers are removed by the next open().
       for (const e of dropped) {
-        for (const rel of [e.file, e.serverState?.file, checksumFile(e.version)]) {
+        for (const rel of [e.file, e.serverState?.file, e.privacy?.file, checksumFile(e.version)]) {
           if (rel === undefined) continue;
           try {
             await fault?.('dropping', rel);

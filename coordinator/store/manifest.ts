@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FlockError } from '../../shared/errors.ts';
-import { serverStateFile, versionFile } from './version-files.ts';
+import { privacyFile, serverStateFile, versionFile } from './version-files.ts';
 
 export const MANIFEST_FORMAT_VERSION = 1;
 export const MANIFEST_FILE = 'manifest.json';
@@ -23,6 +23,12 @@ export interface ManifestEntry {
   createdAt: string;
   /** The server optimizer's state saved with this version, when it has one. */
   serverState?: { file: string; sha256: string; bytes: number };
+  /**
+   * Under differential privacy: the privacy spent up to this version (privacy-record.ts).
+   * The file holds the accountant's state; `epsilon` and `rounds` repeat its totals for
+   * people reading the manifest (absent when the file could not be read at a rebuild).
+   */
+  privacy?: { file: string; sha256: string; bytes: number; epsilon?: number; rounds?: number };
 }
 
 export interface Manifest {
@@ -51,6 +57,13 @@ function entryProblem(e: unknown, previous: number): string | undefined {
     const s = x.serverState;
     if (typeof s !== 'object' || s === null || s.file !== serverStateFile(x.version) || !isSha(s.sha256) || !isCount(s.bytes)) {
       return `version ${x.version} has a malformed serverState`;
+    }
+  }
+  if (x.privacy !== undefined) {
+    const s = x.privacy;
+    const summaryOk = (s?.epsilon === undefined || (Number.isFinite(s.epsilon) && s.epsilon >= 0)) && (s?.rounds === undefined || isCount(s.rounds));
+    if (typeof s !== 'object' || s === null || s.file !== privacyFile(x.version) || !isSha(s.sha256) || !isCount(s.bytes) || !summaryOk) {
+      return `version ${x.version} has a malformed privacy entry`;
     }
   }
   return undefined;

@@ -7,7 +7,10 @@
  *   decodes, holds its own version number and the manifest's model); a damaged or
  *   missing newest version is moved aside (`*.damaged-<time>`, never deleted) and the
  *   next newest is tried, and the manifest is rewritten without them. A damaged server
- *   optimizer state beside the good version is moved aside alone (moments restart).
+ *   optimizer state beside the good version is moved aside alone (moments restart). A
+ *   damaged privacy record (differential privacy's spent budget) is never moved aside
+ *   or dropped: it stays listed, a warning says so, and a coordinator with DP refuses to
+ *   start on it (spent privacy must not silently vanish); see readPrivacy.
  *   Older entries are verified when read (readVersion), not at every start;
  * - manifest missing or damaged while version files exist: the manifest is rebuilt
  *   from every version file that verifies: decodes, holds the version its name says and
@@ -28,7 +31,8 @@ import { decodeWeights, type WeightsFile } from '../../shared/update/tensor-code
 import { fsyncDir } from '../runtime/fsync-dir.ts';
 import { fileStamp, moveAside, writeDurable } from './durable-file.ts';
 import { MANIFEST_FILE, MANIFEST_FORMAT_VERSION, readManifest, type Manifest, type ManifestEntry } from './manifest.ts';
-import { checksumFile, parseChecksums, parseVersionFileName, serverStateFile, sha256, type VersionFileRole } from './version-files.ts';
+import { parsePrivacyRecord } from './privacy-record.ts';
+import { checksumFile, parseChecksums, parseVersionFileName, privacyFile, serverStateFile, sha256, type VersionFileRole } from './version-files.ts';
 
 interface Move {
   rel: string;
@@ -103,7 +107,27 @@ const refuse = (dataDir: string, what: string): FlockError =>
 /** Files of `version` among `live`, for moving them all aside together. */
 const filesOf = (live: LiveFile[], version: number): LiveFile[] => live.filter((f) => f.version === version);
 
-async function planFromManifest(dataDir: string, manifest: Manifest, live: LiveFile[], moves: Move[]): Promise<{ entries: ManifestEntry[]; changed: boolean }> {
+/** Reads a privacy file; with `expectSha`, also checks it. Never throws. */
+async function checkPrivacyFile(dataDir: string, rel: string, version: number, expect: { sha256?: string; bytes?: number; modelKind?: string }): Promise<{ ok: boolean; reason?: string; sha256?: string; bytes?: number; epsilon?: number; rounds?: number }> {
+  let text: string;
+  try {
+    text = await readFile(join(dataDir, rel), 'utf8');
+  } catch (e) {
+    return { ok: false, reason: `${rel} cannot be read (${(e as Error).message})` };
+  }
+  const sum = sha256(text);
+  const bytes = Buffer.byteLength(text);
+  if (expect.bytes !== undefined && bytes !== expect.bytes) return { ok: false, reason: `${rel} has ${bytes} bytes, ${expect.bytes} were written`, sha256: sum, bytes };
+  if (expect.sha256 !== undefined && sum !== expect.sha256) return { ok: false, reason: `${rel} does not match its recorded sha256`, sha256: sum, bytes };
+  const parsed = parsePrivacyRecord(text, version, expect.modelKind);
+  if (!parsed.ok) return { ok: false, reason: `${rel} ${parsed.reason}`, sha256: sum, bytes };
+  return { ok: true, sha256: sum, bytes, epsilon: parsed.record.ledger.epsilon, rounds: parsed.record.ledger.rounds };
+}
+
+const keptPrivacyWarning = (version: number, reason: string | undefined): string =>
+  `version ${version}: its privacy record ${reason}; it is left in place (spent privacy must not vanish): a coordinator with differential privacy refuses to start until it is restored from a backup`;
+
+async function planFromManifest(dataDir: string, manifest: Manifest, live: LiveFile[], moves: Move[], warnings: string[]): Promise<{ entries: ManifestEntry[]; changed: boolean }> {
   const entries = [...manifest.entries];
   const failures: string[] = [];
   let changed = false;
@@ -119,6 +143,10 @@ async function planFromManifest(dataDir: string, manifest: Manifest, live: LiveF
           entries[entries.length - 1] = rest;
           changed = true;
         }
+      }
+      if (e.privacy) {
+        const p = await checkPrivacyFile(dataDir, e.privacy.file, e.version, { sha256: e.privacy.sha256, bytes: e.privacy.bytes, modelKind: manifest.modelKind });
+        if (!p.ok) warnings.push(keptPrivacyWarning(e.version, p.reason));
       }
       break;
     }
@@ -164,6 +192,18 @@ async function planRebuild(dataDir: string, live: LiveFile[], moves: Move[], war
       if (s.ok) entry.serverState = { file: stateRel, sha256: s.sha256, bytes: s.bytes };
       else moves.push({ rel: stateRel, tag: 'damaged', reason: `version ${v}: ${s.reason}` });
     }
+    const privacyRel = privacyFile(v);
+    if (live.some((f) => f.rel === privacyRel)) {
+      // Listed even when it does not verify: with the sha256 the .sha256 file expects, so
+      // that readPrivacy reports it damaged instead of the version looking trained without DP.
+      const expected = sums?.get(name(privacyRel));
+      const p = await checkPrivacyFile(dataDir, privacyRel, v, { sha256: expected, modelKind });
+      if (p.ok) entry.privacy = { file: privacyRel, sha256: p.sha256!, bytes: p.bytes!, epsilon: p.epsilon, rounds: p.rounds };
+      else {
+        entry.privacy = { file: privacyRel, sha256: expected ?? p.sha256 ?? '0'.repeat(64), bytes: p.bytes ?? 0 };
+        warnings.push(keptPrivacyWarning(v, p.reason));
+      }
+    }
     entries.push(entry);
   }
   if (entries.length === 0) {
@@ -189,7 +229,7 @@ export async function planRecovery(dataDir: string, keep: number | undefined): P
   let highestVersion = highest;
   if (read.status === 'ok' && (read.manifest.entries.length > 0 || !live.some((f) => f.role === 'weights'))) {
     highestVersion = Math.max(highestVersion, ...read.manifest.entries.map((e) => e.version));
-    const { entries, changed } = await planFromManifest(dataDir, read.manifest, live, moves);
+    const { entries, changed } = await planFromManifest(dataDir, read.manifest, live, moves, warnings);
     manifest = { ...read.manifest, entries };
     rewriteManifest = changed;
   } else {
@@ -206,7 +246,7 @@ export async function planRecovery(dataDir: string, keep: number | undefined): P
   for (const f of live) {
     if (moving.has(f.rel)) continue;
     const e = kept.get(f.version);
-    const listed = e !== undefined && (f.role !== 'server' || e.serverState?.file === f.rel);
+    const listed = e !== undefined && (f.role === 'server' ? e.serverState?.file === f.rel : f.role === 'privacy' ? e.privacy?.file === f.rel : true);
     if (listed) continue;
     if (keep !== undefined && f.version < oldest) {
       deletes.push({ rel: f.rel, reason: `left over from pruning old versions (keep ${keep})` });

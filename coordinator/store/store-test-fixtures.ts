@@ -61,7 +61,7 @@ export async function assertSound(dir: string, store: CheckpointStore): Promise<
     assert.equal(decodeWeights(bytes).version, e.version);
     if (e.serverState) assert.equal((await store.readServerState(e.version))?.version, e.version, `server state of ${e.version} must verify`);
   }
-  const listed = new Set(store.entries().flatMap((e) => [e.file, `versions/v${String(e.version).padStart(6, '0')}.sha256`, ...(e.serverState ? [e.serverState.file] : [])]));
+  const listed = new Set(store.entries().flatMap((e) => [e.file, `versions/v${String(e.version).padStart(6, '0')}.sha256`, ...(e.serverState ? [e.serverState.file] : []), ...(e.privacy ? [e.privacy.file] : [])]));
   for (const rel of await listing(dir)) {
     assert.ok(!rel.endsWith('.tmp'), `${rel} survived open()`);
     if (!rel.startsWith('versions/')) continue;

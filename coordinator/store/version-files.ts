@@ -3,8 +3,10 @@
  *
  *   versions/v000123.flkw          the global weights of version 123
  *   versions/v000123.server.flkw   the server optimizer's state after it (optional)
- *   versions/v000123.sha256        sha256 of both, in `sha256sum` format, written after
- *                                  them and before the manifest names the version
+ *   versions/v000123.privacy.json  the privacy spent up to and including it, under
+ *                                  differential privacy (privacy-record.ts; optional)
+ *   versions/v000123.sha256        sha256 of each of them, in `sha256sum` format, written
+ *                                  after them and before the manifest names the version
  *
  * The weights codec (tensor-codec.ts) has no checksum of its own: a flipped byte in a
  * float payload still decodes. The manifest records each file's sha256, and the
@@ -15,18 +17,19 @@
  */
 import { createHash } from 'node:crypto';
 
-export type VersionFileRole = 'weights' | 'server' | 'checksums';
+export type VersionFileRole = 'weights' | 'server' | 'privacy' | 'checksums';
 
 const base = (v: number): string => `v${String(v).padStart(6, '0')}`;
 export const versionFile = (v: number): string => `versions/${base(v)}.flkw`;
 export const serverStateFile = (v: number): string => `versions/${base(v)}.server.flkw`;
+export const privacyFile = (v: number): string => `versions/${base(v)}.privacy.json`;
 export const checksumFile = (v: number): string => `versions/${base(v)}.sha256`;
 
-const ROLE_BY_SUFFIX: Record<string, VersionFileRole> = { flkw: 'weights', 'server.flkw': 'server', sha256: 'checksums' };
+const ROLE_BY_SUFFIX: Record<string, VersionFileRole> = { flkw: 'weights', 'server.flkw': 'server', 'privacy.json': 'privacy', sha256: 'checksums' };
 
 /**
  * The version number a file name in versions/ belongs to, and its role when it is one
- * of the three live files (absent for anything else: moved aside, temporary, unknown).
+ * of the live files (absent for anything else: moved aside, temporary, unknown).
  */
 export function parseVersionFileName(name: string): { version: number; role?: VersionFileRole } | undefined {
   const m = /^v(\d+)\.(.+)$/.exec(name);

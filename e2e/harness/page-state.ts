@@ -108,3 +108,45 @@ export async function readStatusTexts(page: Page): Promise<Record<string, string
 export async function readLikedItems(page: Page): Promise<number[]> {
   return (await page.evaluate(`Array.from(document.querySelectorAll('[data-testid=catalog-item][data-liked=true]')).map((e) => Number(e.dataset.itemId))`)) as number[];
 }
+
+/** One model's block of the privacy panel (client/app/privacy-panel.ts), as shown. */
+export interface ModelPrivacyPageState {
+  /** loading | off | dp | exhausted | error */
+  state: string;
+  /** The exact spent ε (data-epsilon, String(number) of the coordinator's value); null unless DP is on. */
+  epsilon: string | null;
+  /** The ε figure as displayed (2 decimals). */
+  epsilonText: string;
+  delta: string | null;
+  rounds: number | null;
+  /** The version that ε covers. */
+  version: number | null;
+  sentence: string;
+  exhaustedNote: string;
+  details: string;
+}
+
+const READ_PRIVACY_JS = `(() => {
+  const out = {};
+  for (const block of document.querySelectorAll('[data-testid=privacy-models] [data-model]')) {
+    const text = (id) => (block.querySelector('[data-testid="' + id + '"]')?.textContent ?? '').trim();
+    const d = block.dataset;
+    out[d.model] = {
+      state: d.state ?? '',
+      epsilon: d.epsilon ?? null,
+      epsilonText: text('privacy-epsilon'),
+      delta: d.delta ?? null,
+      rounds: d.rounds === undefined ? null : Number(d.rounds),
+      version: d.version === undefined ? null : Number(d.version),
+      sentence: text('privacy-sentence'),
+      exhaustedNote: text('privacy-exhausted'),
+      details: text('privacy-details'),
+    };
+  }
+  return out;
+})()`;
+
+/** The privacy panel by model kind. */
+export async function readPrivacy(page: Page): Promise<Record<string, ModelPrivacyPageState>> {
+  return (await page.evaluate(READ_PRIVACY_JS)) as Record<string, ModelPrivacyPageState>;
+}

@@ -25,12 +25,13 @@ test('popularity baseline: hand-computed HR@10 / NDCG@10 (ties count against the
   const split = researchSplit(ds);
   assert.deepEqual(Array.from(split.test), [0, 3, 29, 2]);
   // Train popularity: item0 3, item1 4, item2 3, item3 2, all others 0.
-  // user0: target 0 (3) vs items outside {1,2,3}: all 0 → rank 0 (hit, NDCG 1)
-  // user1: target 3 (2) vs items outside {0,1,2}: all 0 → rank 0
-  // user2: target 29 (0) vs item 3 (2) and items 4..28 (0, ties pessimistic) → rank 26: miss
-  // user3: target 2 (3) vs items outside {0,1,3}: all 0 → rank 0
+  // user0: target 0 (3) vs items outside {1,2,3,4}: all 0 → rank 0 (hit, NDCG 1)
+  // user1: target 3 (2) vs items outside {0,1,2,5}: all 0 → rank 0
+  // user2: target 29 (0) vs the items user 2 never interacted with: item 3 (2) and items
+  //        4, 5, 7..28 (0, ties pessimistic; item 6, the validation item, is no candidate) → rank 25: miss
+  // user3: target 2 (3) vs items outside {0,1,3,7}: all 0 → rank 0
   // Fewer than 100 candidates, so the sampled protocol uses them all: same numbers.
-  const p = evaluatePopularity(ds, split, 1);
+  const p = evaluatePopularity(ds, split);
   assert.equal(p.users, 4);
   assert.equal(p.full.hr10, 0.75);
   assert.equal(p.full.ndcg10, 0.75);
@@ -47,7 +48,7 @@ test('centralized MF is deterministic and beats popularity on synthetic data', (
   assert.deepEqual(a.evaluations, b.evaluations);
   assert.deepEqual(a.evaluations.map((e) => e.round), [0, 4, 8]);
   assert.ok(a.epochs[7].trainLoss < a.epochs[0].trainLoss);
-  const pop = evaluatePopularity(ds, split, cfg.seed);
+  const pop = evaluatePopularity(ds, split);
   const last = a.evaluations[2];
   assert.ok(last.sampled.hr10 > pop.sampled.hr10, `MF ${last.sampled.hr10} vs popularity ${pop.sampled.hr10}`);
 });
@@ -75,4 +76,19 @@ test('report files: CSV has a row per epoch plus round 0, the SVG names every se
   for (const name of ['centralized HR@10', 'centralized NDCG@10', 'popularity HR@10']) assert.ok(svg.includes(name), name);
   assert.equal(r.final.round, 3);
   assert.equal(typeof r.machine.cpuModel, 'string');
+});
+
+test('the candidates do not depend on --seed: popularity is the same for every seed, the model metrics are not', () => {
+  const ds = generateSyntheticDataset({ users: 120, items: 300, seed: 12 });
+  const run = (seed: number) =>
+    runCentralizedExperiment({
+      source: { kind: 'synthetic', users: 120, items: 300, seed: 12 },
+      dataset: ds,
+      cfg: { dim: 8, seed, epochs: 1, batchSize: 16, learningRate: 0.5, negatives: 2, l2: 1e-4, evalEvery: 1 },
+    });
+  const a = run(1);
+  const b = run(2);
+  assert.deepEqual(b.baselines.popularity, a.baselines.popularity);
+  assert.deepEqual(b.config.candidates, a.config.candidates);
+  assert.notDeepEqual(b.final, a.final);
 });

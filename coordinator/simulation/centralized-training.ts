@@ -9,7 +9,8 @@
  * Also the popularity baseline: items ranked by training-set popularity for everyone.
  */
 import type { Dataset, UserSplit } from '../../shared/data/interactions.ts';
-import { evaluateSplit, testHistories, type TestHistory } from '../../shared/eval/evaluate-split.ts';
+import type { EvaluationCandidates } from '../../shared/eval/candidates.ts';
+import { evaluateSplit, prepareEvaluation, type EvaluationSetup, type TestHistory } from '../../shared/eval/evaluate-split.ts';
 import { popularityScores } from '../../shared/eval/popularity-baseline.ts';
 import { createEmbeddingModel, type PairBatch } from '../../shared/model/embedding-model.ts';
 import { initParams } from '../../shared/model/init-params.ts';
@@ -62,6 +63,8 @@ export function trainCentralized(
   split: UserSplit,
   cfg: CentralizedConfig,
   onEpoch?: (m: EpochMetrics, e: EvaluationPoint | undefined) => void,
+  /** The evaluation's candidate lists (default: the data set's own, shared/eval/candidates.ts). */
+  candidates?: EvaluationCandidates,
 ): CentralizedResult {
   if (cfg.model === 'sasrec') throw new Error('trainCentralized is MF only; the sequence model trains with trainCentralizedSequence (async, tfjs)');
   const { dim } = cfg;
@@ -72,17 +75,17 @@ export function trainCentralized(
   const bias = globals.itemBias;
   const numUsers = split.train.length;
   const users = new Float32Array(numUsers * dim);
-  for (let u = 0; u < numUsers; u++) {
-    users.set(initParams(model.spec, 'local', hashString(fleetClientId(cfg.seed, u))).userEmbedding, u * dim);
-  }
+  const userSeeds = Uint32Array.from({ length: numUsers }, (_, u) => hashString(fleetClientId(cfg.seed, u)));
+  for (let u = 0; u < numUsers; u++) users.set(initParams(model.spec, 'local', userSeeds[u]).userEmbedding, u * dim);
   const train: TrainConfig = { localEpochs: 1, batchSize: cfg.batchSize, learningRate: cfg.learningRate, negatives: cfg.negatives, l2: cfg.l2 };
   const scratch = new MfScratch();
   scratch.ensure(dim, cfg.batchSize * (1 + cfg.negatives), numItems, numItems);
   const mark = new Uint8Array(numItems);
   const active = [...Array(numUsers).keys()].filter((u) => split.train[u].length > 0);
-  const histories = testHistories(split, cfg.testHistory ?? 'train+validation');
+  const setup = prepareEvaluation(split, numItems, { testHistory: cfg.testHistory, candidates });
+  const evaluate = () => evaluateMf(model, globals, users, dim, setup, (u) => userSeeds[u]);
 
-  const evaluations: EvaluationPoint[] = [toEvaluationPoint(0, evaluateMf(model, globals, users, dim, split, cfg.seed, histories))];
+  const evaluations: EvaluationPoint[] = [toEvaluationPoint(0, evaluate())];
   const epochs: EpochMetrics[] = [];
   let trainSeconds = 0;
   for (let e = 1; e <= cfg.epochs; e++) {
@@ -113,15 +116,19 @@ export function trainCentralized(
     const m = { epoch: e, trainLoss: batchesSeen > 0 ? lossSum / batchesSeen : 0, seconds };
     epochs.push(m);
     const due = isEvaluationRound(e, cfg.epochs, cfg.evalEvery);
-    const point = due ? toEvaluationPoint(e, evaluateMf(model, globals, users, dim, split, cfg.seed, histories)) : undefined;
+    const point = due ? toEvaluationPoint(e, evaluate()) : undefined;
     if (point) evaluations.push(point);
     onEpoch?.(m, point);
   }
   return { epochs, evaluations, trainSeconds };
 }
 
-/** HR@10 / NDCG@10 of ranking by training-set popularity (same users, negatives, seed and protocol). */
-export function evaluatePopularity(dataset: Dataset, split: UserSplit, seed: number, testHistory: TestHistory = 'train+validation'): EvaluationPoint {
+/**
+ * HR@10 / NDCG@10 of ranking by training-set popularity (same users, candidates and
+ * protocol as the models: `setup`, default the data set's own candidates). Popularity
+ * reads no history, so the test history does not change it.
+ */
+export function evaluatePopularity(dataset: Dataset, split: UserSplit, setup: EvaluationSetup = prepareEvaluation(split, dataset.numItems)): EvaluationPoint {
   const scores = popularityScores(split.train, dataset.numItems);
-  return toEvaluationPoint(0, evaluateSplit({ numItems: dataset.numItems, split, seed, testHistory, scoreAll: () => scores }));
+  return toEvaluationPoint(0, evaluateSplit({ setup, scoreAll: () => scores }));
 }

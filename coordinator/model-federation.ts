@@ -9,6 +9,7 @@ import type { ModelSpec } from '../shared/model/model-spec.ts';
 import { modelNamespace } from '../shared/protocol/model-routes.ts';
 import { fromWireTensors, toWireTensors } from '../shared/update/tensor-codec.ts';
 import { RoundEngine, serverStateTag } from './rounds/round-engine.ts';
+import { openRoundPrivacy } from './rounds/round-privacy.ts';
 import type { RoundObserver } from './rounds/round-observer.ts';
 import type { NamedTensors } from '../shared/tensor/named-tensors.ts';
 import { modelDescriptor, type ServeConfig } from './serve-config.ts';
@@ -44,7 +45,9 @@ export async function refuseSingleModelLayout(dataDir: string): Promise<void> {
  * folder whose stored model or shapes do not match this configuration) or writes
  * initial weights as version store.nextVersion() (0 in a new folder), then starts its
  * round engine on the model's own socket.io namespace. A damaged store is repaired or
- * refused by CheckpointStore.open (coordinator/store/store-recovery.ts).
+ * refused by CheckpointStore.open (coordinator/store/store-recovery.ts). Under
+ * differential privacy the budget resumes from the saved versions' privacy records, or
+ * the start is refused where it cannot (coordinator/rounds/round-privacy.ts).
  */
 export async function openModelFederation(io: Server, config: ServeConfig, kind: ModelKind, numItems: number, log: Logger, observer?: RoundObserver): Promise<ModelFederation> {
   const descriptor = modelDescriptor(config, kind, numItems);
@@ -66,15 +69,18 @@ export async function openModelFederation(io: Server, config: ServeConfig, kind:
       throw new FlockError('bad-config', `${dir} holds '${mismatch.name}' of shape ${stored.get(mismatch.name) ?? 'none'}, this configuration needs ${mismatch.shape.join('×')} (other --data, --dim or model settings?). Use another --data-dir.`);
     }
     log.info({ model: kind, version: latest.version, round: latest.round, dir }, 'resumed from checkpoint');
-  } else {
+  }
+  // Before anything is written: a folder DP cannot resume is refused unchanged.
+  const privacy = await openRoundPrivacy(store, kind, latest ?? { version: store.nextVersion(), round: 0 }, config, log);
+  if (!latest) {
     // 0 in a new folder; past every number used before when only moved-aside files remain.
     const version = store.nextVersion();
     latest = { version, round: 0, modelKind: spec.kind, tensors: toWireTensors(spec, initParams(spec, 'global', config.seed)) };
-    await store.save(latest);
+    await store.save(latest, undefined, privacy?.currentRecord(version, 0));
     log.info({ model: kind, dir, version }, `initialised version ${version}`);
   }
   const lastRound = Math.max(latest.round, ...((await store.rounds(1)) as { round: number }[]).map((r) => r.round));
-  const engine = new RoundEngine(io.of(modelNamespace(kind)), { store, spec, descriptor, config, log, observer }, {
+  const engine = new RoundEngine(io.of(modelNamespace(kind)), { store, spec, descriptor, config, log, observer, privacy }, {
     version: latest.version,
     round: lastRound,
     globals: fromWireTensors(latest.tensors),

@@ -1,9 +1,12 @@
-import { DEFAULT_COMBINE, DEFAULT_WEIGHTING, type CombineRule, type WeightingPolicy } from '../shared/aggregate/aggregation-settings.ts';
+import { DEFAULT_COMBINE, DEFAULT_WEIGHTING, formatCombine, formatWeighting, type CombineRule, type WeightingPolicy } from '../shared/aggregate/aggregation-settings.ts';
+import type { AdaptiveClipSettings } from '../shared/aggregate/adaptive-clipping.ts';
+import { checkDpFedAvg } from '../shared/aggregate/dp-fedavg.ts';
 import type { ServerOptimizerConfig } from '../shared/aggregate/server-optimizer.ts';
 import { FlockError } from '../shared/errors.ts';
 import type { ModelDescriptor, ModelKind } from '../shared/model/model-registry.ts';
 import type { RoundConfig } from '../shared/protocol/messages.ts';
 import { DEFAULT_TRAIN_CONFIG } from '../shared/model/recommender-model.ts';
+import { planDp, type DpPlan } from '../shared/privacy/dp-plan.ts';
 import type { RateSpec } from './http/rate-spec.ts';
 import type { MessageRate } from './http/socket-guard.ts';
 
@@ -66,6 +69,12 @@ export interface ServeConfig {
   readonly rowNormalize: boolean;
   /** Stop opening rounds after this many (0 = no limit). */
   readonly maxRounds: number;
+  /**
+   * Differential privacy (DP-FedAvg with Poisson sampling at rate `clientsPerRound`),
+   * the same settings for every served model, each model with its own budget. Absent:
+   * no DP. Build it with applyDp, which also sets the aggregation DP needs.
+   */
+  readonly dp?: ServeDpSettings;
   /** What every round asks of its participants, for all models... */
   readonly round: Omit<RoundConfig, 'seed' | 'learningRate'>;
   /** ...except the local learning rate, which is per model (`--lr` sets them all). */
@@ -93,6 +102,113 @@ export interface ServeConfig {
   readonly maxConnectionsPerAddress: number;
   /** Reverse proxies in front of the coordinator whose X-Forwarded-For is believed (0 = none). */
   readonly trustProxy: number;
+}
+
+/**
+ * `flock serve --dp-noise z | --target-epsilon ε [--delta δ] [--dp-rounds R]
+ * --dp-population N [--adaptive-clip [γ]]`: user-level differential privacy of every
+ * published version (McMahan et al. 2018), one budget per model.
+ */
+export interface ServeDpSettings {
+  /** z: exactly one of noiseMultiplier and targetEpsilon. */
+  readonly noiseMultiplier?: number;
+  readonly targetEpsilon?: number;
+  /** Undefined: 1 / population^1.1 (shared/privacy/dp-plan.ts). */
+  readonly delta?: number;
+  /** The round budget: the plan is sized for it and no round beyond it opens. */
+  readonly rounds: number;
+  /**
+   * The population the guarantee is stated for: everyone who may ever be sampled. With
+   * the sampling rate it fixes the denominator m = q × population. No default: it is the
+   * operator's statement about their deployment, and it sets the noise's scale.
+   */
+  readonly population: number;
+  /** Adaptive clipping (Andrew et al. 2021) towards this quantile of the update norms. */
+  readonly adaptiveClip?: { readonly targetQuantile: number };
+}
+
+export const DEFAULT_DP_ROUNDS = 100;
+/** The default target quantile of `--adaptive-clip` without a value (the paper's median). */
+export const DEFAULT_ADAPTIVE_CLIP_QUANTILE = 0.5;
+/** Andrew et al. 2021's geometric learning rate η; σ_b = m / 20 (adaptive-clipping.ts). */
+export const ADAPTIVE_CLIP_LEARNING_RATE = 0.2;
+
+/** The resolved DP of a served model: the plan and, with adaptive clipping, its settings. */
+export interface ServeDpPlan {
+  readonly plan: DpPlan;
+  readonly adaptiveClip?: AdaptiveClipSettings;
+}
+
+/**
+ * Turns DP on in `config`: the aggregation DP-FedAvg's sensitivity argument needs
+ * (shared/aggregate/dp-fedavg.ts) — the 'mean' combine, 'uniform' weighting, no row
+ * normalisation — replacing the defaults, with a note for the log of each change. A
+ * combine rule or weighting the user asked for explicitly (`explicit`) is refused
+ * instead (FlockError 'bad-config' naming the flag): silently overriding a choice is
+ * worse than stopping. Then the plan is worked out once, so every impossible setting
+ * (ε unreachable, adaptive split impossible, bad numbers) fails before anything starts.
+ */
+export function applyDp(config: ServeConfig, dp: ServeDpSettings, explicit: { combine?: boolean; weighting?: boolean } = {}): { config: ServeConfig; notes: string[] } {
+  const notes: string[] = [];
+  if (config.combine.kind !== 'mean') {
+    if (explicit.combine) {
+      throw new FlockError('bad-config', `--combine ${formatCombine(config.combine)} cannot be used with differential privacy (--dp-noise / --target-epsilon): DP-FedAvg adds noise calibrated to a MEAN over a fixed cohort, and a robust rule has no sensitivity bound it could use. Leave --combine out (or pass --combine mean).`);
+    }
+    notes.push(`combine 'mean' instead of the default '${formatCombine(config.combine)}' (DP-FedAvg noises a sum over a fixed cohort; robust rules have no sensitivity bound)`);
+  }
+  if (config.weighting.kind !== 'uniform') {
+    if (explicit.weighting) {
+      throw new FlockError('bad-config', `--weighting ${formatWeighting(config.weighting)} cannot be used with differential privacy (--dp-noise / --target-epsilon): one person's update must weigh exactly 1 for the noise to cover it. Leave --weighting out (or pass --weighting uniform).`);
+    }
+    notes.push(`weighting 'uniform' instead of '${formatWeighting(config.weighting)}'`);
+  }
+  if (config.rowNormalize) notes.push('row normalisation off (per-row client counts depend on the data; every coordinate is averaged over the fixed cohort)');
+  notes.push(`participants Poisson-sampled with probability q = --clients-per-round ${config.clientsPerRound} each (no over-selection; --overselect and --min-per-round do not apply)`);
+  const out: ServeConfig = { ...config, dp, combine: { kind: 'mean' }, weighting: { kind: 'uniform' }, rowNormalize: false };
+  planServeDp(out); // validates
+  return { config: out, notes };
+}
+
+/**
+ * The DP plan of every served model under `config.dp` (undefined without DP): Poisson
+ * sampling at rate q = clientsPerRound of `population`, fixed denominator q × population.
+ * Throws FlockError('bad-config') naming the flags for anything that cannot work.
+ */
+export function planServeDp(config: ServeConfig): ServeDpPlan | undefined {
+  const dp = config.dp;
+  if (!dp) return undefined;
+  if (config.combine.kind !== 'mean' || config.weighting.kind !== 'uniform' || config.rowNormalize) {
+    throw new FlockError('bad-config', `differential privacy needs --combine mean, --weighting uniform and row normalisation off (got ${formatCombine(config.combine)}, ${formatWeighting(config.weighting)}, row normalisation ${config.rowNormalize ? 'on' : 'off'}); applyDp sets them`);
+  }
+  if (!(Number.isInteger(dp.population) && dp.population >= 1)) {
+    throw new FlockError('bad-config', `--dp-population must be a positive integer (the number of people the guarantee is stated for), got ${dp.population}`);
+  }
+  if (!(Number.isInteger(dp.rounds) && dp.rounds >= 1)) throw new FlockError('bad-config', `--dp-rounds must be a positive integer, got ${dp.rounds}`);
+  if (dp.delta !== undefined && !(dp.delta > 0 && dp.delta < 1)) throw new FlockError('bad-config', `--delta must be in (0, 1), got ${dp.delta}`);
+  const q = config.clientsPerRound;
+  if (!(q > 0 && q <= 1)) throw new FlockError('bad-config', `--clients-per-round is the Poisson sampling rate under DP and must be in (0, 1], got ${q}`);
+  const quantile = dp.adaptiveClip?.targetQuantile;
+  if (quantile !== undefined && !(quantile > 0 && quantile < 1)) throw new FlockError('bad-config', `--adaptive-clip quantile must be in (0, 1), got ${quantile}`);
+  let plan: DpPlan;
+  try {
+    plan = planDp({ noiseMultiplier: dp.noiseMultiplier, targetEpsilon: dp.targetEpsilon, delta: dp.delta, rounds: dp.rounds, samplingRate: q, population: dp.population });
+  } catch (err) {
+    if (!(err instanceof FlockError)) throw err;
+    const asked = dp.targetEpsilon !== undefined ? `--target-epsilon ${dp.targetEpsilon}` : `--dp-noise ${dp.noiseMultiplier}`;
+    throw new FlockError('bad-config', `${asked} with --dp-rounds ${dp.rounds}, --clients-per-round ${q} and --dp-population ${dp.population}: ${err.message}`);
+  }
+  const adaptiveClip: AdaptiveClipSettings | undefined = quantile === undefined ? undefined : { targetQuantile: quantile, learningRate: ADAPTIVE_CLIP_LEARNING_RATE };
+  try {
+    checkDpFedAvg(
+      { combine: config.combine, weighting: config.weighting, rowNormalize: config.rowNormalize, clipNorm: config.round.clipNorm },
+      { noiseMultiplier: plan.noiseMultiplier, expectedCohort: plan.expectedCohort, adaptiveClip },
+    );
+  } catch (err) {
+    if (!(err instanceof FlockError)) throw err;
+    if (!adaptiveClip) throw err;
+    throw new FlockError('bad-config', `--adaptive-clip with ${dp.targetEpsilon !== undefined ? `--target-epsilon ${dp.targetEpsilon} (z = ${plan.noiseMultiplier.toFixed(4)})` : `--dp-noise ${plan.noiseMultiplier}`} and a cohort of ${plan.expectedCohort} (--clients-per-round × --dp-population): ${err.message}`);
+  }
+  return { plan, ...(adaptiveClip ? { adaptiveClip } : {}) };
 }
 
 /**

@@ -22,7 +22,7 @@ import { resolveOperatorToken } from './identity/operator-token.ts';
 import { requireCredential } from './identity/socket-credential.ts';
 import { CoordinatorMetrics } from './metrics/coordinator-metrics.ts';
 import { openModelFederation, refuseSingleModelLayout, type ModelFederation } from './model-federation.ts';
-import { checkModels, modelDescriptor, type ServeConfig } from './serve-config.ts';
+import { checkModels, modelDescriptor, planServeDp, type ServeConfig } from './serve-config.ts';
 
 export interface RunningCoordinator {
   readonly url: string;
@@ -60,6 +60,7 @@ export const SOCKET_BUFFER_MARGIN_BYTES = 16 * 1024;
  */
 export async function startCoordinator(config: ServeConfig, log: Logger): Promise<RunningCoordinator> {
   const models = checkModels(config.models);
+  planServeDp(config); // an impossible DP plan is refused before anything is written
   const dataset = await loadDataset(config.dataPath);
   await refuseSingleModelLayout(config.dataDir);
 

@@ -28,7 +28,8 @@ function modelInfo(f: ModelFederation): ModelInfoResponse {
     model: f.descriptor,
     params: f.spec.params.map((p) => ({ name: p.name, shape: [...p.shape], scope: p.scope })),
     round: { ...f.engine.settings, seed: 0 },
-    privacy: null, // DP: filled in by the round engine's privacy budget (issue 9, in progress)
+    // Under differential privacy: spent (ε, δ) over every published version, the budget and whether it is exhausted.
+    privacy: f.engine.privacy,
   };
 }
 

@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { RejectionCode, RoundOutcome } from '../../shared/protocol/messages.ts';
+import type { ModelPrivacy, RejectionCode, RoundOutcome } from '../../shared/protocol/messages.ts';
 import { RoundOutcomeSchema } from '../../shared/protocol/messages.ts';
 import type { RoundObserver } from '../rounds/round-observer.ts';
 
@@ -12,6 +12,8 @@ export interface ObservedModel {
     readonly eligibleClients: number;
     readonly currentVersion: number;
     readonly currentRound: number;
+    /** Under differential privacy: the spent budget (null or absent without DP). */
+    readonly privacy?: ModelPrivacy | null;
   };
 }
 
@@ -74,6 +76,30 @@ export class CoordinatorMetrics implements RoundObserver {
     perModel('flock_participants_eligible', 'Connected participants with enough data to be selected', (m) => m.engine.eligibleClients);
     perModel('flock_model_version', 'Current global version of each model', (m) => m.engine.currentVersion);
     perModel('flock_round', 'Last round number of each model', (m) => m.engine.currentRound);
+
+    // Differential privacy, only for models that have it (read once per scrape and model).
+    const perDpModel = (name: string, help: string, read: (p: ModelPrivacy) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['model'],
+        registers,
+        collect() {
+          this.reset();
+          for (const m of self.models) {
+            const p = m.engine.privacy;
+            if (p) this.set({ model: m.kind }, read(p));
+          }
+        },
+      });
+    perDpModel('flock_dp_epsilon_spent', 'Differential privacy: ε spent over every released round, at flock_dp_delta', (p) => p.epsilon);
+    perDpModel('flock_dp_epsilon_budget', 'Differential privacy: the ε the spent privacy may never exceed', (p) => p.epsilonBudget);
+    perDpModel('flock_dp_delta', 'Differential privacy: the δ of the guarantee', (p) => p.delta);
+    perDpModel('flock_dp_rounds_spent', 'Differential privacy: released (charged) rounds', (p) => p.rounds);
+    perDpModel('flock_dp_round_budget', 'Differential privacy: the round budget', (p) => p.roundBudget);
+    perDpModel('flock_dp_budget_exhausted', 'Differential privacy: 1 once no further round fits the budget (no more training; the last model is served)', (p) => (p.exhausted ? 1 : 0));
+    perDpModel('flock_dp_clip_norm', 'Differential privacy: the clip bound of the next round (moves with adaptive clipping)', (p) => p.clipNorm);
+    perDpModel('flock_dp_noise_multiplier', 'Differential privacy: the noise multiplier z of every round', (p) => p.noiseMultiplier);
 
     this.rounds = new Counter({ name: 'flock_rounds_total', help: 'Rounds closed, by outcome', labelNames: ['model', 'outcome'], registers });
     this.roundSeconds = new Histogram({

@@ -15,6 +15,7 @@ import {
   RejectionCodeSchema,
   UpdatePayloadSchema,
   type BackendName,
+  type ModelPrivacy,
   type ProtocolErrorMessage,
   type RejectionCode,
   type RoundConfig,
@@ -30,8 +31,9 @@ import { decodeUpdate, maxEncodedUpdateBytes, peekUpdateRound, toWireTensors, ty
 import { roundSettings, type ServeConfig } from '../serve-config.ts';
 import type { CheckpointStore } from '../store/checkpoint-store.ts';
 import { NO_ROUND_OBSERVER, type RoundObserver } from './round-observer.ts';
-import { roundSize } from './round-size.ts';
-import { sampleParticipants } from './sample-participants.ts';
+import type { RoundPrivacy } from './round-privacy.ts';
+import { roundSize, type RoundSize } from './round-size.ts';
+import { poissonSample, sampleParticipants } from './sample-participants.ts';
 
 type CloseReason = 'target' | 'nobody-left' | 'stragglers-dropped' | 'deadline';
 
@@ -79,6 +81,8 @@ export interface RoundEngineDeps {
   readonly config: ServeConfig;
   readonly log: Logger;
   readonly observer?: RoundObserver;
+  /** Differential privacy of this model (openRoundPrivacy); absent: no DP. */
+  readonly privacy?: RoundPrivacy;
 }
 
 /** The modelKind tag of a server-optimizer state file, so a state is only loaded into its own kind. */
@@ -98,6 +102,11 @@ export const serverStateTag = (modelKind: string, optimizer: string): string => 
  *   bound → combine, shared/aggregate/round-aggregation.ts), then the server step.
  * - Nothing a participant sends, and no failure while closing a round, can stop the
  *   engine: every error is logged, the round is recorded as failed, the next one opens.
+ * - Under differential privacy (round-privacy.ts): participants are Poisson-sampled at
+ *   rate q (no over-selection; the round closes when every sampled one reported, or by
+ *   quorum and deadline as above), the release is noised over the plan's fixed cohort,
+ *   each round's clip bound is the current (adaptive) one, and no round opens that the
+ *   privacy budget cannot pay for; a released round is charged once its version is saved.
  */
 export class RoundEngine {
   private readonly clients = new Map<string, Connection>(); // by participant id
@@ -111,8 +120,13 @@ export class RoundEngine {
   private globals: NamedTensors;
   readonly maxUpdateBytes: number;
   private readonly roundConfig: Omit<RoundConfig, 'seed'>;
-  private readonly aggregationSettings: AggregationSettings;
+  private readonly plainAggregation: AggregationSettings;
   private readonly optimizer: ServerOptimizer;
+  private readonly dp: RoundPrivacy | undefined;
+  /** Under DP: Poisson draws of the next round that sampled nobody (each draws anew). */
+  private emptyDraws = 0;
+  /** Under DP: the budget refusal was logged (once). */
+  private refusalLogged = false;
   private readonly observer: RoundObserver;
   private readonly store: CheckpointStore;
   private readonly spec: ModelSpec;
@@ -129,7 +143,8 @@ export class RoundEngine {
     this.roundCounter = initial.round;
     this.globals = initial.globals;
     this.roundConfig = roundSettings(this.config, this.descriptor.kind);
-    this.aggregationSettings = {
+    this.dp = deps.privacy;
+    this.plainAggregation = {
       weighting: this.config.weighting,
       combine: this.config.combine,
       clipNorm: this.roundConfig.clipNorm,
@@ -157,13 +172,17 @@ export class RoundEngine {
     for (const c of this.clients.values()) if (c.eligible) n++;
     return n;
   }
-  /** What this model's rounds ask of participants (the seed differs per round). */
+  /** What this model's next round asks of participants (the seed differs per round; under adaptive clipping, the clip bound too). */
   get settings(): Omit<RoundConfig, 'seed'> {
-    return this.roundConfig;
+    return this.dp ? { ...this.roundConfig, clipNorm: this.dp.clipNorm } : this.roundConfig;
   }
-  /** How updates are weighed and combined. */
+  /** How the next round's updates are weighed and combined. */
   get aggregation(): AggregationSettings {
-    return this.aggregationSettings;
+    return this.dp ? this.dp.aggregationSettings() : this.plainAggregation;
+  }
+  /** This model's differential-privacy guarantee so far (null without DP). */
+  get privacy(): ModelPrivacy | null {
+    return this.dp ? this.dp.status(this.version) : null;
   }
 
   /** Opens no more rounds; resolves once a round being closed (and its save) has finished. */
@@ -320,8 +339,36 @@ export class RoundEngine {
     const eligible = [...this.clients.values()].filter((c) => c.eligible).map((c) => c.participantId).sort();
     if (eligible.length < this.config.minClients) return;
     const round = this.roundCounter + 1;
-    const size = roundSize(eligible.length, this.config);
-    const selected = sampleParticipants(eligible, 0, size.selected, deriveSeed(this.config.seed, round));
+    let size: RoundSize;
+    let selected: string[];
+    if (this.dp) {
+      const budget = this.dp.check();
+      if (!budget.ok) {
+        // Not opened, not charged; the last model stays served. Said once.
+        if (!this.refusalLogged) {
+          const s = this.dp.spent;
+          this.log.warn({ epsilon: s.epsilon, epsilonBudget: this.dp.plan.epsilonBudget, rounds: s.rounds, roundBudget: this.dp.plan.rounds, version: this.version }, `privacy budget exhausted: no more rounds (${budget.reason}); serving version ${this.version} from now on`);
+          this.refusalLogged = true;
+        }
+        return;
+      }
+      // Poisson sampling: each eligible participant independently with probability q, the
+      // accountant's rate. Seeded per round (and per empty draw) for reproducibility of who
+      // is sampled; the noise comes from the CSPRNG (RoundPrivacy).
+      selected = poissonSample(eligible, this.dp.plan.samplingRate, deriveSeed(this.config.seed, round, 2, this.emptyDraws));
+      if (selected.length === 0) {
+        this.emptyDraws++;
+        this.log.debug({ round, eligible: eligible.length }, 'Poisson sampling drew nobody; drawing again after the round delay');
+        this.scheduleRound();
+        return;
+      }
+      this.emptyDraws = 0;
+      size = { target: selected.length, selected: selected.length, needed: Math.max(1, Math.ceil(this.config.quorum * selected.length)) };
+    } else {
+      size = roundSize(eligible.length, this.config);
+      selected = sampleParticipants(eligible, 0, size.selected, deriveSeed(this.config.seed, round));
+    }
+    const settings = this.settings;
     const now = Date.now();
     const deadline = now + this.config.roundTimeoutMs;
     this.roundCounter = round;
@@ -333,7 +380,7 @@ export class RoundEngine {
       selected: new Set(selected),
       reported: new Set(),
       departed: new Set(),
-      aggregation: new RoundAggregation(this.spec, this.aggregationSettings, { maxUpdates: selected.length }),
+      aggregation: new RoundAggregation(this.spec, this.aggregation, { maxUpdates: selected.length, ...(this.dp ? { dp: this.dp.roundDp() } : {}) }),
       startedAt: now,
       deadline,
       timer: setTimeout(() => this.requestClose('deadline'), this.config.roundTimeoutMs),
@@ -346,10 +393,10 @@ export class RoundEngine {
       round,
       version: this.version,
       deadline,
-      config: { ...this.roundConfig, seed: deriveSeed(this.config.seed, round, 1) },
+      config: { ...settings, seed: deriveSeed(this.config.seed, round, 1) },
     };
     for (const id of selected) this.clients.get(id)?.socket.emit(EVENTS.roundStart, announce);
-    this.log.info({ round, version: this.version, selected: selected.length, target: size.target, eligible: eligible.length }, 'round opened');
+    this.log.info({ round, version: this.version, selected: selected.length, target: size.target, eligible: eligible.length, ...(this.dp ? { clipNorm: settings.clipNorm } : {}) }, 'round opened');
   }
 
   /**
@@ -375,24 +422,44 @@ export class RoundEngine {
     return { version, round, modelKind: serverStateTag(this.spec.kind, this.optimizer.config.kind), tensors };
   }
 
-  /** Server step on the round's combined update and an atomic save; the in-memory model changes only once the save succeeded. */
-  private async publish(open: OpenRound): Promise<number> {
+  /**
+   * Server step on the round's combined update and an atomic save; the in-memory model
+   * changes only once the save succeeded. Under DP the release (noised once) is charged
+   * to the budget only then, with the privacy record saved in the same version.
+   */
+  private async publish(open: OpenRound): Promise<{ version: number; dp?: Record<string, number> }> {
     const before = this.optimizer.state();
     const next = this.optimizer.step(this.globals, open.aggregation.result());
+    const release = open.aggregation.dpRelease();
     // Above every version on disk, even ones moved aside as damaged: versions only move forward.
     const newVersion = Math.max(this.version + 1, this.store.nextVersion());
+    const charge = this.dp && release ? this.dp.prepareRelease(release, newVersion, open.round) : undefined;
     try {
       await this.store.save(
         { version: newVersion, round: open.round, modelKind: this.spec.kind, tensors: toWireTensors(this.spec, next) },
         this.optimizer.config.kind === 'sgd' ? undefined : this.serverStateFile(newVersion, open.round),
+        charge?.record,
       );
     } catch (err) {
-      this.optimizer.loadState(before); // the version was not written: neither was this step
+      this.optimizer.loadState(before); // the version was not written: neither was this step, nor its privacy charge
       throw err;
     }
     this.globals = next;
     this.version = newVersion;
-    return newVersion;
+    if (!charge || !release || !this.dp) return { version: newVersion };
+    const spent = charge.commit();
+    return {
+      version: newVersion,
+      dp: {
+        epsilon: spent.epsilon,
+        epsilonBudget: this.dp.plan.epsilonBudget,
+        dpRounds: spent.rounds,
+        roundBudget: this.dp.plan.rounds,
+        noiseStd: release.noiseStd,
+        clipNorm: release.clipNorm,
+        ...(release.nextClipNorm !== undefined ? { nextClipNorm: release.nextClipNorm, noisedFractionBelow: release.noisedFractionBelow ?? NaN } : {}),
+      },
+    };
   }
 
   private requestClose(why: CloseReason): void {
@@ -407,11 +474,14 @@ export class RoundEngine {
     if (open.graceTimer) clearTimeout(open.graceTimer);
     const received = open.reported.size;
     let newVersion: number | null = null;
+    let dpLog: Record<string, number> | undefined;
     let outcome: RoundOutcome = 'quorum-missed';
     let error: string | undefined;
     try {
       if (received >= open.needed) {
-        newVersion = await this.publish(open);
+        const published = await this.publish(open);
+        newVersion = published.version;
+        dpLog = published.dp;
         outcome = 'aggregated';
       }
     } catch (err) {
@@ -441,7 +511,9 @@ export class RoundEngine {
       await this.store.appendRound(record);
       if (newVersion !== null) {
         this.io.emit(EVENTS.modelVersion, { version: newVersion, round: open.round });
-        this.log.info({ ...record }, 'round aggregated');
+        if (dpLog) {
+          this.log.info({ ...record, dp: dpLog }, `round aggregated; privacy spent ε = ${dpLog.epsilon.toFixed(3)} of ${dpLog.epsilonBudget.toFixed(3)}, ${dpLog.dpRounds} of ${dpLog.roundBudget} rounds`);
+        } else this.log.info({ ...record }, 'round aggregated');
       } else if (outcome === 'quorum-missed') {
         this.log.warn({ ...record, needed: open.needed }, 'round closed without quorum; model unchanged');
       }

@@ -8,3 +8,13 @@ export function sampleParticipants<T>(eligible: readonly T[], fraction: number, 
   const want = Math.min(eligible.length, Math.max(minCount, Math.ceil(fraction * eligible.length)));
   return new SeededRandom(seed).shuffle([...eligible]).slice(0, want);
 }
+
+/**
+ * Poisson sampling, the sampling differential privacy's accountant assumes: each eligible
+ * participant is in the round independently with probability `rate`, with a seeded RNG
+ * (who is sampled is reproducible; it may be nobody).
+ */
+export function poissonSample<T>(eligible: readonly T[], rate: number, seed: number): T[] {
+  const rng = new SeededRandom(seed);
+  return eligible.filter(() => rng.next() < rate);
+}

@@ -18,7 +18,7 @@ import { writeResearchOutputs, type ResearchReport } from './simulation/research
 import { loadSource, parseSyntheticSpec, type DataSource } from './simulation/simulation-data.ts';
 import { DEFAULT_CATALOG } from '../shared/data/synthetic-dataset.ts';
 import { parseModelKind } from '../shared/model/model-registry.ts';
-import { checkModels, DEFAULT_LEARNING_RATE, DEFAULT_SERVE_CONFIG as D, type ModelKind, type ServeConfig } from './serve-config.ts';
+import { ADAPTIVE_CLIP_LEARNING_RATE, applyDp, checkModels, DEFAULT_ADAPTIVE_CLIP_QUANTILE, DEFAULT_DP_ROUNDS, DEFAULT_LEARNING_RATE, DEFAULT_SERVE_CONFIG as D, type ModelKind, type ServeConfig, type ServeDpSettings } from './serve-config.ts';
 import { startCoordinator } from './server.ts';
 import { edgeServeConfig, edgeServeOptions } from './http/edge-flags.ts';
 import { registerKeysCommand } from './identity/keys-command.ts';
@@ -123,10 +123,16 @@ edgeServeOptions(sequenceShapeOptions(program
   .option('--server-momentum <b>', 'momentum β / adam β1 in [0, 1)', Number, DEFAULT_SERVER_MOMENTUM)
   .option('--server-beta2 <b>', 'adam β2 in [0, 1)', Number, DEFAULT_SERVER_BETA2)
   .option('--server-epsilon <t>', 'adam adaptivity τ', positive('--server-epsilon'), DEFAULT_SERVER_EPSILON)
-  .option('--no-row-normalize', 'plain example-weighted FedAvg for embedding rows'))
-  .action(async (o) => {
+  .option('--no-row-normalize', 'plain example-weighted FedAvg for embedding rows')
+  .option('--dp-noise <z>', 'differential privacy (DP-FedAvg) of every served model with noise multiplier z: Poisson sampling at q = --clients-per-round, noise over the fixed cohort q × --dp-population, combine mean, no row normalisation; training stops when the budget is spent', positive('--dp-noise'))
+  .option('--target-epsilon <eps>', 'differential privacy sized so that --dp-rounds rounds spend at most ε (z from the RDP accountant); instead of --dp-noise', positive('--target-epsilon'))
+  .option('--delta <d>', 'with DP: δ of the (ε, δ) guarantee (default 1 / population^1.1)', Number)
+  .option('--dp-rounds <n>', `with DP: round budget of each model, never exceeded (default ${DEFAULT_DP_ROUNDS})`, int('--dp-rounds'))
+  .option('--dp-population <n>', 'with DP (required): how many people may ever take part; the guarantee is stated for them and the fixed denominator is q × this', int('--dp-population'))
+  .option('--adaptive-clip [quantile]', `with DP: the clip bound tracks this quantile of the update norms (Andrew et al. 2021; default ${DEFAULT_ADAPTIVE_CLIP_QUANTILE}, η ${ADAPTIVE_CLIP_LEARNING_RATE}, σ_b = m/20); --clip is the initial bound`))
+  .action(async (o, cmd: Command) => {
     const log = pino({ base: undefined });
-    const config: ServeConfig = {
+    let config: ServeConfig = {
       ...D,
       host: o.host,
       port: o.port,
@@ -155,6 +161,13 @@ edgeServeOptions(sequenceShapeOptions(program
       learningRate: o.lr === undefined ? DEFAULT_LEARNING_RATE : { mf: o.lr, sasrec: o.lr },
       ...edgeServeConfig(o),
     };
+    const dp = serveDp(o);
+    if (dp) {
+      const explicit = (flag: string) => cmd.getOptionValueSource(flag) === 'cli';
+      const applied = applyDp(config, dp, { combine: explicit('combine'), weighting: explicit('weighting') });
+      config = applied.config;
+      if (applied.notes.length > 0) log.info({ notes: applied.notes }, `differential privacy: ${applied.notes.join('; ')}`);
+    }
     const running = await startCoordinator(config, log);
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down');
@@ -163,6 +176,34 @@ edgeServeOptions(sequenceShapeOptions(program
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
   });
+
+/** `flock serve`'s DP flags, or undefined without --dp-noise / --target-epsilon (then none of them may be given). */
+function serveDp(o: Record<string, any>): ServeDpSettings | undefined {
+  const on = o.dpNoise !== undefined || o.targetEpsilon !== undefined;
+  if (!on) {
+    const stray = (['delta', 'dpRounds', 'dpPopulation', 'adaptiveClip'] as const).filter((k) => o[k] !== undefined);
+    if (stray.length > 0) throw new InvalidArgumentError(`${stray.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} only mean something with differential privacy: add --dp-noise z or --target-epsilon ε`);
+    return undefined;
+  }
+  if (o.dpNoise !== undefined && o.targetEpsilon !== undefined) throw new InvalidArgumentError('pass either --dp-noise z or --target-epsilon ε, not both');
+  if (o.dpPopulation === undefined || o.dpPopulation < 1) {
+    throw new InvalidArgumentError('differential privacy needs --dp-population N: how many people may ever take part. The guarantee is stated for them, and the noise is scaled to the fixed cohort --clients-per-round × N (e.g. --clients-per-round 0.01 --dp-population 100000)');
+  }
+  if (o.delta !== undefined && !(o.delta > 0 && o.delta < 1)) throw new InvalidArgumentError(`--delta must be in (0, 1), got ${o.delta}`);
+  let adaptiveClip: ServeDpSettings['adaptiveClip'];
+  if (o.adaptiveClip !== undefined) {
+    const quantile = o.adaptiveClip === true ? DEFAULT_ADAPTIVE_CLIP_QUANTILE : Number(o.adaptiveClip);
+    if (!(quantile > 0 && quantile < 1)) throw new InvalidArgumentError(`--adaptive-clip quantile must be in (0, 1), got ${o.adaptiveClip}`);
+    adaptiveClip = { targetQuantile: quantile };
+  }
+  return {
+    ...(o.dpNoise !== undefined ? { noiseMultiplier: o.dpNoise } : { targetEpsilon: o.targetEpsilon }),
+    ...(o.delta !== undefined ? { delta: o.delta } : {}),
+    rounds: o.dpRounds ?? DEFAULT_DP_ROUNDS,
+    population: o.dpPopulation,
+    ...(adaptiveClip ? { adaptiveClip } : {}),
+  };
+}
 
 registerKeysCommand(program, D.dataDir);
 

@@ -8,10 +8,9 @@
  * z = 1, then bisect to 1e−6 relative, and return the upper end: ε(result) ≤ target always,
  * and result·(1 − 1e−6) may already be over it.
  *
- * With 'classic' (and with any conversion on a grid without the KL shortcut) ε cannot go
- * below min_α log(1/δ)/(α − 1) however large z is — 0.0225 at δ = 1e−5 for the default grid
- * (largest order 512) — so a target at or below that floor is refused with the floor in the
- * message. Each ε(z) is one RDP vector over the orders (~2 ms on DEFAULT_RDP_ORDERS): a
+ * With 'classic' ε cannot go below min_α log(1/δ)/(α − 1) however large z is — 0.0225 at
+ * δ = 1e−5 on the default grid (largest order 512) — so a target at or below that floor is
+ * refused with the floor in the message ('balle2020' reaches any ε > 0 through its KL bound). Each ε(z) is one RDP vector over the orders (~2 ms on DEFAULT_RDP_ORDERS): a
  * calibration is ~25 of them.
  */
 import { FlockError } from '../errors.ts';

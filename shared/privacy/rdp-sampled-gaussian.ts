@@ -29,7 +29,8 @@
  * moment sequence — by the Cohen–Rodriguez Villegas–Zagier accelerator (20 terms, error
  * ≤ 1e−15 of the first tail term; the tail is ≥ 0, so nothing cancels). Cross-checked
  * against direct numerical integration of A_α at 40 digits: relative error ≤ 1e−7 wherever
- * ε(α) > 1e−8, absolute ≤ 1e−14 below.
+ * ε(α) > 1e−8; below that the ~1e−16 absolute rounding of log A dominates (≤ 1e−14 in ε(α)
+ * even at α = 1.01, where it is divided by α − 1).
  *
  * Special cases: q = 0 → 0 (the record is never used, whatever z), z = 0 → Infinity,
  * q = 1 → α/(2z²) (the plain Gaussian mechanism). A result below 0 can only be rounding

@@ -19,6 +19,7 @@ import { modelNamespace, weightsApiPath } from '../protocol/model-routes.ts';
 import { deriveSeed, hashString } from '../random/seeded-random.ts';
 import type { NamedTensors } from '../tensor/named-tensors.ts';
 import { trainLocally } from '../train/local-training.ts';
+import { FOLD_IN, foldIn, foldInSeed } from '../train/fold-in.ts';
 import { buildUpdate } from '../update/build-update.ts';
 import { decodeWeights, encodeUpdate, fromWireTensors, toWireTensors } from '../update/tensor-codec.ts';
 import type { ModelSpec } from '../model/model-spec.ts';
@@ -185,8 +186,8 @@ export class Participant {
       const history = historyFromInteractions(await this.opts.store.getInteractions());
       let locals = await this.localParams(model);
       if (history.length > 0 && (this.opts.foldInEpochs ?? 5) > 0) {
-        const cfg = { localEpochs: this.opts.foldInEpochs ?? 5, batchSize: 64, learningRate: 0.1, negatives: 4, l2: 1e-4 };
-        const fitted = await trainLocally(model, globals, locals, history, cfg, deriveSeed(this.seed, history.length), { trainable: 'local' });
+        const cfg = { ...FOLD_IN, localEpochs: this.opts.foldInEpochs ?? FOLD_IN.localEpochs };
+        const fitted = await foldIn(model, globals, locals, history, foldInSeed(this.seed, history.length), cfg);
         locals = fitted.locals;
         await this.opts.store.putLocal(model.spec.kind, locals);
       }

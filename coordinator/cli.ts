@@ -15,13 +15,18 @@ import { DEFAULT_COMBINE, DEFAULT_WEIGHTING, describeAggregation, formatCombine,
 import { parseAttackKind } from '../shared/attack/poison-update.ts';
 import type { SequenceSettings } from './simulation/sequence-simulation.ts';
 import { writeResearchOutputs, type ResearchReport } from './simulation/research-report.ts';
-import { loadSource, parseSyntheticSpec, type DataSource } from './simulation/simulation-data.ts';
+import { loadSource, parseSyntheticSpec, type CandidatesOptions, type DataSource } from './simulation/simulation-data.ts';
+import { parseNcfIdMapping, type NcfIdMapping } from '../shared/data/ncf-candidates.ts';
 import { DEFAULT_CATALOG } from '../shared/data/synthetic-dataset.ts';
 import { parseModelKind } from '../shared/model/model-registry.ts';
 import { ADAPTIVE_CLIP_LEARNING_RATE, applyDp, checkModels, DEFAULT_ADAPTIVE_CLIP_QUANTILE, DEFAULT_DP_ROUNDS, DEFAULT_LEARNING_RATE, DEFAULT_SERVE_CONFIG as D, type ModelKind, type ServeConfig, type ServeDpSettings } from './serve-config.ts';
 import { startCoordinator } from './server.ts';
 import { edgeServeConfig, edgeServeOptions } from './http/edge-flags.ts';
 import { registerKeysCommand } from './identity/keys-command.ts';
+import type { SimulationDp } from './simulation/dp-simulation.ts';
+import { describeDpPlan } from '../shared/privacy/dp-plan.ts';
+import { DEFAULT_ADAPTIVE_CLIP, type AdaptiveClipSettings } from '../shared/aggregate/adaptive-clipping.ts';
+import type { CombineRule, WeightingPolicy } from '../shared/aggregate/aggregation-settings.ts';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);
@@ -215,7 +220,7 @@ sequenceShapeOptions(program
   .option('--rounds <n>', 'rounds to run (socket mode: stop after the global version advanced this many times)', int('--rounds'), 20)
   .option('--data <path>', 'MovieLens folder (100K or 1M layout) or "ml-100k"; default: built-in synthetic catalog')
   .option('--synthetic <spec>', 'in-process: built-in generator with USERS,ITEMS[,SEED] instead of --data')
-  .option('--seed <n>', 'seed for weights, sampling, training and evaluation negatives', int('--seed'), 1)
+  .option('--seed <n>', 'seed for weights, sampling and training (not the evaluation candidates: those are fixed per data set)', int('--seed'), 1)
   .option('--backend <name>', 'TensorFlow.js backend in Node: wasm or cpu (socket mode, or --trainer tfjs)', 'wasm')
   .option('--json <file>', 'socket mode: also write the report as JSON')
   .option('--clients-per-round <x>', 'in-process: fraction (≤ 1) or count (> 1) of clients per round', positive('--clients-per-round'), 1)
@@ -232,9 +237,15 @@ sequenceShapeOptions(program
   .option('--server-beta2 <b>', 'in-process: adam β2 in [0, 1)', Number, DEFAULT_SERVER_BETA2)
   .option('--server-epsilon <t>', 'in-process: adam adaptivity τ', positive('--server-epsilon'), DEFAULT_SERVER_EPSILON)
   .option('--test-history <h>', 'in-process: what the test item is scored from: train+validation (SASRec protocol) or train', 'train+validation')
+  .option('--candidates <file>', 'in-process: evaluation candidates: a Flock candidates.json or an NCF test.negative file (e.g. ml-1m.test.negative); default: <out>/candidates.json, written once per data set and reused')
+  .option('--candidate-ids <ids>', 'ids of an NCF --candidates file: ncf (numbered in order of first appearance in the ratings file, as the NCF data; default) or dense (Flock ids: sorted raw ids, 0-based)')
   .option('--no-row-normalize', 'in-process: plain example-weighted FedAvg for embedding rows')
   .option('--weighting <policy>', `in-process: weight of an update: uniform or examples-capped:K (default ${formatWeighting(DEFAULT_WEIGHTING)})`, cliAggregation('--weighting', parseWeighting))
   .option('--combine <rule>', `in-process: combine rule: mean, trimmed-mean:β, median or centered-clipping[:τ[:L]] (default ${formatCombine(DEFAULT_COMBINE)})`, cliAggregation('--combine', parseCombine))
+  .option('--dp-noise <z>', 'in-process: user-level differential privacy (DP-FedAvg) with noise multiplier z: Poisson sampling at q = --clients-per-round, noise over the fixed cohort q × clients, the RDP accountant charging every round', positive('--dp-noise'))
+  .option('--target-epsilon <eps>', 'in-process: differential privacy sized to spend at most ε over --rounds rounds (z from the accountant)', positive('--target-epsilon'))
+  .option('--delta <d>', 'with --dp-noise / --target-epsilon: δ of the (ε, δ) guarantee (default 1 / clients^1.1)', Number)
+  .option('--adaptive-clip [quantile]', 'with DP: the clip bound tracks this quantile of the update norms (Andrew et al. 2021; default 0.5); --clip is the initial bound')
   .option('--attack <kind>', 'poisoning experiment (in-process, or the socket fleet with --url), with --attackers: reverse (−C·Δ/‖Δ‖), noise (Gaussian of norm C) or scale (C·Δ/‖Δ‖); attackers claim 10⁷ examples', cliAggregation('--attack', parseAttackKind))
   .option('--attackers <fraction>', 'fraction of the clients (a fixed seeded subset) that attack, in [0, 1)', Number)
   .option('--dim <n>', 'in-process: embedding dimension', int('--dim'), D.dim)
@@ -252,6 +263,8 @@ sequenceShapeOptions(program
     for (const flag of ['weighting', 'combine']) {
       if (o[flag] !== undefined) throw new InvalidArgumentError(`--${flag} is for the in-process simulation; the coordinator's aggregation is set by \`flock serve\``);
     }
+    if (simulationDpFlagsGiven(o)) throw new InvalidArgumentError('--dp-noise, --target-epsilon, --delta and --adaptive-clip are for the in-process simulation; a coordinator\'s privacy is set by `flock serve`');
+    if (o.candidates !== undefined || o.candidateIds !== undefined) throw new InvalidArgumentError('--candidates and --candidate-ids are for the in-process simulation');
     const t0 = Date.now();
     const report = await runSocketFleet({
       url: o.url.replace(/\/$/, ''),
@@ -284,7 +297,7 @@ sequenceShapeOptions(program
   .option('--centralized', 'centralized training on the pooled data (the only mode)')
   .option('--data <path>', 'MovieLens folder (100K or 1M layout) or "ml-100k"; default: built-in synthetic catalog')
   .option('--synthetic <spec>', 'built-in generator with USERS,ITEMS[,SEED] instead of --data')
-  .option('--seed <n>', 'seed for weights, batches and evaluation negatives', int('--seed'), 1)
+  .option('--seed <n>', 'seed for weights and batches (not the evaluation candidates: those are fixed per data set)', int('--seed'), 1)
   .option('--epochs <n>', 'passes over the pooled training data', int('--epochs'), 20)
   .option('--batch-size <n>', 'batch size (positives of one user per batch)', int('--batch-size'), D.round.batchSize)
   .option('--lr <x>', 'SGD learning rate (default: 0.5 for mf, 0.1 for sasrec)', positive('--lr'))
@@ -295,6 +308,8 @@ sequenceShapeOptions(program
   .option('--dim <n>', 'embedding dimension', int('--dim'), D.dim)
   .option('--eval-every <k>', 'evaluate every k epochs (0 = start and end only)', int('--eval-every'), 1)
   .option('--test-history <h>', 'what the test item is scored from: train+validation (SASRec protocol) or train', 'train+validation')
+  .option('--candidates <file>', 'evaluation candidates: a Flock candidates.json or an NCF test.negative file (e.g. ml-1m.test.negative); default: <out>/candidates.json, written once per data set and reused')
+  .option('--candidate-ids <ids>', 'ids of an NCF --candidates file: ncf (numbered in order of first appearance in the ratings file, as the NCF data; default) or dense (Flock ids: sorted raw ids, 0-based)')
   .option('--optimizer <name>', 'sasrec: sgd (the clients\' optimizer, default) or adam (β1 0.9, β2 0.98, ε 1e-8; --lr is Adam\'s, e.g. 0.001)', 'sgd')
   .option('--out <dir>', 'folder for report.json, rounds.csv, hr-ndcg.svg', 'reports/centralized')
   .action(async (o) => {
@@ -320,11 +335,23 @@ sequenceShapeOptions(program
       bar.update(m.epoch, e ? { hr: e.sampled.hr10.toFixed(4), ndcg: e.sampled.ndcg10.toFixed(4) } : {});
       logEvaluation(m.epoch, m.trainLoss, e);
     };
-    const report = kind === 'sasrec' ? await runCentralizedSequenceExperiment({ source, dataset, cfg, onEpoch }) : runCentralizedExperiment({ source, dataset, cfg, onEpoch });
+    const candidates = cliCandidates(o);
+    const report = kind === 'sasrec' ? await runCentralizedSequenceExperiment({ source, dataset, cfg, onEpoch, candidates }) : runCentralizedExperiment({ source, dataset, cfg, onEpoch, candidates });
     bar.stop();
     printSummary(report);
     for (const f of await writeResearchOutputs(path.resolve(o.out), report)) console.log(`wrote ${f}`);
   });
+
+/** `--candidates FILE [--candidate-ids ncf|dense]`, else `<out>/candidates.json` (written once per data set, reused). */
+function cliCandidates(o: Record<string, any>): CandidatesOptions {
+  let ids: NcfIdMapping | undefined;
+  try {
+    ids = o.candidateIds === undefined ? undefined : parseNcfIdMapping(o.candidateIds);
+  } catch (err) {
+    throw new InvalidArgumentError(`--candidate-ids: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return { file: o.candidates, ids, outDir: path.resolve(o.out), log: (line) => console.log(line) };
+}
 
 function cliTestHistory(v: string): TestHistory {
   try {
@@ -377,6 +404,13 @@ function printSummary(r: ResearchReport): void {
   for (const [name, e] of rows) {
     console.log(`${name.padEnd(34)} ${pct(e.sampled.hr10).padStart(13)} ${pct(e.sampled.ndcg10).padStart(15)} ${pct(e.full.hr10).padStart(11)} ${pct(e.full.ndcg10).padStart(13)}`);
   }
+  if (r.privacy) {
+    const { spent, plan } = r.privacy;
+    console.log(
+      `privacy: ε = ${spent.epsilon.toFixed(3)} spent over ${spent.rounds} rounds at δ = ${spent.delta.toExponential(2)} ` +
+        `(z = ${plan.noiseMultiplier.toFixed(4)}, q = ${plan.samplingRate.toPrecision(4)}, mean cohort ${r.privacy.meanCohort.toFixed(1)} of fixed m = ${plan.expectedCohort.toPrecision(4)}; budget ε = ${plan.epsilonBudget.toFixed(3)})`,
+    );
+  }
   const t = r.timing;
   console.log(
     `training ${t.trainSeconds.toFixed(2)} s (${t.meanRoundSeconds.toFixed(3)} s per ${r.mode === 'centralized' ? 'epoch' : 'round'}` +
@@ -412,6 +446,51 @@ function simulationAttack(o: Record<string, any>): Pick<SimulationConfig, 'attac
   return o.attackers > 0 ? { attack: { kind: o.attack, fraction: o.attackers } } : {};
 }
 
+const simulationDpFlagsGiven = (o: Record<string, any>) => ['dpNoise', 'targetEpsilon', 'delta', 'adaptiveClip'].some((k) => o[k] !== undefined);
+
+/** `--dp-noise z | --target-epsilon ε [--delta δ] [--adaptive-clip [γ]]`, or undefined (no DP; then none of them may be given). */
+function simulationDp(o: Record<string, any>): SimulationDp | undefined {
+  if (o.dpNoise === undefined && o.targetEpsilon === undefined) {
+    if (simulationDpFlagsGiven(o)) throw new InvalidArgumentError('--delta and --adaptive-clip go with differential privacy: add --dp-noise z or --target-epsilon ε');
+    return undefined;
+  }
+  if (o.dpNoise !== undefined && o.targetEpsilon !== undefined) throw new InvalidArgumentError('pass either --dp-noise z or --target-epsilon ε, not both');
+  if (o.delta !== undefined && !(o.delta > 0 && o.delta < 1)) throw new InvalidArgumentError(`--delta must be in (0, 1), got ${o.delta}`);
+  let adaptiveClip: AdaptiveClipSettings | undefined;
+  if (o.adaptiveClip !== undefined) {
+    const quantile = o.adaptiveClip === true ? DEFAULT_ADAPTIVE_CLIP.targetQuantile : Number(o.adaptiveClip);
+    if (!(quantile > 0 && quantile < 1)) throw new InvalidArgumentError(`--adaptive-clip quantile must be in (0, 1), got ${o.adaptiveClip}`);
+    adaptiveClip = { ...DEFAULT_ADAPTIVE_CLIP, targetQuantile: quantile };
+  }
+  return {
+    ...(o.dpNoise !== undefined ? { noiseMultiplier: o.dpNoise } : { targetEpsilon: o.targetEpsilon }),
+    ...(o.delta !== undefined ? { delta: o.delta } : {}),
+    ...(adaptiveClip ? { adaptiveClip } : {}),
+  };
+}
+
+/**
+ * The aggregation DP-FedAvg needs, from the flags: combine 'mean' (switched from the
+ * default, said so; an explicit other rule refused), weighting 'uniform' (the default; an
+ * explicit other refused), row normalisation off (always; said so). Poisoning is refused.
+ */
+function dpAggregation(o: Record<string, any>): { combine: CombineRule; weighting: WeightingPolicy; rowNormalize: false } {
+  if (o.combine !== undefined && o.combine.kind !== 'mean') {
+    throw new FlockError('bad-config', `--combine ${formatCombine(o.combine)} cannot be used with differential privacy: DP-FedAvg noises the plain sum of the clipped updates, so the combine rule must be mean (pass --combine mean or leave --combine out)`);
+  }
+  if (o.weighting !== undefined && o.weighting.kind !== 'uniform') {
+    throw new FlockError('bad-config', `--weighting ${formatWeighting(o.weighting)} cannot be used with differential privacy: every person's update must weigh exactly 1 (pass --weighting uniform or leave it out)`);
+  }
+  if (o.attack !== undefined) throw new FlockError('bad-config', '--attack cannot be combined with differential privacy in the simulation');
+  const notes = [];
+  if (o.combine === undefined) notes.push(`combine switched from the default ${formatCombine(DEFAULT_COMBINE)} to mean`);
+  notes.push('row normalisation off (per-row client counts depend on the data)');
+  notes.push('uniform weighting');
+  notes.push('Poisson sampling at rate q = --clients-per-round (fraction, or count / clients), noised mean over the fixed cohort q × clients');
+  console.log(`differential privacy: ${notes.join('; ')}`);
+  return { combine: { kind: 'mean' }, weighting: { kind: 'uniform' }, rowNormalize: false };
+}
+
 async function simulateInProcess(o: Record<string, any>): Promise<void> {
   if (o.trainer !== 'typed-array' && o.trainer !== 'tfjs') throw new InvalidArgumentError('--trainer must be typed-array or tfjs');
   const kind = modelKind(o.model);
@@ -419,8 +498,11 @@ async function simulateInProcess(o: Record<string, any>): Promise<void> {
   const source = dataSource(o);
   const dataset = await loadSource(source);
   const attack = simulationAttack(o).attack;
+  const dp = simulationDp(o);
+  const aggregation = { weighting: o.weighting ?? DEFAULT_WEIGHTING, combine: o.combine ?? DEFAULT_COMBINE, clipNorm: o.clip, rowNormalize: o.rowNormalize };
+  if (dp) Object.assign(aggregation, dpAggregation(o));
   console.log(
-    `aggregation: ${describeAggregation({ weighting: o.weighting ?? DEFAULT_WEIGHTING, combine: o.combine ?? DEFAULT_COMBINE, clipNorm: o.clip, rowNormalize: o.rowNormalize })}` +
+    `aggregation: ${describeAggregation(aggregation)}` +
       (attack ? `; attackers: ${attack.fraction} of the clients send '${attack.kind}' claiming 10⁷ examples` : ''),
   );
   const bar = progressBar('round');
@@ -428,6 +510,7 @@ async function simulateInProcess(o: Record<string, any>): Promise<void> {
   const report = await runFederatedExperiment({
     source,
     dataset,
+    candidates: cliCandidates(o),
     centralizedEpochs: o.centralizedEpochs,
     sim: {
       dim: o.dim,
@@ -442,10 +525,11 @@ async function simulateInProcess(o: Record<string, any>): Promise<void> {
       clipNorm: o.clip,
       serverLearningRate: o.serverLr,
       ...serverOptimizerOptions(o),
-      rowNormalize: o.rowNormalize,
-      weighting: o.weighting ?? DEFAULT_WEIGHTING,
-      combine: o.combine ?? DEFAULT_COMBINE,
+      rowNormalize: aggregation.rowNormalize,
+      weighting: aggregation.weighting,
+      combine: aggregation.combine,
       ...simulationAttack(o),
+      ...(dp ? { dp } : {}),
       evalEvery: o.evalEvery,
       trainer: kind === 'sasrec' ? 'tfjs' : o.trainer,
       workers: kind === 'sasrec' ? 1 : Math.max(1, o.workers),
@@ -456,6 +540,7 @@ async function simulateInProcess(o: Record<string, any>): Promise<void> {
       bar.update(m.round, e ? { hr: e.sampled.hr10.toFixed(4), ndcg: e.sampled.ndcg10.toFixed(4) } : {});
       logEvaluation(m.round, m.trainLoss, e);
     },
+    onDpPlan: (plan) => console.error(`privacy: ${describeDpPlan(plan)}${dp?.adaptiveClip ? `; adaptive clipping to the ${dp.adaptiveClip.targetQuantile} quantile of update norms from C = ${o.clip}` : ''}`),
   });
   bar.stop();
   printSummary(report);

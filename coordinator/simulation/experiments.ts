@@ -6,7 +6,7 @@ import type { Dataset, UserSplit } from '../../shared/data/interactions.ts';
 import type { EvaluationCandidates } from '../../shared/eval/candidates.ts';
 import { prepareEvaluation, type TestHistory } from '../../shared/eval/evaluate-split.ts';
 import { evaluatePopularity, trainCentralized, type CentralizedConfig, type CentralizedResult, type EpochMetrics } from './centralized-training.ts';
-import { runInProcessSimulation, type EvaluationPoint, type RoundMetrics, type SimulationConfig } from './in-process-simulation.ts';
+import { runInProcessSimulation, type EvaluationPoint, type RoundMetrics, type SimulationConfig, type SimulationHooks } from './in-process-simulation.ts';
 import type { ResearchReport } from './research-report.ts';
 import { selectByValidation } from './select-by-validation.ts';
 import { trainCentralizedSequence } from './sequence-simulation.ts';
@@ -40,6 +40,8 @@ export interface FederatedExperimentOptions {
   /** Also train the centralized baseline for this many epochs (0 = skip) and popularity. */
   readonly centralizedEpochs: number;
   readonly onRound?: (m: RoundMetrics, e: EvaluationPoint | undefined) => void;
+  /** Under DP (sim.dp): the resolved plan, before round 1. */
+  readonly onDpPlan?: SimulationHooks['onDpPlan'];
   /** The evaluation candidates (default: the data set's own lists, in memory). */
   readonly candidates?: CandidatesOptions;
 }
@@ -53,7 +55,7 @@ export async function runFederatedExperiment(o: FederatedExperimentOptions): Pro
   const t0 = performance.now();
   const split = researchSplit(o.dataset);
   const { candidates, info } = resolveCandidates(o.dataset, split, o.candidates);
-  const result = await runInProcessSimulation(o.dataset, split, o.sim, { onRound: o.onRound }, candidates);
+  const result = await runInProcessSimulation(o.dataset, split, o.sim, { onRound: o.onRound, onDpPlan: o.onDpPlan }, candidates);
   const testHistory = o.sim.testHistory ?? 'train+validation';
   const baselines: ResearchReport['baselines'] = { popularity: popularity(o.dataset, split, testHistory, candidates) };
   if (o.centralizedEpochs > 0) {
@@ -78,6 +80,7 @@ export async function runFederatedExperiment(o: FederatedExperimentOptions): Pro
     final: result.evaluations[result.evaluations.length - 1],
     selected: selectByValidation(result.evaluations),
     baselines,
+    ...(result.privacy ? { privacy: result.privacy } : {}),
     timing: {
       trainSeconds: result.trainSeconds,
       evalSeconds: result.evalSeconds,

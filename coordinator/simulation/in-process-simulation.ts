@@ -36,7 +36,8 @@ import { DEFAULT_COMBINE, DEFAULT_WEIGHTING, type AggregationSettings, type Comb
 import { RoundAggregation } from '../../shared/aggregate/round-aggregation.ts';
 import { ATTACKER_CLAIMED_EXAMPLES, pickAttackers, poisonUpdate, type AttackKind } from '../../shared/attack/poison-update.ts';
 import type { RankingReport } from '../../shared/eval/evaluate-ranking.ts';
-import { testHistories, type SplitReport, type TestHistory } from '../../shared/eval/evaluate-split.ts';
+import type { EvaluationCandidates } from '../../shared/eval/candidates.ts';
+import { prepareEvaluation, type EvaluationSetup, type SplitReport, type TestHistory } from '../../shared/eval/evaluate-split.ts';
 import { createEmbeddingModel, type PairBatch } from '../../shared/model/embedding-model.ts';
 import { initParams } from '../../shared/model/init-params.ts';
 import type { RecommenderModel, TrainConfig } from '../../shared/model/recommender-model.ts';
@@ -52,6 +53,8 @@ import { sampleParticipants } from '../rounds/sample-participants.ts';
 import { evaluateMf } from './evaluate-mf.ts';
 import { runSequenceSimulation, type SequenceSettings } from './sequence-simulation.ts';
 import { SimulationWorkerPool } from './worker-pool.ts';
+import { SimulationDpRounds, type RoundPrivacy, type SimulationDp, type SimulationPrivacy } from './dp-simulation.ts';
+import type { DpPlan } from '../../shared/privacy/dp-plan.ts';
 import { isEvaluationRound, RoundTally } from './round-tally.ts';
 
 export type SimulationTrainer = 'typed-array' | 'tfjs';
@@ -95,6 +98,14 @@ export interface SimulationConfig {
   readonly combine?: CombineRule;
   /** Poisoning: this fraction of the eligible clients (fixed, seeded) send poisonUpdate(kind, …) claiming 10⁷ examples. */
   readonly attack?: SimulationAttack;
+  /**
+   * User-level differential privacy (dp-simulation.ts): Poisson sampling at rate q, the
+   * noise stage over the fixed cohort q × population, the accountant charging every
+   * round. Needs combine 'mean', weighting 'uniform' and rowNormalize false.
+   */
+  readonly dp?: SimulationDp;
+  /** Also score the test item from the other test history at every evaluation (EvaluationPoint.testByHistory). */
+  readonly bothTestHistories?: boolean;
 }
 
 export interface SimulationAttack {
@@ -103,7 +114,8 @@ export interface SimulationAttack {
   readonly fraction: number;
 }
 
-export interface RoundMetrics {
+/** Under DP (cfg.dp) a round also carries its RoundPrivacy columns: ε spent so far, δ, z, C, noise std. */
+export interface RoundMetrics extends Partial<RoundPrivacy> {
   readonly round: number;
   readonly clients: number;
   /** Example-weighted mean of the clients' last-epoch training loss. */
@@ -126,6 +138,8 @@ export interface HeldOutMetrics {
 export interface EvaluationPoint extends HeldOutMetrics {
   readonly round: number;
   readonly validation?: HeldOutMetrics;
+  /** With cfg.bothTestHistories: the test item scored from each history (the top level is cfg.testHistory's). */
+  readonly testByHistory?: Partial<Record<TestHistory, HeldOutMetrics>>;
 }
 
 export interface SimulationResult {
@@ -135,6 +149,8 @@ export interface SimulationResult {
   readonly clientUpdates: number;
   readonly trainSeconds: number;
   readonly evalSeconds: number;
+  /** Under DP: the plan and the privacy spent. */
+  readonly privacy?: SimulationPrivacy;
 }
 
 const heldOutMetrics = (r: RankingReport): HeldOutMetrics => ({
@@ -154,10 +170,11 @@ export class EvaluationLog {
   readonly points: EvaluationPoint[] = [];
   seconds = 0;
 
-  /** Measures the model after `round` with `measure`, records the point and returns it. */
-  record(round: number, measure: () => RankingReport | SplitReport): EvaluationPoint {
+  /** Measures the model after `round` with `measure` (and `extend`, timed alike), records the point and returns it. */
+  record(round: number, measure: () => RankingReport | SplitReport, extend?: (p: EvaluationPoint) => EvaluationPoint): EvaluationPoint {
     const t = performance.now();
-    const p = toEvaluationPoint(round, measure());
+    let p = toEvaluationPoint(round, measure());
+    if (extend) p = extend(p);
     this.seconds += (performance.now() - t) / 1000;
     this.points.push(p);
     return p;
@@ -171,6 +188,21 @@ export const fleetClientId = (seed: number, user: number) => `fleet-${seed}-${us
 export function clientsForRound(eligible: number, clientsPerRound: number): number {
   const want = clientsPerRound <= 1 ? Math.ceil(clientsPerRound * eligible) : Math.round(clientsPerRound);
   return Math.max(1, Math.min(eligible, want));
+}
+
+/**
+ * With cfg.bothTestHistories: the run's evaluation with the other test history ('train'
+ * ↔ 'train+validation'), on the same candidates; else undefined.
+ */
+export function otherTestEvaluation(
+  cfg: SimulationConfig,
+  setup: EvaluationSetup,
+  evaluate: (globals: NamedTensors, setup: EvaluationSetup) => SplitReport,
+): FederatedRoundsOptions['otherTest'] {
+  if (!cfg.bothTestHistories) return undefined;
+  const testHistory: TestHistory = setup.testHistory === 'train' ? 'train+validation' : 'train';
+  const other = prepareEvaluation(setup.split, setup.numItems, { testHistory, candidates: setup.candidates });
+  return { testHistory, evaluate: (globals) => evaluate(globals, other) };
 }
 
 /** The aggregation pipeline's settings of a simulation config (the coordinator's defaults where unset). */
@@ -196,6 +228,8 @@ export function serverOptimizerFor(cfg: SimulationConfig): ServerOptimizer {
 
 export interface SimulationHooks {
   onRound?: (m: RoundMetrics, evaluation: EvaluationPoint | undefined) => void;
+  /** Under DP: the resolved plan (z, δ, q, budget), once, before round 1. */
+  onDpPlan?: (plan: DpPlan) => void;
 }
 
 const now = () => performance.now() / 1000;
@@ -207,11 +241,14 @@ export interface RoundClients {
   readonly roundSeed: number;
   readonly selected: readonly number[];
   readonly globals: NamedTensors;
+  /** The L2 bound the clients clip to this round (cfg.clipNorm; under adaptive DP clipping, the round's). */
+  readonly clipNorm: number;
   /**
-   * Hand each client's clipped update to the round's aggregation here (an attacker's is
-   * replaced by its poisoned update and 10⁷ claimed examples on the way)...
+   * Hand each client's clipped update (and its pre-clip norm, for adaptive clipping) to the
+   * round's aggregation here (an attacker's is replaced by its poisoned update and 10⁷
+   * claimed examples on the way)...
    */
-  readonly submit: (user: number, delta: DeltaTensors, numExamples: number) => void;
+  readonly submit: (user: number, delta: DeltaTensors, numExamples: number, preClipNorm?: number) => void;
   /** ...and record each client's (honest) loss, norm and bytes here. */
   readonly tally: RoundTally;
 }
@@ -223,6 +260,8 @@ export interface FederatedRoundsOptions {
   /** Users who can train (have data); each round samples among them with the round engine's seeds. */
   readonly eligible: readonly number[];
   readonly evaluate: (globals: NamedTensors) => RankingReport | SplitReport;
+  /** With cfg.bothTestHistories: the evaluation with the other test history (its test item only is kept). */
+  readonly otherTest?: { readonly testHistory: TestHistory; readonly evaluate: (globals: NamedTensors) => RankingReport | SplitReport };
   /** Trains the round's clients; returns how many client updates it folded in. */
   readonly trainClients: (round: RoundClients) => Promise<number>;
   readonly hooks: SimulationHooks;
@@ -243,32 +282,54 @@ export async function runFederatedRounds(o: FederatedRoundsOptions): Promise<Sim
   const log = new EvaluationLog();
   const settings = aggregationSettingsFor(cfg);
   const attackers = simulationAttackers(cfg, o.eligible);
+  // Differential privacy (dp-simulation.ts): checked and planned before anything runs.
+  const dp = cfg.dp
+    ? SimulationDpRounds.create(cfg.dp, settings, cfg.seed, { population: o.eligible.length, clientsPerRound: cfg.clientsPerRound, rounds: cfg.rounds, workers: cfg.workers, attack: cfg.attack !== undefined })
+    : undefined;
+  if (dp) o.hooks.onDpPlan?.(dp.plan);
+  const other = o.otherTest;
+  const primary = cfg.testHistory ?? 'train+validation';
+  const testOnly = (p: HeldOutMetrics): HeldOutMetrics => ({ sampled: p.sampled, full: p.full, users: p.users });
+  const extend = other && ((p: EvaluationPoint): EvaluationPoint => ({
+    ...p,
+    testByHistory: { [primary]: testOnly(p), [other.testHistory]: testOnly(toEvaluationPoint(p.round, other.evaluate(globals))) },
+  }));
   let trainSeconds = 0;
   let clientUpdates = 0;
-  log.record(0, () => o.evaluate(globals));
+  log.record(0, () => o.evaluate(globals), extend);
   for (let r = 1; r <= cfg.rounds; r++) {
     const t0 = now();
-    const selected = sampleParticipants([...o.eligible], 0, perRound, deriveSeed(cfg.seed, r));
-    const aggregation = new RoundAggregation(o.spec, settings, { maxUpdates: perRound });
-    const submit = (user: number, delta: DeltaTensors, numExamples: number) => {
+    const selected = dp ? dp.sample(r, o.eligible) : sampleParticipants([...o.eligible], 0, perRound, deriveSeed(cfg.seed, r));
+    const clipNorm = dp ? dp.clipNorm : cfg.clipNorm;
+    const aggregation = dp
+      ? new RoundAggregation(o.spec, { ...settings, clipNorm }, { maxUpdates: Math.max(1, selected.length), dp: dp.roundDp(r) })
+      : new RoundAggregation(o.spec, settings, { maxUpdates: perRound });
+    const submit = (user: number, delta: DeltaTensors, numExamples: number, preClipNorm?: number) => {
       if (cfg.attack && attackers.has(user)) {
         const poisoned = poisonUpdate(cfg.attack.kind, delta, cfg.clipNorm, new SeededRandom(deriveSeed(cfg.seed, r, user, 0x417ac)));
         aggregation.addDelta(poisoned, ATTACKER_CLAIMED_EXAMPLES);
       } else {
-        aggregation.addDelta(delta, numExamples);
+        aggregation.addDelta(delta, numExamples, preClipNorm);
       }
     };
     const tally = new RoundTally();
-    clientUpdates += await o.trainClients({ round: r, roundSeed: deriveSeed(cfg.seed, r, 1), selected, globals, submit, tally });
-    globals = server.step(globals, aggregation.result());
+    clientUpdates += await o.trainClients({ round: r, roundSeed: deriveSeed(cfg.seed, r, 1), selected, globals, clipNorm, submit, tally });
+    let privacy: RoundPrivacy | undefined;
+    if (dp) {
+      const released = dp.release(r, o.spec, aggregation);
+      privacy = released.privacy;
+      globals = server.step(globals, released.delta);
+    } else {
+      globals = server.step(globals, aggregation.result());
+    }
     const seconds = now() - t0;
     trainSeconds += seconds;
-    const m = tally.metrics(r, seconds);
+    const m: RoundMetrics = privacy ? { ...tally.metrics(r, seconds), ...privacy } : tally.metrics(r, seconds);
     rounds.push(m);
-    const point = isEvaluationRound(r, cfg.rounds, cfg.evalEvery) ? log.record(r, () => o.evaluate(globals)) : undefined;
+    const point = isEvaluationRound(r, cfg.rounds, cfg.evalEvery) ? log.record(r, () => o.evaluate(globals), extend) : undefined;
     o.hooks.onRound?.(m, point);
   }
-  return { rounds, evaluations: log.points, globals, clientUpdates, trainSeconds, evalSeconds: log.seconds };
+  return { rounds, evaluations: log.points, globals, clientUpdates, trainSeconds, evalSeconds: log.seconds, ...(dp ? { privacy: dp.summary() } : {}) };
 }
 
 export async function runInProcessSimulation(
@@ -276,8 +337,10 @@ export async function runInProcessSimulation(
   split: UserSplit,
   cfg: SimulationConfig,
   hooks: SimulationHooks = {},
+  /** The evaluation's candidate lists (default: the data set's own, shared/eval/candidates.ts). */
+  candidates?: EvaluationCandidates,
 ): Promise<SimulationResult> {
-  if (cfg.model === 'sasrec') return runSequenceSimulation(dataset.numItems, split, cfg, hooks);
+  if (cfg.model === 'sasrec') return runSequenceSimulation(dataset.numItems, split, cfg, hooks, candidates);
   const { dim } = cfg;
   const numItems = dataset.numItems;
   const model = createEmbeddingModel({ numItems, dim }) as RecommenderModel<PairBatch>;
@@ -293,7 +356,7 @@ export async function runInProcessSimulation(
   // A dense update's encoded size depends only on the model: what every client uploads.
   const denseUpdateBytes = buildUpdate(spec, initial, initial, { round: 0, baseVersion: 0, numExamples: 1, clipNorm: cfg.clipNorm }).bytes.byteLength;
   const scratch = new MfScratch();
-  const histories = testHistories(split, cfg.testHistory ?? 'train+validation');
+  const evaluation = prepareEvaluation(split, numItems, { testHistory: cfg.testHistory, candidates });
 
   let pool: SimulationWorkerPool | null = null;
   const sharedGlobals = workers > 1 ? new Float32Array(new SharedArrayBuffer((numItems * dim + numItems) * 4)) : null;
@@ -307,7 +370,7 @@ export async function runInProcessSimulation(
       globals: sharedGlobals.buffer as SharedArrayBuffer, users: users.buffer as SharedArrayBuffer,
     });
   }
-  const trainClients = async ({ round: r, roundSeed, selected, globals, submit, tally }: RoundClients): Promise<number> => {
+  const trainClients = async ({ round: r, roundSeed, selected, globals, clipNorm, submit, tally }: RoundClients): Promise<number> => {
     let updates = 0;
     if (pool && sharedGlobals) {
       sharedGlobals.set(globals.itemEmbedding, 0);
@@ -324,6 +387,7 @@ export async function runInProcessSimulation(
               itemBias: { rows, data: part.itemBias.subarray(off, off + part.rowCounts[c]) },
             },
             part.numExamples[c],
+            part.preClipNorm[c],
           );
           off += part.rowCounts[c];
           tally.add({ loss: part.loss[c], numExamples: part.numExamples[c], preClipNorm: part.preClipNorm[c], clipped: part.clipped[c] > 0, bytes: denseUpdateBytes });
@@ -339,15 +403,15 @@ export async function runInProcessSimulation(
         const res = trainMfLocally(model, dim, globals as { itemEmbedding: Float32Array; itemBias: Float32Array }, userVec, split.train[u], train, seed, scratch);
         const clip = clipRowSparseToL2(
           { itemEmbedding: { rows: res.delta.rows, data: res.delta.itemEmbedding }, itemBias: { rows: res.delta.rows, data: res.delta.itemBias } },
-          cfg.clipNorm,
+          clipNorm,
         );
-        submit(u, clip.tensors, res.numExamples);
+        submit(u, clip.tensors, res.numExamples, clip.preClipNorm);
         userVec.set(res.userEmbedding);
         tally.add({ loss: res.loss, numExamples: res.numExamples, preClipNorm: clip.preClipNorm, clipped: clip.clipped, bytes: denseUpdateBytes });
       } else {
         const res = await trainLocally(model, globals, { userEmbedding: userVec.slice() }, split.train[u], train, seed);
-        const update = buildUpdate(spec, res.globals, globals, { round: r, baseVersion: r - 1, numExamples: res.numExamples, clipNorm: cfg.clipNorm });
-        submit(u, update.delta, res.numExamples);
+        const update = buildUpdate(spec, res.globals, globals, { round: r, baseVersion: r - 1, numExamples: res.numExamples, clipNorm });
+        submit(u, update.delta, res.numExamples, update.preClipNorm);
         userVec.set(res.locals.userEmbedding);
         tally.add({ loss: res.loss, numExamples: res.numExamples, preClipNorm: update.preClipNorm, clipped: update.clipped, bytes: update.bytes.byteLength });
       }
@@ -358,7 +422,8 @@ export async function runInProcessSimulation(
   try {
     return await runFederatedRounds({
       cfg, spec, initial, eligible, hooks, trainClients,
-      evaluate: (globals) => evaluateMf(model, globals, users, dim, split, cfg.seed, histories),
+      evaluate: (globals) => evaluateMf(model, globals, users, dim, evaluation, (u) => participantSeed[u] >>> 0),
+      otherTest: otherTestEvaluation(cfg, evaluation, (globals, setup) => evaluateMf(model, globals, users, dim, setup, (u) => participantSeed[u] >>> 0)),
     });
   } finally {
     await pool?.close();

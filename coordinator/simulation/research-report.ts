@@ -5,6 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { SimulationPrivacy } from './dp-simulation.ts';
 import type { EvaluationPoint } from './in-process-simulation.ts';
 import type { MachineInfo } from './simulation-data.ts';
 import { lineChartSvg, type ChartSeries } from './svg-line-chart.ts';
@@ -26,6 +27,8 @@ export interface ResearchReport {
   /** The evaluation with the best validation NDCG@10 (100 neg.): the run's reported result (select-by-validation.ts). */
   readonly selected?: EvaluationPoint;
   readonly baselines: { centralized?: EvaluationPoint & { epochs: number }; popularity?: EvaluationPoint };
+  /** Under DP: the plan (z, δ, q, population, fixed cohort m, round budget, ε budget) and the privacy spent; per round in `rounds`. */
+  readonly privacy?: SimulationPrivacy;
   readonly timing: { trainSeconds: number; evalSeconds: number; meanRoundSeconds: number; clientUpdates?: number; clientUpdatesPerSecond?: number; totalSeconds: number };
 }
 

@@ -17,7 +17,8 @@
  */
 import type { UserSplit } from '../../shared/data/interactions.ts';
 import { createServerOptimizer } from '../../shared/aggregate/server-optimizer.ts';
-import { evaluateSplit, testHistories, type SplitReport } from '../../shared/eval/evaluate-split.ts';
+import type { EvaluationCandidates } from '../../shared/eval/candidates.ts';
+import { evaluateSplit, prepareEvaluation, type EvaluationSetup, type SplitReport } from '../../shared/eval/evaluate-split.ts';
 import { initParams } from '../../shared/model/init-params.ts';
 import type { RecommenderModel, TrainConfig } from '../../shared/model/recommender-model.ts';
 import { createSequenceModel, type SequenceBatch, type SequenceModelConfig } from '../../shared/model/sasrec-model.ts';
@@ -28,6 +29,7 @@ import { buildUpdate } from '../../shared/update/build-update.ts';
 import type { CentralizedConfig, CentralizedResult, EpochMetrics } from './centralized-training.ts';
 import {
   fleetClientId,
+  otherTestEvaluation,
   runFederatedRounds,
   toEvaluationPoint,
   type EvaluationPoint,
@@ -53,12 +55,12 @@ function sequenceModel(numItems: number, dim: number, s: SequenceSettings | unde
 }
 
 /**
- * HR@10 / NDCG@10 (100 sampled negatives and full ranking) of next-item scores: the test
- * item after each user's `histories` (default train ++ [validation item], the SASRec
- * protocol), the validation item after the train sequence.
+ * HR@10 / NDCG@10 (the setup's fixed sampled candidates and full ranking) of next-item
+ * scores: the test item after each user's `setup.histories` (default train ++ [validation
+ * item], the SASRec protocol), the validation item after the train sequence.
  */
-export function evaluateSequence(model: RecommenderModel, globals: NamedTensors, split: UserSplit, seed: number, histories?: readonly Int32Array[]): SplitReport {
-  return evaluateSplit({ numItems: model.numItems, split, seed, histories, scoreAll: (_u, history) => model.scoreAll(globals, {}, history) });
+export function evaluateSequence(model: RecommenderModel, globals: NamedTensors, setup: EvaluationSetup): SplitReport {
+  return evaluateSplit({ setup, scoreAll: (_u, history) => model.scoreAll(globals, {}, history) });
 }
 
 export async function runSequenceSimulation(
@@ -66,6 +68,7 @@ export async function runSequenceSimulation(
   split: UserSplit,
   cfg: SimulationConfig,
   hooks: SimulationHooks = {},
+  candidates?: EvaluationCandidates,
 ): Promise<SimulationResult> {
   const model = sequenceModel(numItems, cfg.dim, cfg.sequence);
   const spec = model.spec;
@@ -73,17 +76,18 @@ export async function runSequenceSimulation(
   // A sequence model needs at least one transition (two train items) to produce a batch.
   const eligible = [...Array(numUsers).keys()].filter((u) => split.train[u].length > 1);
   const train: TrainConfig = { localEpochs: cfg.localEpochs, batchSize: cfg.batchSize, learningRate: cfg.learningRate, negatives: cfg.negatives, l2: cfg.l2 };
-  const histories = testHistories(split, cfg.testHistory ?? 'train+validation');
+  const setup = prepareEvaluation(split, numItems, { testHistory: cfg.testHistory, candidates });
   return runFederatedRounds({
     cfg, spec, eligible, hooks,
     initial: initParams(spec, 'global', cfg.seed),
-    evaluate: (globals) => evaluateSequence(model, globals, split, cfg.seed, histories),
-    trainClients: async ({ round: r, roundSeed, selected, globals, submit, tally }) => {
+    evaluate: (globals) => evaluateSequence(model, globals, setup),
+    otherTest: otherTestEvaluation(cfg, setup, (globals, other) => evaluateSequence(model, globals, other)),
+    trainClients: async ({ round: r, roundSeed, selected, globals, clipNorm, submit, tally }) => {
       for (const u of selected) {
         const pSeed = hashString(fleetClientId(cfg.seed, u)) >>> 0;
         const res = await trainLocally(model, globals, {}, split.train[u], train, deriveSeed(roundSeed, r, pSeed));
-        const update = buildUpdate(spec, res.globals, globals, { round: r, baseVersion: r - 1, numExamples: res.numExamples, clipNorm: cfg.clipNorm });
-        submit(u, update.delta, res.numExamples);
+        const update = buildUpdate(spec, res.globals, globals, { round: r, baseVersion: r - 1, numExamples: res.numExamples, clipNorm });
+        submit(u, update.delta, res.numExamples, update.preClipNorm);
         tally.add({ loss: res.loss, numExamples: res.numExamples, preClipNorm: update.preClipNorm, clipped: update.clipped, bytes: update.bytes.byteLength });
       }
       return selected.length;
@@ -128,13 +132,14 @@ export async function trainCentralizedSequence(
   split: UserSplit,
   cfg: CentralizedConfig,
   onEpoch?: (m: EpochMetrics, e: EvaluationPoint | undefined) => void,
+  candidates?: EvaluationCandidates,
 ): Promise<CentralizedResult> {
   const model = sequenceModel(numItems, cfg.dim, cfg.sequence);
   let globals = initParams(model.spec, 'global', cfg.seed);
   const train: TrainConfig = { localEpochs: 1, batchSize: cfg.batchSize, learningRate: cfg.learningRate, negatives: cfg.negatives, l2: cfg.l2 };
   const active = [...Array(split.train.length).keys()].filter((u) => split.train[u].length > 1);
-  const histories = testHistories(split, cfg.testHistory ?? 'train+validation');
-  const evaluations: EvaluationPoint[] = [toEvaluationPoint(0, evaluateSequence(model, globals, split, cfg.seed, histories))];
+  const setup = prepareEvaluation(split, numItems, { testHistory: cfg.testHistory, candidates });
+  const evaluations: EvaluationPoint[] = [toEvaluationPoint(0, evaluateSequence(model, globals, setup))];
   const adam =
     cfg.optimizer === 'adam'
       ? createServerOptimizer({ kind: 'adam', learningRate: cfg.learningRate, momentum: 0.9, beta2: 0.98, epsilon: 1e-8, biasCorrection: true })
@@ -189,7 +194,7 @@ export async function trainCentralizedSequence(
     const m = { epoch: e, trainLoss: loss, seconds };
     epochs.push(m);
     const due = isEvaluationRound(e, cfg.epochs, cfg.evalEvery);
-    const point = due ? toEvaluationPoint(e, evaluateSequence(model, globals, split, cfg.seed, histories)) : undefined;
+    const point = due ? toEvaluationPoint(e, evaluateSequence(model, globals, setup)) : undefined;
     if (point) evaluations.push(point);
     onEpoch?.(m, point);
   }

@@ -34,6 +34,7 @@ import { NO_ROUND_OBSERVER, type RoundObserver } from './round-observer.ts';
 import type { RoundPrivacy } from './round-privacy.ts';
 import { roundSize, type RoundSize } from './round-size.ts';
 import { poissonSample, sampleParticipants } from './sample-participants.ts';
+import { secureUniform } from '../../shared/random/secure-random.ts';
 
 type CloseReason = 'target' | 'nobody-left' | 'stragglers-dropped' | 'deadline';
 
@@ -103,8 +104,9 @@ export const serverStateTag = (modelKind: string, optimizer: string): string => 
  * - Nothing a participant sends, and no failure while closing a round, can stop the
  *   engine: every error is logged, the round is recorded as failed, the next one opens.
  * - Under differential privacy (round-privacy.ts): participants are Poisson-sampled at
- *   rate q (no over-selection; the round closes when every sampled one reported, or by
- *   quorum and deadline as above), the release is noised over the plan's fixed cohort,
+ *   rate q from the CSPRNG (no over-selection); the round closes when every sampled one
+ *   reported or left, or at its deadline, and is released whatever arrived (no quorum:
+ *   even nothing, as the noise alone), noised over the plan's fixed cohort,
  *   each round's clip bound is the current (adaptive) one, and no round opens that the
  *   privacy budget cannot pay for; a released round is charged once its version is saved.
  */
@@ -123,8 +125,8 @@ export class RoundEngine {
   private readonly plainAggregation: AggregationSettings;
   private readonly optimizer: ServerOptimizer;
   private readonly dp: RoundPrivacy | undefined;
-  /** Under DP: Poisson draws of the next round that sampled nobody (each draws anew). */
-  private emptyDraws = 0;
+  /** Under DP: who is in a round comes from the CSPRNG. */
+  private readonly sampling = secureUniform();
   /** Under DP: the budget refusal was logged (once). */
   private refusalLogged = false;
   private readonly observer: RoundObserver;
@@ -353,17 +355,11 @@ export class RoundEngine {
         return;
       }
       // Poisson sampling: each eligible participant independently with probability q, the
-      // accountant's rate. Seeded per round (and per empty draw) for reproducibility of who
-      // is sampled; the noise comes from the CSPRNG (RoundPrivacy).
-      selected = poissonSample(eligible, this.dp.plan.samplingRate, deriveSeed(this.config.seed, round, 2, this.emptyDraws));
-      if (selected.length === 0) {
-        this.emptyDraws++;
-        this.log.debug({ round, eligible: eligible.length }, 'Poisson sampling drew nobody; drawing again after the round delay');
-        this.scheduleRound();
-        return;
-      }
-      this.emptyDraws = 0;
-      size = { target: selected.length, selected: selected.length, needed: Math.max(1, Math.ceil(this.config.quorum * selected.length)) };
+      // accountant's rate, drawn from the CSPRNG. Every drawn round is released and charged,
+      // even one that sampled nobody or to which nobody reports (the noise alone): skipping
+      // it would reveal that nobody came, which the accountant does not cover. So no quorum.
+      selected = poissonSample(eligible, this.dp.plan.samplingRate, this.sampling);
+      size = { target: selected.length, selected: selected.length, needed: 0 };
     } else {
       size = roundSize(eligible.length, this.config);
       selected = sampleParticipants(eligible, 0, size.selected, deriveSeed(this.config.seed, round));
@@ -397,6 +393,7 @@ export class RoundEngine {
     };
     for (const id of selected) this.clients.get(id)?.socket.emit(EVENTS.roundStart, announce);
     this.log.info({ round, version: this.version, selected: selected.length, target: size.target, eligible: eligible.length, ...(this.dp ? { clipNorm: settings.clipNorm } : {}) }, 'round opened');
+    if (selected.length === 0) this.closeIfDone(); // under DP: released at once, the noise alone
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { UniformSource } from '../../shared/random/secure-random.ts';
 import { SeededRandom } from '../../shared/random/seeded-random.ts';
 
 /**
@@ -11,10 +12,10 @@ export function sampleParticipants<T>(eligible: readonly T[], fraction: number, 
 
 /**
  * Poisson sampling, the sampling differential privacy's accountant assumes: each eligible
- * participant is in the round independently with probability `rate`, with a seeded RNG
- * (who is sampled is reproducible; it may be nobody).
+ * participant is in the round independently with probability `rate` (it may be nobody).
+ * `random`: the coordinator passes secureUniform() (amplification by sampling assumes
+ * nobody can predict the sample); research runs a SeededRandom.
  */
-export function poissonSample<T>(eligible: readonly T[], rate: number, seed: number): T[] {
-  const rng = new SeededRandom(seed);
-  return eligible.filter(() => rng.next() < rate);
+export function poissonSample<T>(eligible: readonly T[], rate: number, random: UniformSource): T[] {
+  return eligible.filter(() => random.next() < rate);
 }

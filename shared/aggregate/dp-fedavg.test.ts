@@ -128,3 +128,13 @@ test('adaptive clipping: the clip bound converges to the target quantile of the 
     assert.ok(Math.abs(mean - want) < 0.15 * want, `γ = ${gamma}: C settled at ${mean}, the quantile is ${want}`);
   }
 });
+
+test('DP-FedAvg: a round nobody contributed to still releases — the noise alone, with the same std', () => {
+  const agg = new RoundAggregation(spec, dpSettings(), { dp: { noiseMultiplier: 2, expectedCohort: 4, noise: seededGaussianNoise(8) } });
+  const out = agg.result();
+  let sq = 0;
+  for (const v of out.emb) sq += v * v;
+  const std = Math.sqrt(sq / out.emb.length);
+  assert.ok(Math.abs(std / ((2 * 2) / 4) - 1) < 0.05, `noise-only std ${std}`);
+  assert.throws(() => new RoundAggregation(spec, dpSettings()).result(), (e: unknown) => e instanceof FlockError && e.code === 'robust-rule');
+});

@@ -15,7 +15,8 @@
  *   stage is then the weighted SUM (uniform weights, no row normalisation, 'mean' only),
  *   and result() releases (sum + N(0, (z_Δ·C)²)) / m with m the fixed expected cohort;
  *   with adaptive clipping (adaptive-clipping.ts, Andrew et al. 2021) it also releases
- *   the noised fraction of updates whose preClipNorm ≤ C and the next round's C.
+ *   the noised fraction of updates whose preClipNorm ≤ C and the next round's C. A DP
+ *   round with no update releases the noise alone (without DP: FlockError 'robust-rule').
  *
  * add()/addDelta() either fold the update in completely or throw FlockError and change
  * nothing. Memory: 'mean' streams (O(model)); the other rules keep each update (row-sparse
@@ -131,9 +132,14 @@ export class RoundAggregation {
 
   private release(): { delta: NamedTensors; dp?: DpRelease } {
     if (this.released) return this.released;
-    if (this.combiner.count === 0) throw new FlockError('robust-rule', 'no update was accepted this round: nothing to combine');
     const dp = this.dp;
-    if (!dp) return { delta: this.combiner.result() };
+    if (!dp) {
+      if (this.combiner.count === 0) throw new FlockError('robust-rule', 'no update was accepted this round: nothing to combine');
+      return { delta: this.combiner.result() };
+    }
+    // Under DP a round with no update still releases (the noise alone): withholding it
+    // would tell whoever watches that nobody was sampled or came, which the accountant
+    // does not cover.
     // Noise stage: DP-FedAvg over the weighted sum (the combiner is MeanCombine: checkDpFedAvg).
     const sums = (this.combiner as MeanCombine).weightedSums();
     const clipNorm = this.settings.clipNorm;

@@ -13,6 +13,7 @@
  * coordinates, which blurs but does not provably close that channel; a discrete Gaussian
  * (Canonne, Kamath & Steinke 2020) is the fix, noted in shared/privacy/README.md.
  */
+import { secureUniform } from './secure-random.ts';
 import { SeededRandom } from './seeded-random.ts';
 
 export interface GaussianNoise {
@@ -32,21 +33,9 @@ export function seededGaussianNoise(seed: number): GaussianNoise {
   };
 }
 
-const CHUNK = 8192; // getRandomValues refuses more than 65,536 bytes per call
-
 export function secureGaussianNoise(): GaussianNoise {
-  const words = new Uint32Array(CHUNK);
-  let pos = CHUNK;
-  const uniform = (): number => {
-    // 53 random bits in (0, 1]: never 0, so log() is finite.
-    if (pos + 2 > CHUNK) {
-      globalThis.crypto.getRandomValues(words);
-      pos = 0;
-    }
-    const hi = words[pos++] >>> 5; // 27 bits
-    const lo = words[pos++] >>> 6; // 26 bits
-    return (hi * 67108864 + lo + 1) / 9007199254740992;
-  };
+  const source = secureUniform();
+  const uniform = () => source.next();
   let spare: number | null = null;
   const normal = (): number => {
     if (spare !== null) {

@@ -60,6 +60,9 @@ export function planDp(r: DpRequest): DpPlan {
   if (!(Number.isInteger(r.population) && r.population >= 1)) throw new FlockError('bad-config', `DP population must be a positive integer, got ${r.population}`);
   if (!(r.samplingRate > 0 && r.samplingRate <= 1)) throw new FlockError('bad-config', `DP sampling rate must be in (0, 1], got ${r.samplingRate}`);
   if (!(Number.isInteger(r.rounds) && r.rounds >= 1)) throw new FlockError('bad-config', `DP round budget must be a positive integer, got ${r.rounds}`);
+  if (r.samplingRate * r.population < 1) {
+    throw new FlockError('bad-config', `DP expects q × population = ${r.samplingRate} × ${r.population} < 1 participant per round: raise the sampling rate or the population`);
+  }
   const delta = r.delta ?? defaultDelta(r.population);
   if (!(delta > 0 && delta < 1)) throw new FlockError('bad-config', `δ must be in (0, 1), got ${delta}`);
   const conversion = r.conversion ?? DEFAULT_DP_CONVERSION;

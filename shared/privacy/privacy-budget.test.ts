@@ -27,6 +27,7 @@ test('planDp refuses what it cannot honour, with the reason', () => {
   assert.throws(() => planDp({ ...ok, noiseMultiplier: 1, delta: 1 }), isBadConfig(/δ/));
   assert.throws(() => planDp({ ...ok, noiseMultiplier: 1, rounds: 0 }), isBadConfig(/round budget/));
   assert.throws(() => planDp({ ...ok, noiseMultiplier: 1, population: 0 }), isBadConfig(/population/));
+  assert.throws(() => planDp({ ...ok, noiseMultiplier: 1, samplingRate: 0.001 }), isBadConfig(/< 1 participant per round/));
 });
 
 test('PrivacyBudget: charges compose to the accountant\'s ε, the round that would exceed the budget is refused, the ledger resumes exactly', () => {

@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import { useNodeBackend } from '../../coordinator/runtime/node-tf-backend.ts';
+import { createEmbeddingModel } from '../model/embedding-model.ts';
+import { initParams } from '../model/init-params.ts';
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from '../model/recommender-model.ts';
+import { globalDelta } from '../update/global-delta.ts';
+import { clipRowSparseToL2 } from '../update/row-sparse-clip.ts';
+import { clipToL2 } from '../update/l2-clip.ts';
+import { trainLocally } from './local-training.ts';
+import { MfFusedScratch, trainMfClients, type MfFleetTables } from './mf-fused-training.ts';
+import { densifyMfDelta, MfScratch, trainMfLocally } from './mf-typed-array-training.ts';
+
+const numItems = 60;
+const dim = 8;
+const model = createEmbeddingModel({ numItems, dim });
+const globals = initParams(model.spec, 'global', 1);
+globals.itemBias = Float32Array.from({ length: numItems }, (_, i) => Math.sin(i) * 0.3);
+
+/** A fleet of `users` clients with histories of assorted lengths (one with every item, so no negative can be rejected). */
+function fleet(users: number): { tables: MfFleetTables; histories: Int32Array[] } {
+  const histories = Array.from({ length: users }, (_, u) =>
+    u === users - 1 ? Int32Array.from({ length: numItems }, (_, i) => (i * 7) % numItems) : Int32Array.from({ length: 1 + ((u * 13) % 45) }, (_, i) => (i * 7 + u * 3) % numItems),
+  );
+  const historyOffsets = new Int32Array(users + 1);
+  histories.forEach((h, u) => (historyOffsets[u + 1] = historyOffsets[u] + h.length));
+  const historyItems = new Int32Array(historyOffsets[users]);
+  histories.forEach((h, u) => historyItems.set(h, historyOffsets[u]));
+  const usersTable = new Float32Array(users * dim);
+  for (let u = 0; u < users; u++) usersTable.set(initParams(model.spec, 'local', 100 + u).userEmbedding, u * dim);
+  return { tables: { numItems, dim, itemEmbedding: globals.itemEmbedding as Float32Array, itemBias: globals.itemBias, users: usersTable, historyOffsets, historyItems }, histories };
+}
+
+const configs: [string, TrainConfig, number][] = [
+  ['1 epoch, default, clip 0.05 (binds)', { ...DEFAULT_TRAIN_CONFIG, localEpochs: 1 }, 0.05],
+  ['2 epochs, no clip binding', { ...DEFAULT_TRAIN_CONFIG, localEpochs: 2 }, 1e3],
+  ['3 epochs, lr 0.2, l2 0.01, 2 negatives, batch 8', { ...DEFAULT_TRAIN_CONFIG, localEpochs: 3, learningRate: 0.2, l2: 0.01, negatives: 2, batchSize: 8 }, 0.3],
+  ['gradient accumulation over 2 micro-batches of 8', { ...DEFAULT_TRAIN_CONFIG, localEpochs: 2, batchSize: 8, accumulationSteps: 2 }, 0.5],
+  ['12 negatives (repeated rows in a step)', { ...DEFAULT_TRAIN_CONFIG, localEpochs: 1, negatives: 12 }, 1],
+];
+
+for (const [name, cfg, clipNorm] of configs) {
+  test(`fused MF clients equal trainMfLocally + clipRowSparseToL2 bit for bit (${name})`, () => {
+    const { tables, histories } = fleet(9);
+    const before = tables.users.slice();
+    const clients = Int32Array.from([3, 0, 8, 5, 1, 7]);
+    const seeds = Uint32Array.from(clients, (u) => 1000 + u * 17);
+    // Two calls on one scratch (stamps and slots must be left clean) and odd split points.
+    const a = trainMfClients(tables, clients.subarray(0, 2), seeds.subarray(0, 2), { train: cfg, clipNorm }, new MfFusedScratch());
+    const scratch = new MfFusedScratch();
+    const b = trainMfClients(tables, clients.subarray(2), seeds.subarray(2), { train: cfg, clipNorm }, scratch);
+    const parts = [...[0, 1].map((c) => ({ r: a, c })), ...[0, 1, 2, 3].map((c) => ({ r: b, c }))];
+    parts.forEach(({ r, c }, k) => {
+      const u = clients[k];
+      const ref = trainMfLocally(model, dim, tables, before.subarray(u * dim, u * dim + dim), histories[u], cfg, seeds[k], new MfScratch());
+      const clip = clipRowSparseToL2({ itemEmbedding: { rows: ref.delta.rows, data: ref.delta.itemEmbedding }, itemBias: { rows: ref.delta.rows, data: ref.delta.itemBias } }, clipNorm);
+      const r0 = r.rowOffsets[c];
+      const r1 = r.rowOffsets[c + 1];
+      assert.deepEqual(r.rows.slice(r0, r1), ref.delta.rows);
+      assert.deepEqual(r.itemEmbedding.slice(r0 * dim, r1 * dim), clip.tensors.itemEmbedding.data);
+      assert.deepEqual(r.itemBias.slice(r0, r1), clip.tensors.itemBias.data);
+      assert.equal(r.preClipNorm[c], clip.preClipNorm);
+      assert.equal(r.clipped[c] === 1, clip.clipped);
+      assert.equal(r.numExamples[c], ref.numExamples);
+      assert.equal(r.loss[c], ref.loss);
+      assert.deepEqual(tables.users.slice(u * dim, u * dim + dim), ref.userEmbedding);
+    });
+    // Clients not trained keep their vectors.
+    for (const u of [2, 4, 6]) assert.deepEqual(tables.users.slice(u * dim, u * dim + dim), before.slice(u * dim, u * dim + dim));
+  });
+}
+
+test('computeLoss false changes nothing but the loss (NaN)', () => {
+  const cfg = { ...DEFAULT_TRAIN_CONFIG, localEpochs: 2 };
+  const x = fleet(4);
+  const y = fleet(4);
+  const clients = [0, 1, 2, 3];
+  const seeds = [5, 6, 7, 8];
+  const a = trainMfClients(x.tables, clients, seeds, { train: cfg, clipNorm: 0.1 });
+  const b = trainMfClients(y.tables, clients, seeds, { train: cfg, clipNorm: 0.1, computeLoss: false });
+  assert.deepEqual(b.itemEmbedding, a.itemEmbedding);
+  assert.deepEqual(b.preClipNorm, a.preClipNorm);
+  assert.deepEqual(y.tables.users, x.tables.users);
+  assert.ok(b.loss.every(Number.isNaN));
+  assert.ok(a.loss.every(Number.isFinite));
+});
+
+test('clipNorm Infinity: the unclipped Δ, its norm reported', () => {
+  const cfg = { ...DEFAULT_TRAIN_CONFIG, localEpochs: 1 };
+  const r = trainMfClients(fleet(3).tables, [1], [9], { train: cfg, clipNorm: Infinity });
+  assert.equal(r.clipped[0], 0);
+  let s = 0;
+  for (const x of r.itemEmbedding) s += x * x;
+  for (const x of r.itemBias) s += x * x;
+  assert.equal(r.preClipNorm[0], Math.sqrt(s));
+});
+
+describeTfjs();
+
+/**
+ * Against the reference tfjs path (trainLocally on createEmbeddingModel): within 1e-5 per
+ * SGD step — a one-step client within 1e-5, a k-step client within k·1e-5 — for the
+ * Δ, the user vector and the loss.
+ */
+function describeTfjs(): void {
+  before(async () => {
+    await useNodeBackend('wasm');
+  });
+  const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+  for (const [name, cfg, historyLength] of [
+    ['one step: 20 positives, batch 32', { ...DEFAULT_TRAIN_CONFIG, localEpochs: 1 }, 20],
+    ['two epochs of 2 batches (4 steps)', { ...DEFAULT_TRAIN_CONFIG, localEpochs: 2 }, 40],
+    ['3 epochs, lr 0.2, l2 0.01, 2 negatives', { ...DEFAULT_TRAIN_CONFIG, localEpochs: 3, learningRate: 0.2, l2: 0.01, negatives: 2 }, 40],
+    ['accumulation: 2 micro-batches of 8 per step', { ...DEFAULT_TRAIN_CONFIG, localEpochs: 2, batchSize: 8, accumulationSteps: 2 }, 40],
+  ] as const) {
+    test(`fused MF client matches tfjs trainLocally within 1e-5 per step (${name})`, async () => {
+      const history = Int32Array.from({ length: historyLength }, (_, i) => (i * 7) % numItems);
+      const locals = initParams(model.spec, 'local', 2);
+      const ref = await trainLocally(model, globals, locals, history, cfg, 11);
+      const tables: MfFleetTables = {
+        numItems, dim, itemEmbedding: globals.itemEmbedding as Float32Array, itemBias: globals.itemBias,
+        users: Float32Array.from(locals.userEmbedding), historyOffsets: Int32Array.from([0, history.length]), historyItems: history,
+      };
+      const fast = trainMfClients(tables, [0], [11], { train: cfg, clipNorm: Infinity });
+      const tol = 1e-5 * ref.steps;
+      const refDelta = globalDelta(model.spec, ref.globals, globals);
+      const dense = densifyMfDelta({ rows: fast.rows, itemEmbedding: fast.itemEmbedding, itemBias: fast.itemBias }, numItems, dim);
+      assert.ok(maxAbsDiff(dense.itemEmbedding, refDelta.itemEmbedding) < tol, `emb ${maxAbsDiff(dense.itemEmbedding, refDelta.itemEmbedding)} over ${ref.steps} steps`);
+      assert.ok(maxAbsDiff(dense.itemBias, refDelta.itemBias) < tol, `bias ${maxAbsDiff(dense.itemBias, refDelta.itemBias)}`);
+      assert.ok(maxAbsDiff(tables.users, ref.locals.userEmbedding) < tol, 'user vector');
+      assert.ok(Math.abs(fast.loss[0] - ref.loss) < tol, `loss ${fast.loss[0]} vs ${ref.loss}`);
+      assert.equal(fast.numExamples[0], ref.numExamples);
+      // And clipping the fused Δ equals clipToL2 of the dense reference Δ's shape (norm within tolerance).
+      const refClip = clipToL2(refDelta, 1e9);
+      assert.ok(Math.abs(fast.preClipNorm[0] - refClip.preClipNorm) < tol * 10);
+    });
+  }
+}

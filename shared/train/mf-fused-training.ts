@@ -1,0 +1,438 @@
+/**
+ * The MF client step as fused typed-array kernels over many clients per call: the same
+ * batches, SGD steps, Δ and L2 clipping as trainMfLocally (mf-typed-array-training.ts,
+ * itself at parity with tfjs trainLocally on createEmbeddingModel) + clipRowSparseToL2,
+ * bit for bit (a unit test compares them), with the per-client overheads removed:
+ *
+ * - Batches: makeBatches' draws (one Fisher–Yates shuffle of the history per epoch, then
+ *   per batch `negatives × positives` rejection-sampled negatives, SeededRandom(seed))
+ *   replayed into reused scratch arrays: no per-client Set (a stamp per item marks the
+ *   history) and no shuffled Array copy.
+ * - Working set: the touched rows, sorted ascending, gathered ONCE straight into the
+ *   output arena, trained in place there and turned into Δ = w_local − w_global in place
+ *   (float32, as globalDelta).
+ * - One pass per batch: each row's logit s = u·v + b, σ(s), its contribution to ∂L/∂u and,
+ *   for a row that occurs once in the step (the common case), its SGD update
+ *   v ← v − lr·(g·u + (2·l2/n)·v), b ← b − lr·g, all while the row is in registers/L1.
+ *   Rows that occur more than once in a step (a negative drawn twice, or gradient
+ *   accumulation) keep trainMfLocally's gradient buffer and are applied after the pass,
+ *   so every gradient is still taken at the pre-step parameters.
+ * - The loss (softplus terms and ‖v‖²) only where it is reported: the last local epoch
+ *   (trainMfLocally reports the last epoch's mean batch loss), and not at all with
+ *   `computeLoss: false`.
+ * - Clipping folded into the Δ pass: the float64 sum of squares (embedding rows, then
+ *   biases — clipRowSparseToL2's order) is accumulated while Δ is written, and only a
+ *   clipped update is touched again (scaled in place); an unclipped one is never copied.
+ *
+ * Many clients per call (trainMfClients) over shared typed arrays: the item table and the
+ * user vectors can be SharedArrayBuffer views read by several worker_threads at once;
+ * each client's result is a slice of one arena per call. Each client's result depends
+ * only on its seed, the globals and its own user vector, so any split of a round's clients
+ * across calls or threads gives the same numbers.
+ *
+ * Plain JS on purpose: it runs unchanged in browsers (no node: imports).
+ */
+import { FlockError } from '../errors.ts';
+import type { TrainConfig } from '../model/recommender-model.ts';
+import { SeededRandom } from '../random/seeded-random.ts';
+
+/** The MF tables a call reads (globals) and updates (the trained clients' user vectors). */
+export interface MfFleetTables {
+  readonly numItems: number;
+  readonly dim: number;
+  /** numItems × dim, read only. */
+  readonly itemEmbedding: Float32Array;
+  /** numItems, read only. */
+  readonly itemBias: Float32Array;
+  /** numUsers × dim; a trained client's row is overwritten with its trained vector. */
+  readonly users: Float32Array;
+  /** CSR train histories: user u's items are items[offsets[u] .. offsets[u+1]). */
+  readonly historyOffsets: Int32Array;
+  readonly historyItems: Int32Array;
+}
+
+export interface MfFusedOptions {
+  readonly train: TrainConfig;
+  /** L2 bound on each client's Δ; Infinity = no clipping (the norm is still reported). */
+  readonly clipNorm: number;
+  /** Compute the reported loss (default true); false skips every softplus and ‖v‖². */
+  readonly computeLoss?: boolean;
+}
+
+/**
+ * The clipped row-sparse Δs of a call's clients, in call order: client c's rows are
+ * rows[rowOffsets[c] .. rowOffsets[c+1]) (strictly increasing), with their Δ rows in
+ * itemEmbedding (× dim) and itemBias at the same positions.
+ */
+export interface MfClientsResult {
+  readonly rowOffsets: Int32Array;
+  readonly rows: Int32Array;
+  readonly itemEmbedding: Float32Array;
+  readonly itemBias: Float32Array;
+  readonly numExamples: Int32Array;
+  /** Mean batch loss of the last local epoch (NaN with computeLoss false). */
+  readonly loss: Float64Array;
+  readonly preClipNorm: Float64Array;
+  readonly clipped: Uint8Array;
+}
+
+/** Scratch reused across clients and calls (one per thread). */
+export class MfFusedScratch {
+  private numItems = 0;
+  /** Per item: slot in the current client's working set, or −1. */
+  slotOf = new Int32Array(0);
+  /** Per item: the stamp of the last client whose history holds it. */
+  seenStamp = new Uint32Array(0);
+  stamp = 0;
+  /** Per slot: occurrences in the current step, and the gradient buffers for repeated rows. */
+  count = new Int32Array(0);
+  gradV = new Float64Array(0);
+  gradB = new Float64Array(0);
+  /** epochs × len shuffled positives and their negatives, as item ids then slots. */
+  positives = new Int32Array(0);
+  negatives = new Int32Array(0);
+  rowList = new Int32Array(0);
+  gradU = new Float64Array(0);
+  user = new Float32Array(0);
+
+  ensureItems(numItems: number): void {
+    if (this.numItems === numItems) return;
+    this.numItems = numItems;
+    this.slotOf = new Int32Array(numItems).fill(-1);
+    this.seenStamp = new Uint32Array(numItems);
+    this.stamp = 0;
+  }
+
+  ensureClient(dim: number, positives: number, negatives: number, rows: number): void {
+    if (this.positives.length < positives) this.positives = new Int32Array(positives);
+    if (this.negatives.length < negatives) this.negatives = new Int32Array(negatives);
+    if (this.rowList.length < rows) this.rowList = new Int32Array(rows);
+    if (this.count.length < rows) {
+      this.count = new Int32Array(rows);
+      this.gradB = new Float64Array(rows);
+      this.gradV = new Float64Array(rows * dim);
+    }
+    if (this.gradU.length < dim) {
+      this.gradU = new Float64Array(dim);
+      this.user = new Float32Array(dim);
+    }
+  }
+}
+
+/** A growable output arena: rows, Δ rows and biases appended client after client. */
+class Arena {
+  rows: Int32Array;
+  emb: Float32Array;
+  bias: Float32Array;
+  used = 0;
+  constructor(private readonly dim: number, capacity: number) {
+    this.rows = new Int32Array(capacity);
+    this.emb = new Float32Array(capacity * dim);
+    this.bias = new Float32Array(capacity);
+  }
+  reserve(extra: number): void {
+    const need = this.used + extra;
+    if (need <= this.rows.length) return;
+    const cap = Math.max(need, this.rows.length * 2);
+    const rows = new Int32Array(cap);
+    rows.set(this.rows.subarray(0, this.used));
+    const emb = new Float32Array(cap * this.dim);
+    emb.set(this.emb.subarray(0, this.used * this.dim));
+    const bias = new Float32Array(cap);
+    bias.set(this.bias.subarray(0, this.used));
+    this.rows = rows;
+    this.emb = emb;
+    this.bias = bias;
+  }
+}
+
+/**
+ * Trains `clients` (user ids into `tables`, with their training seeds) one after another
+ * and returns their clipped Δs; each client's user vector in tables.users is replaced by
+ * its trained one. Equals, per client, trainMfLocally(...) then clipRowSparseToL2(Δ, C).
+ */
+export function trainMfClients(
+  tables: MfFleetTables,
+  clients: ArrayLike<number>,
+  seeds: ArrayLike<number>,
+  opts: MfFusedOptions,
+  scratch: MfFusedScratch = new MfFusedScratch(),
+): MfClientsResult {
+  const { numItems, dim } = tables;
+  const tc = opts.train;
+  const epochs = tc.localEpochs;
+  const n = clients.length;
+  scratch.ensureItems(numItems);
+  // First guess: every client touches min(numItems, one epoch's rows) / 2; the arena doubles if needed.
+  let guess = 0;
+  for (let c = 0; c < n; c++) {
+    const len = tables.historyOffsets[clients[c] + 1] - tables.historyOffsets[clients[c]];
+    guess += Math.min(numItems, len * (1 + tc.negatives));
+  }
+  const arena = new Arena(dim, Math.max(16, guess >> 1));
+  const rowOffsets = new Int32Array(n + 1);
+  const numExamples = new Int32Array(n);
+  const loss = new Float64Array(n);
+  const preClipNorm = new Float64Array(n);
+  const clipped = new Uint8Array(n);
+  for (let c = 0; c < n; c++) {
+    const u = clients[c];
+    const hist = tables.historyItems.subarray(tables.historyOffsets[u], tables.historyOffsets[u + 1]);
+    const maxRows = Math.min(numItems, epochs * hist.length * (1 + tc.negatives));
+    arena.reserve(maxRows);
+    const r = trainOneClient(tables, hist, u, seeds[c] >>> 0, opts, scratch, arena);
+    numExamples[c] = r.numExamples;
+    loss[c] = r.loss;
+    preClipNorm[c] = r.preClipNorm;
+    clipped[c] = r.clipped ? 1 : 0;
+    rowOffsets[c + 1] = arena.used;
+  }
+  return {
+    rowOffsets,
+    rows: arena.rows.subarray(0, arena.used),
+    itemEmbedding: arena.emb.subarray(0, arena.used * dim),
+    itemBias: arena.bias.subarray(0, arena.used),
+    numExamples,
+    loss,
+    preClipNorm,
+    clipped,
+  };
+}
+
+function trainOneClient(
+  tables: MfFleetTables,
+  hist: Int32Array,
+  userId: number,
+  seed: number,
+  opts: MfFusedOptions,
+  s: MfFusedScratch,
+  arena: Arena,
+): { numExamples: number; loss: number; preClipNorm: number; clipped: boolean } {
+  const { numItems, dim } = tables;
+  const tc = opts.train;
+  const epochs = tc.localEpochs;
+  const batchSize = tc.batchSize;
+  const negPer = tc.negatives;
+  const len = hist.length;
+  s.ensureClient(dim, epochs * len, epochs * len * negPer, Math.min(numItems, epochs * len * (1 + negPer)));
+  const { slotOf, seenStamp, positives, negatives, rowList } = s;
+
+  // --- makeBatches, replayed: the history marked with a stamp instead of a Set. -------
+  const stamp = (s.stamp = (s.stamp + 1) >>> 0);
+  if (stamp === 0) {
+    seenStamp.fill(0);
+    s.stamp = 1;
+  }
+  let distinctSeen = 0;
+  for (let j = 0; j < len; j++) {
+    const i = hist[j];
+    if (seenStamp[i] !== s.stamp) {
+      seenStamp[i] = s.stamp;
+      distinctSeen++;
+    }
+  }
+  const mark = s.stamp;
+  const canReject = distinctSeen < numItems;
+  const rng = new SeededRandom(seed);
+  for (let e = 0; e < epochs; e++) {
+    const base = e * len;
+    positives.set(hist, base);
+    for (let i = len - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      const t = positives[base + i];
+      positives[base + i] = positives[base + j];
+      positives[base + j] = t;
+    }
+    for (let start = 0; start < len; start += batchSize) {
+      const bl = Math.min(batchSize, len - start);
+      const nb = (base + start) * negPer;
+      for (let q = 0; q < bl * negPer; q++) {
+        let item = rng.int(numItems);
+        for (let tries = 0; canReject && seenStamp[item] === mark && tries < 100; tries++) item = rng.int(numItems);
+        negatives[nb + q] = item;
+      }
+    }
+  }
+
+  // --- Working set: distinct rows ascending, slots, gathered into the arena. -------------
+  let W = 0;
+  const totalPos = epochs * len;
+  for (let k = 0; k < totalPos; k++) {
+    const i = positives[k];
+    if (slotOf[i] < 0) {
+      slotOf[i] = 0;
+      rowList[W++] = i;
+    }
+  }
+  const totalNeg = totalPos * negPer;
+  for (let k = 0; k < totalNeg; k++) {
+    const i = negatives[k];
+    if (slotOf[i] < 0) {
+      slotOf[i] = 0;
+      rowList[W++] = i;
+    }
+  }
+  const rows = rowList.subarray(0, W).sort();
+  const off = arena.used;
+  const outRows = arena.rows;
+  const items = arena.emb.subarray(off * dim, (off + W) * dim);
+  const bias = arena.bias.subarray(off, off + W);
+  const gEmb = tables.itemEmbedding;
+  const gBias = tables.itemBias;
+  for (let r = 0; r < W; r++) {
+    const i = rows[r];
+    slotOf[i] = r;
+    outRows[off + r] = i;
+    bias[r] = gBias[i];
+    const src = i * dim;
+    const dst = r * dim;
+    for (let d = 0; d < dim; d++) items[dst + d] = gEmb[src + d];
+  }
+  for (let k = 0; k < totalPos; k++) positives[k] = slotOf[positives[k]];
+  for (let k = 0; k < totalNeg; k++) negatives[k] = slotOf[negatives[k]];
+  for (let r = 0; r < W; r++) slotOf[rows[r]] = -1;
+
+  // --- SGD: one fused pass per step. ---------------------------------------------------
+  const user = s.user;
+  const userRow = userId * dim;
+  for (let d = 0; d < dim; d++) user[d] = tables.users[userRow + d];
+  const { count, gradV, gradB, gradU } = s;
+  const lr = tc.learningRate;
+  const l2 = tc.l2;
+  const accumulate = Math.max(1, Math.floor(tc.accumulationSteps ?? 1));
+  const wantLoss = opts.computeLoss !== false;
+  const numBatches = Math.ceil(len / batchSize);
+  let lastEpochLoss = wantLoss ? 0 : NaN;
+  for (let e = 0; e < epochs; e++) {
+    const lossHere = wantLoss && e === epochs - 1;
+    let sum = 0;
+    const ebase = e * len;
+    for (let g = 0; g < numBatches; g += accumulate) {
+      const gEnd = Math.min(numBatches, g + accumulate);
+      const divisor = gEnd - g;
+      // Occurrences of each slot in this step (positives and negatives of its micro-batches).
+      const p0 = ebase + g * batchSize;
+      const p1 = ebase + Math.min(len, gEnd * batchSize);
+      for (let k = p0; k < p1; k++) count[positives[k]]++;
+      for (let k = p0 * negPer; k < p1 * negPer; k++) count[negatives[k]]++;
+      const deferAll = divisor > 1;
+      for (let d = 0; d < dim; d++) gradU[d] = 0;
+      for (let mb = g; mb < gEnd; mb++) {
+        const b0 = ebase + mb * batchSize;
+        const nPos = Math.min(batchSize, ebase + len - b0);
+        const nRows = nPos * (1 + negPer);
+        const regScale = (2 * l2) / nPos;
+        const c2 = 2 * l2;
+        for (let d = 0; d < dim; d++) gradU[d] += c2 * user[d];
+        let data = 0;
+        let reg = 0;
+        for (let k = 0; k < nRows; k++) {
+          const isPos = k < nPos;
+          const slot = isPos ? positives[b0 + k] : negatives[b0 * negPer + (k - nPos)];
+          const row = slot * dim;
+          let sc = bias[slot];
+          if (lossHere) {
+            let sq = 0;
+            for (let d = 0; d < dim; d++) {
+              const v = items[row + d];
+              sc += v * user[d];
+              sq += v * v;
+            }
+            reg += sq;
+          } else {
+            for (let d = 0; d < dim; d++) sc += items[row + d] * user[d];
+          }
+          sc = Math.fround(sc);
+          const ex = Math.exp(-sc);
+          const sig = 1 / (1 + ex);
+          const gs = isPos ? (sig - 1) / nPos : sig / nPos;
+          if (lossHere) {
+            // softplus(−s) for a positive, softplus(s) for a negative, as trainMfLocally's.
+            if (isPos) data += sc >= 0 ? Math.log1p(ex) : -sc + Math.log1p(Math.exp(sc));
+            else data += sc > 0 ? sc + Math.log1p(ex) : Math.log1p(Math.exp(sc));
+          }
+          if (deferAll || count[slot] > 1) {
+            // Repeated row: gradient buffered (trainMfLocally's gradV), applied after the step.
+            gradB[slot] += gs;
+            for (let d = 0; d < dim; d++) {
+              const v = items[row + d];
+              gradU[d] += gs * v;
+              gradV[row + d] += gs * user[d] + regScale * v;
+            }
+          } else {
+            bias[slot] -= lr * gs;
+            for (let d = 0; d < dim; d++) {
+              const v = items[row + d];
+              gradU[d] += gs * v;
+              items[row + d] = v - lr * (gs * user[d] + regScale * v);
+            }
+          }
+        }
+        if (lossHere) {
+          let uu = 0;
+          for (let d = 0; d < dim; d++) uu += user[d] * user[d];
+          sum += data / nPos + l2 * (reg / nPos + uu);
+        }
+      }
+      // Apply the buffered rows (and clear what this step touched), then the user vector.
+      for (let k = p0; k < p1; k++) flushSlot(positives[k], dim, lr, divisor, count, gradV, gradB, items, bias, deferAll);
+      for (let k = p0 * negPer; k < p1 * negPer; k++) flushSlot(negatives[k], dim, lr, divisor, count, gradV, gradB, items, bias, deferAll);
+      for (let d = 0; d < dim; d++) user[d] -= lr * (gradU[d] / divisor);
+    }
+    if (lossHere && numBatches > 0) lastEpochLoss = sum / numBatches;
+  }
+  for (let d = 0; d < dim; d++) tables.users[userRow + d] = user[d];
+
+  // --- Δ = local − global in place (float32), its norm, clipped in place if over C. ----
+  let sumSq = 0;
+  for (let r = 0; r < W; r++) {
+    const src = rows[r] * dim;
+    const dst = r * dim;
+    for (let d = 0; d < dim; d++) {
+      const x = Math.fround(items[dst + d] - gEmb[src + d]);
+      items[dst + d] = x;
+      sumSq += x * x;
+    }
+  }
+  for (let r = 0; r < W; r++) {
+    const x = Math.fround(bias[r] - gBias[rows[r]]);
+    bias[r] = x;
+    sumSq += x * x;
+  }
+  const preClipNorm = Math.sqrt(sumSq);
+  if (!Number.isFinite(preClipNorm)) throw new FlockError('non-finite', `cannot clip an update whose L2 norm is ${preClipNorm}`);
+  const clipped = preClipNorm > opts.clipNorm;
+  if (clipped) {
+    const scale = opts.clipNorm / preClipNorm;
+    for (let x = 0; x < W * dim; x++) items[x] = items[x] * scale;
+    for (let r = 0; r < W; r++) bias[r] = bias[r] * scale;
+  }
+  arena.used = off + W;
+  return { numExamples: len, loss: lastEpochLoss, preClipNorm, clipped };
+}
+
+/** Applies a buffered (repeated or accumulated) slot once, as trainMfLocally's mfApplyGradients, and clears it. */
+function flushSlot(
+  slot: number,
+  dim: number,
+  lr: number,
+  divisor: number,
+  count: Int32Array,
+  gradV: Float64Array,
+  gradB: Float64Array,
+  items: Float32Array,
+  bias: Float32Array,
+  deferAll: boolean,
+): void {
+  const c = count[slot];
+  if (c === 0) return;
+  count[slot] = 0;
+  if (!deferAll && c === 1) return;
+  bias[slot] -= lr * (gradB[slot] / divisor);
+  gradB[slot] = 0;
+  const row = slot * dim;
+  for (let d = 0; d < dim; d++) {
+    items[row + d] -= lr * (gradV[row + d] / divisor);
+    gradV[row + d] = 0;
+  }
+}

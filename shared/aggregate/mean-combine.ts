@@ -36,6 +36,14 @@ export class MeanCombine implements Combiner {
     this.acc.addRows(delta, weight);
   }
 
+  /**
+   * add() of the delta scaled by `scale` in float32 (the bound stage's re-clip), folded
+   * without the scaled copy; bit-identical to add(scaleDelta(delta, scale), weight).
+   */
+  addScaled(delta: DeltaTensors, weight: number, scale: number): void {
+    this.acc.addRows(delta, weight, scale);
+  }
+
   /** Σ_k w_k·Δ_k per GLOBAL tensor, for the DP noise stage (dp-fedavg.ts). */
   weightedSums(): ReadonlyMap<string, Float64Array> {
     return this.acc.sums();

@@ -79,6 +79,8 @@ export class RoundAggregation {
   add(update: ModelUpdate): { weight: number } {
     this.checkOpen();
     this.combiner.checkRoom();
+    // Row-sparse tensors stay row-sparse (validated and folded row by row); dense ones are
+    // checked in one pass (finite and norm together) before the fold.
     const { delta, norm } = deltaFromUpdate(this.spec, update, this.settings.clipNorm);
     return this.fold(delta, norm, update.numExamples, update.preClipNorm);
   }
@@ -102,8 +104,10 @@ export class RoundAggregation {
 
   private fold(delta: DeltaTensors, norm: number, numExamples: number, preClipNorm: number): { weight: number } {
     const weight = weightOf(this.settings.weighting, numExamples);
-    const bounded = boundUpdateNorm(delta, norm, this.settings.clipNorm);
-    this.combiner.add(bounded, weight);
+    const clipNorm = this.settings.clipNorm;
+    // The streaming mean folds the bound stage's rescaling in (same float32 values, no copy).
+    if (this.combiner instanceof MeanCombine) this.combiner.addScaled(delta, weight, norm > clipNorm ? clipNorm / norm : 1);
+    else this.combiner.add(boundUpdateNorm(delta, norm, clipNorm), weight);
     if (preClipNorm <= this.settings.clipNorm) this.below++;
     return { weight };
   }

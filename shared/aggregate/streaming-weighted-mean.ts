@@ -80,9 +80,14 @@ export class StreamingWeightedMean {
    * or { rows, data } with only the listed rows non-zero. Touches O(rows) memory instead
    * of O(model) and gives bit-identical sums and row weights to add() of the densified
    * update (a zero row adds exactly 0 and never counts as touched).
+   *
+   * `scale` (default 1): fold Math.fround(scale · v) instead of v — bit-identical to
+   * folding the delta scaled in float32 first (scale-delta.ts, the bound stage), without
+   * the scaled copy.
    */
-  addRows(delta: Readonly<Record<string, Float32Array | RowSparseTensor>>, weight: number): void {
+  addRows(delta: Readonly<Record<string, Float32Array | RowSparseTensor>>, weight: number, scale = 1): void {
     this.checkWeightAndNames(delta, weight);
+    if (!(Number.isFinite(scale) && scale > 0)) throw new FlockError('malformed', `scale must be positive and finite, got ${scale}`);
     for (const p of this.params) {
       const d = delta[p.name];
       const n = this.sumByName.get(p.name)!.length;
@@ -94,10 +99,11 @@ export class StreamingWeightedMean {
       const numRows = p.shape[0] ?? 1;
       const width = n / numRows;
       if (d.data.length !== d.rows.length * width) throw new FlockError('wrong-shape', `row-sparse ${p.name}: ${d.rows.length} rows need ${d.rows.length * width} values, got ${d.data.length}`);
+      let prev = -1;
       for (let i = 0; i < d.rows.length; i++) {
-        if (!(d.rows[i] >= 0 && d.rows[i] < numRows) || (i > 0 && d.rows[i] <= d.rows[i - 1])) {
-          throw new FlockError('wrong-shape', `row-sparse ${p.name}: rows must be strictly increasing in [0, ${numRows})`);
-        }
+        const r = d.rows[i];
+        if (!(r > prev && r < numRows)) throw new FlockError('wrong-shape', `row-sparse ${p.name}: rows must be strictly increasing in [0, ${numRows})`);
+        prev = r;
       }
     }
     for (const p of this.params) {
@@ -105,37 +111,17 @@ export class StreamingWeightedMean {
       const s = this.sumByName.get(p.name)!;
       const rw = this.rowWeights.get(p.name);
       if (d instanceof Float32Array) {
-        this.add1Dense(s, rw, d, weight);
+        if (scale === 1) foldDense(s, d, weight);
+        else foldDenseScaled(s, d, weight, scale);
+        if (rw) addTouchedRowWeights(rw, s.length / rw.length, d, weight, scale);
         continue;
       }
       const width = s.length / (p.shape[0] ?? 1);
-      for (let i = 0; i < d.rows.length; i++) {
-        const off = d.rows[i] * width;
-        let nonZero = false;
-        for (let j = 0; j < width; j++) {
-          const v = d.data[i * width + j];
-          s[off + j] += weight * v;
-          if (v !== 0) nonZero = true;
-        }
-        if (rw && nonZero) rw[d.rows[i]] += weight;
-      }
+      if (scale === 1) foldRows(s, rw, width, d.rows, d.data, weight);
+      else foldRowsScaled(s, rw, width, d.rows, d.data, weight, scale);
     }
     this.n++;
     this.weightSum += weight;
-  }
-
-  private add1Dense(s: Float64Array, rw: Float64Array | undefined, d: Float32Array, weight: number): void {
-    for (let i = 0; i < s.length; i++) s[i] += weight * d[i];
-    if (!rw) return;
-    const width = s.length / rw.length;
-    for (let r = 0; r < rw.length; r++) {
-      for (let j = r * width; j < (r + 1) * width; j++) {
-        if (d[j] !== 0) {
-          rw[r] += weight;
-          break;
-        }
-      }
-    }
   }
 
   /** The weighted sums Σ_k w_k·Δ_k per GLOBAL tensor (float64, live: do not modify). */
@@ -162,5 +148,57 @@ export class StreamingWeightedMean {
       out[p.name] = o;
     }
     return out;
+  }
+}
+
+// ---------------------------------------------------------------- fold kernels (monomorphic, one pass each)
+
+/** s += w·d. */
+function foldDense(s: Float64Array, d: Float32Array, w: number): void {
+  for (let i = 0; i < d.length; i++) s[i] += w * d[i];
+}
+
+/** s += w·fround(c·d). */
+function foldDenseScaled(s: Float64Array, d: Float32Array, w: number, c: number): void {
+  for (let i = 0; i < d.length; i++) s[i] += w * Math.fround(c * d[i]);
+}
+
+/** rw[r] += w for every row of dense `d` holding a non-zero value (after scaling by c). */
+function addTouchedRowWeights(rw: Float64Array, width: number, d: Float32Array, w: number, c: number): void {
+  for (let r = 0, off = 0; r < rw.length; r++, off += width) {
+    for (let j = off; j < off + width; j++) {
+      if ((c === 1 ? d[j] : Math.fround(c * d[j])) !== 0) {
+        rw[r] += w;
+        break;
+      }
+    }
+  }
+}
+
+/** For each listed row: s[row] += w·data[i]; rw[row] += w when the row holds a non-zero value. */
+function foldRows(s: Float64Array, rw: Float64Array | undefined, width: number, rows: Int32Array, data: Float32Array, w: number): void {
+  for (let i = 0, k = 0; i < rows.length; i++) {
+    const off = rows[i] * width;
+    let nonZero = false;
+    for (let j = 0; j < width; j++, k++) {
+      const v = data[k];
+      s[off + j] += w * v;
+      if (v !== 0) nonZero = true;
+    }
+    if (rw !== undefined && nonZero) rw[rows[i]] += w;
+  }
+}
+
+/** foldRows of fround(c·data). */
+function foldRowsScaled(s: Float64Array, rw: Float64Array | undefined, width: number, rows: Int32Array, data: Float32Array, w: number, c: number): void {
+  for (let i = 0, k = 0; i < rows.length; i++) {
+    const off = rows[i] * width;
+    let nonZero = false;
+    for (let j = 0; j < width; j++, k++) {
+      const v = Math.fround(c * data[k]);
+      s[off + j] += w * v;
+      if (v !== 0) nonZero = true;
+    }
+    if (rw !== undefined && nonZero) rw[rows[i]] += w;
   }
 }

@@ -19,7 +19,8 @@
  * checked and any inconsistency throws FlockError ('malformed', or
  * 'unsupported-format' for an unknown format version / dtype); nothing partial is
  * returned. Decoded arrays are fresh copies, never views into the input buffer
- * (socket.io may reuse it).
+ * (socket.io may reuse it) — except with decodeUpdate's `views` option, for a caller
+ * that uses the update before it returns (the coordinator folds it synchronously).
  */
 import { FlockError } from '../errors.ts';
 import type { ModelSpec } from '../model/model-spec.ts';
@@ -211,7 +212,7 @@ export function encodeWeights(wf: WeightsFile): Uint8Array {
 class Reader {
   private readonly view: DataView;
   pos = 0;
-  constructor(private readonly bytes: Uint8Array, private readonly what: string) {
+  constructor(private readonly bytes: Uint8Array, private readonly what: string, private readonly views = false) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   get remaining(): number { return this.bytes.length - this.pos; }
@@ -245,16 +246,33 @@ class Reader {
     this.pos += padded;
     return s;
   }
+  /** Whether the next `n` 4-byte words can be viewed in place (little-endian host, 4-byte aligned in memory). */
+  private viewable(): boolean {
+    return this.views && LITTLE_ENDIAN_HOST && (this.bytes.byteOffset + this.pos) % 4 === 0;
+  }
   u32s(n: number, field: string): Uint32Array {
     this.need(n * 4, field);
-    const out = new Uint32Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.view.getUint32(this.pos + i * 4, true);
+    let out: Uint32Array;
+    if (this.viewable()) {
+      out = new Uint32Array(this.bytes.buffer, this.bytes.byteOffset + this.pos, n);
+    } else if (LITTLE_ENDIAN_HOST) {
+      out = new Uint32Array(n);
+      new Uint8Array(out.buffer).set(this.bytes.subarray(this.pos, this.pos + n * 4));
+    } else {
+      out = new Uint32Array(n);
+      for (let i = 0; i < n; i++) out[i] = this.view.getUint32(this.pos + i * 4, true);
+    }
     this.pos += n * 4;
     return out;
   }
-  /** A fresh Float32Array (copy), never a view into the input. */
+  /** A fresh Float32Array (copy); with `views`, a view into the input where it is aligned. */
   f32s(n: number, field: string): Float32Array {
     this.need(n * 4, field);
+    if (this.viewable()) {
+      const v = new Float32Array(this.bytes.buffer, this.bytes.byteOffset + this.pos, n);
+      this.pos += n * 4;
+      return v;
+    }
     const out = new Float32Array(n);
     if (LITTLE_ENDIAN_HOST) {
       new Uint8Array(out.buffer).set(this.bytes.subarray(this.pos, this.pos + n * 4));
@@ -319,11 +337,18 @@ function readTensors(r: Reader): WireTensor[] {
   return out;
 }
 
-export function decodeUpdate(bytes: Uint8Array, limits?: { maxBytes?: number }): ModelUpdate {
+/**
+ * Decodes an encoded update. `maxBytes`: refuse larger input ('too-large'). `views`:
+ * tensor data and row indices are views into `bytes` wherever they are 4-byte aligned in
+ * memory (copies elsewhere) — no allocation or copy per tensor, but they change when
+ * `bytes` does, so use the update before the buffer can be reused (the coordinator's
+ * round engine folds it synchronously: RoundAggregation.add copies what it keeps).
+ */
+export function decodeUpdate(bytes: Uint8Array, limits?: { maxBytes?: number; views?: boolean }): ModelUpdate {
   if (limits?.maxBytes !== undefined && bytes.length > limits.maxBytes) {
     throw new FlockError('too-large', `update is ${bytes.length} bytes, limit ${limits.maxBytes}`);
   }
-  const r = new Reader(bytes, 'update');
+  const r = new Reader(bytes, 'update', limits?.views === true);
   r.header(UPDATE_MAGIC, UPDATE_FORMAT_VERSION);
   const round = r.u32('round');
   const baseVersion = r.u32('baseVersion');

@@ -113,10 +113,11 @@ export class StreamingWeightedMean {
       if (d instanceof Float32Array) {
         if (scale === 1) foldDense(s, d, weight);
         else foldDenseScaled(s, d, weight, scale);
-        if (rw) addTouchedRowWeights(rw, s.length / rw.length, d, weight, scale);
+        // Widths as int32 (a division gives a double, and double indices slow every access).
+        if (rw) addTouchedRowWeights(rw, (s.length / rw.length) | 0, d, weight, scale);
         continue;
       }
-      const width = s.length / (p.shape[0] ?? 1);
+      const width = (s.length / (p.shape[0] ?? 1)) | 0;
       if (scale === 1) foldRows(s, rw, width, d.rows, d.data, weight);
       else foldRowsScaled(s, rw, width, d.rows, d.data, weight, scale);
     }
@@ -175,21 +176,34 @@ function addTouchedRowWeights(rw: Float64Array, width: number, d: Float32Array, 
   }
 }
 
-/** For each listed row: s[row] += w·data[i]; rw[row] += w when the row holds a non-zero value. */
+/**
+ * For each listed row: s[row] += w·data[i]; rw[row] += w when the row holds a non-zero
+ * value (tested after the fold, stopping at the first non-zero: the fold loop stays a
+ * plain axpy). Width 1 (a bias vector) has its own loop.
+ */
 function foldRows(s: Float64Array, rw: Float64Array | undefined, width: number, rows: Int32Array, data: Float32Array, w: number): void {
-  for (let i = 0, k = 0; i < rows.length; i++) {
-    const off = rows[i] * width;
-    let nonZero = false;
-    for (let j = 0; j < width; j++, k++) {
-      const v = data[k];
-      s[off + j] += w * v;
-      if (v !== 0) nonZero = true;
+  if (width === 1) {
+    for (let i = 0; i < rows.length; i++) {
+      const v = data[i];
+      s[rows[i]] += w * v;
+      if (rw !== undefined && v !== 0) rw[rows[i]] += w;
     }
-    if (rw !== undefined && nonZero) rw[rows[i]] += w;
+    return;
+  }
+  for (let i = 0, k = 0; i < rows.length; i++, k += width) {
+    const off = rows[i] * width;
+    for (let j = 0; j < width; j++) s[off + j] += w * data[k + j];
+    if (rw === undefined) continue;
+    for (let j = k; j < k + width; j++) {
+      if (data[j] !== 0) {
+        rw[rows[i]] += w;
+        break;
+      }
+    }
   }
 }
 
-/** foldRows of fround(c·data). */
+/** foldRows of fround(c·data) (the bound stage's rescale; rare: only updates above the bound). */
 function foldRowsScaled(s: Float64Array, rw: Float64Array | undefined, width: number, rows: Int32Array, data: Float32Array, w: number, c: number): void {
   for (let i = 0, k = 0; i < rows.length; i++) {
     const off = rows[i] * width;

@@ -83,7 +83,21 @@ export function maxEncodedUpdateBytes(spec: ModelSpec): number {
 // ---------------------------------------------------------------- validation
 
 /** Checks a tensor is self-consistent; shared by encoder, decoder and fromWireTensors. */
-function validateTensor(t: WireTensor, where: string): void {
+function validateTensor(t: WireTensor, whereOf: string | (() => string)): void {
+  const where = typeof whereOf === 'string' ? whereOf : undefined;
+  if (where === undefined) {
+    // The decoder's fast path: the same checks, the message built only on failure.
+    try {
+      validateTensorAt(t, '');
+    } catch {
+      validateTensorAt(t, (whereOf as () => string)());
+    }
+    return;
+  }
+  validateTensorAt(t, where);
+}
+
+function validateTensorAt(t: WireTensor, where: string): void {
   // '__proto__' as a key of a plain object would replace its prototype instead of adding a tensor.
   if (t.name.length === 0 || t.name === '__proto__') throw malformed(`${where}: invalid tensor name ${JSON.stringify(t.name)}`);
   if (t.shape.length > MAX_RANK) throw malformed(`${where}: rank ${t.shape.length} exceeds ${MAX_RANK}`);
@@ -100,8 +114,32 @@ function validateTensor(t: WireTensor, where: string): void {
       if (i > 0 && t.rows[i] <= t.rows[i - 1]) throw malformed(`${where}: row indices not strictly increasing at position ${i}`);
     }
   }
-  const expected = t.rows ? t.rows.length * elementCount(t.shape.slice(1)) : dense;
+  const expected = t.rows ? t.rows.length * (dense / t.shape[0]) : dense;
   if (t.data.length !== expected) throw malformed(`${where}: expected ${expected} values for shape [${t.shape}], got ${t.data.length}`);
+}
+
+/**
+ * Tensor names seen lately, so the decoder need not run the UTF-8 decoder on the same few
+ * names in every update: bytes → string, compared byte for byte, at most NAME_CACHE_SIZE.
+ */
+const NAME_CACHE_SIZE = 64;
+const nameCache: { bytes: Uint8Array; name: string }[] = [];
+
+function cachedName(b: Uint8Array, at: number, n: number): string | undefined {
+  for (const e of nameCache) {
+    const k = e.bytes;
+    if (k.length !== n) continue;
+    let i = 0;
+    while (i < n && k[i] === b[at + i]) i++;
+    if (i === n) return e.name;
+  }
+  return undefined;
+}
+
+function rememberName(b: Uint8Array, at: number, n: number, name: string): string {
+  if (nameCache.length >= NAME_CACHE_SIZE) nameCache.shift();
+  nameCache.push({ bytes: b.slice(at, at + n), name });
+  return name;
 }
 
 function malformed(msg: string): FlockError {
@@ -212,13 +250,16 @@ export function encodeWeights(wf: WeightsFile): Uint8Array {
 class Reader {
   private readonly view: DataView;
   pos = 0;
+  /** The tensor being read (named in error messages as `tensor "name" field`), or null. */
+  tensor: string | null = null;
   constructor(private readonly bytes: Uint8Array, private readonly what: string, private readonly views = false) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   get remaining(): number { return this.bytes.length - this.pos; }
   private need(n: number, field: string): void {
     if (n > this.remaining) {
-      throw malformed(`${this.what} truncated: need ${n} bytes for ${field} at offset ${this.pos}, only ${this.remaining} left`);
+      const where = this.tensor === null ? field : `tensor ${JSON.stringify(this.tensor)} ${field}`;
+      throw malformed(`${this.what} truncated: need ${n} bytes for ${where} at offset ${this.pos}, only ${this.remaining} left`);
     }
   }
   u8(field: string): number { this.need(1, field); return this.view.getUint8(this.pos++); }
@@ -239,7 +280,7 @@ class Reader {
     this.need(padded, field);
     let s: string;
     try {
-      s = utf8Decoder.decode(this.bytes.subarray(this.pos, this.pos + n));
+      s = cachedName(this.bytes, this.pos, n) ?? rememberName(this.bytes, this.pos, n, utf8Decoder.decode(this.bytes.subarray(this.pos, this.pos + n)));
     } catch {
       throw malformed(`${this.what}: ${field} at offset ${this.pos} is not valid UTF-8`);
     }
@@ -283,7 +324,12 @@ class Reader {
     return out;
   }
   header(magic: string, supportedVersion: number): void {
-    const m = this.ascii(4, 'magic');
+    this.need(4, 'magic');
+    const b = this.bytes;
+    const p = this.pos;
+    const same = b[p] === magic.charCodeAt(0) && b[p + 1] === magic.charCodeAt(1) && b[p + 2] === magic.charCodeAt(2) && b[p + 3] === magic.charCodeAt(3);
+    const m = same ? magic : this.ascii(4, 'magic');
+    if (same) this.pos += 4;
     if (m !== magic) throw malformed(`${this.what}: bad magic ${JSON.stringify(m)}, expected ${JSON.stringify(magic)}`);
     const v = this.u16('format version');
     if (v !== supportedVersion) {
@@ -303,37 +349,43 @@ function readTensors(r: Reader): WireTensor[] {
   const out: WireTensor[] = [];
   const seen = new Set<string>();
   for (let i = 0; i < count; i++) {
+    r.tensor = null;
     const name = r.str(`tensor ${i} name`);
-    const where = `tensor ${JSON.stringify(name)}`;
+    // Messages name the tensor; built only when one is thrown.
+    r.tensor = name;
+    let whereText: string | undefined;
+    const where = (): string => (whereText ??= `tensor ${JSON.stringify(name)}`);
     if (seen.has(name)) throw malformed(`duplicate tensor name ${JSON.stringify(name)}`);
     seen.add(name);
-    const layout = r.u8(`${where} layout`);
-    const dtype = r.u8(`${where} dtype`);
-    const rank = r.u8(`${where} rank`);
-    r.u8(`${where} reserved`);
-    if (layout !== LAYOUT_DENSE && layout !== LAYOUT_ROW_SPARSE) throw malformed(`${where}: unknown layout ${layout}`);
-    if (dtype !== DTYPE_F32) throw new FlockError('unsupported-format', `${where}: unsupported dtype ${dtype} (only f32 = ${DTYPE_F32})`);
-    if (rank > MAX_RANK) throw malformed(`${where}: rank ${rank} exceeds ${MAX_RANK}`);
-    const shape = Array.from(r.u32s(rank, `${where} dims`));
-    if (shape.some((d) => d === 0)) throw malformed(`${where}: zero dimension in shape [${shape}]`);
+    const layout = r.u8('layout');
+    const dtype = r.u8('dtype');
+    const rank = r.u8('rank');
+    r.u8('reserved');
+    if (layout !== LAYOUT_DENSE && layout !== LAYOUT_ROW_SPARSE) throw malformed(`${where()}: unknown layout ${layout}`);
+    if (dtype !== DTYPE_F32) throw new FlockError('unsupported-format', `${where()}: unsupported dtype ${dtype} (only f32 = ${DTYPE_F32})`);
+    if (rank > MAX_RANK) throw malformed(`${where()}: rank ${rank} exceeds ${MAX_RANK}`);
+    const shape: number[] = [];
+    for (let d = 0; d < rank; d++) shape.push(r.u32('dims'));
+    if (shape.some((d) => d === 0)) throw malformed(`${where()}: zero dimension in shape [${shape}]`);
     let rows: Uint32Array | undefined;
     let n: number;
     if (layout === LAYOUT_ROW_SPARSE) {
-      if (rank < 1) throw malformed(`${where}: row-sparse tensor needs rank ≥ 1`);
-      const rowCount = r.u32(`${where} row count`);
-      if (rowCount > shape[0]) throw malformed(`${where}: ${rowCount} rows listed but shape has ${shape[0]}`);
-      rows = r.u32s(rowCount, `${where} rows`);
-      n = rowCount * elementCount(shape.slice(1));
+      if (rank < 1) throw malformed(`${where()}: row-sparse tensor needs rank ≥ 1`);
+      const rowCount = r.u32('row count');
+      if (rowCount > shape[0]) throw malformed(`${where()}: ${rowCount} rows listed but shape has ${shape[0]}`);
+      rows = r.u32s(rowCount, 'rows');
+      n = rowCount * (elementCount(shape) / shape[0]);
     } else {
       n = elementCount(shape);
     }
     // Products of u32 dims can exceed 2^53; compare in bytes against what is left before allocating.
-    if (!(n * 4 <= r.remaining)) throw malformed(`${where}: shape [${shape}] needs ${n * 4} payload bytes, only ${r.remaining} left`);
-    const data = r.f32s(n, `${where} payload`);
+    if (!(n * 4 <= r.remaining)) throw malformed(`${where()}: shape [${shape}] needs ${n * 4} payload bytes, only ${r.remaining} left`);
+    const data = r.f32s(n, 'payload');
     const t: WireTensor = rows ? { name, shape, data, rows } : { name, shape, data };
     validateTensor(t, where);
     out.push(t);
   }
+  r.tensor = null;
   return out;
 }
 

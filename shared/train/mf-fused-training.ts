@@ -76,9 +76,25 @@ export interface MfClientsResult {
   readonly clipped: Uint8Array;
 }
 
-/** Scratch reused across clients and calls (one per thread). */
+/**
+ * Scratch reused across clients and calls (one per thread), including the output arena:
+ * a call's result stays valid until the next call on the same scratch. With `shared`,
+ * the arena lives in SharedArrayBuffers, so a worker thread's result can be posted to
+ * another thread without a copy (structured clone shares the memory).
+ */
 export class MfFusedScratch {
   private numItems = 0;
+  private arena: Arena | null = null;
+  constructor(private readonly opts: { readonly shared?: boolean } = {}) {}
+
+  /** The output arena for `dim`, emptied, with room for at least `capacity` rows. */
+  output(dim: number, capacity: number): Arena {
+    if (!this.arena || this.arena.dim !== dim) this.arena = new Arena(dim, capacity, this.opts.shared === true);
+    this.arena.used = 0;
+    this.arena.reserve(capacity);
+    return this.arena;
+  }
+
   /** Per item: slot in the current client's working set, or −1. */
   slotOf = new Int32Array(0);
   /** Per item: the stamp of the last client whose history holds it. */
@@ -125,20 +141,23 @@ class Arena {
   emb: Float32Array;
   bias: Float32Array;
   used = 0;
-  constructor(private readonly dim: number, capacity: number) {
-    this.rows = new Int32Array(capacity);
-    this.emb = new Float32Array(capacity * dim);
-    this.bias = new Float32Array(capacity);
+  constructor(readonly dim: number, capacity: number, private readonly shared: boolean) {
+    this.rows = new Int32Array(this.buffer(capacity * 4));
+    this.emb = new Float32Array(this.buffer(capacity * dim * 4));
+    this.bias = new Float32Array(this.buffer(capacity * 4));
+  }
+  private buffer(bytes: number): ArrayBuffer | SharedArrayBuffer {
+    return this.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
   }
   reserve(extra: number): void {
     const need = this.used + extra;
     if (need <= this.rows.length) return;
     const cap = Math.max(need, this.rows.length * 2);
-    const rows = new Int32Array(cap);
+    const rows = new Int32Array(this.buffer(cap * 4));
     rows.set(this.rows.subarray(0, this.used));
-    const emb = new Float32Array(cap * this.dim);
+    const emb = new Float32Array(this.buffer(cap * this.dim * 4));
     emb.set(this.emb.subarray(0, this.used * this.dim));
-    const bias = new Float32Array(cap);
+    const bias = new Float32Array(this.buffer(cap * 4));
     bias.set(this.bias.subarray(0, this.used));
     this.rows = rows;
     this.emb = emb;
@@ -148,7 +167,8 @@ class Arena {
 
 /**
  * Trains `clients` (user ids into `tables`, with their training seeds) one after another
- * and returns their clipped Δs; each client's user vector in tables.users is replaced by
+ * and returns their clipped Δs (views into the scratch's arena: valid until the next call
+ * on `scratch`); each client's user vector in tables.users is replaced by
  * its trained one. Equals, per client, trainMfLocally(...) then clipRowSparseToL2(Δ, C).
  */
 export function trainMfClients(
@@ -169,7 +189,7 @@ export function trainMfClients(
     const len = tables.historyOffsets[clients[c] + 1] - tables.historyOffsets[clients[c]];
     guess += Math.min(numItems, len * (1 + tc.negatives));
   }
-  const arena = new Arena(dim, Math.max(16, guess >> 1));
+  const arena = scratch.output(dim, Math.max(16, guess >> 1));
   const rowOffsets = new Int32Array(n + 1);
   const numExamples = new Int32Array(n);
   const loss = new Float64Array(n);
@@ -199,6 +219,10 @@ export function trainMfClients(
   };
 }
 
+/**
+ * One client, as small phase functions (each is optimized on its own: one large function
+ * gets on-stack-replaced in its hottest loop and then deoptimizes in every cold one).
+ */
 function trainOneClient(
   tables: MfFleetTables,
   hist: Int32Array,
@@ -215,23 +239,62 @@ function trainOneClient(
   const negPer = tc.negatives;
   const len = hist.length;
   s.ensureClient(dim, epochs * len, epochs * len * negPer, Math.min(numItems, epochs * len * (1 + negPer)));
-  const { slotOf, seenStamp, positives, negatives, rowList } = s;
+  replayBatches(hist, numItems, epochs, batchSize, negPer, seed, s);
+  const off = arena.used;
+  const W = gatherWorkingSet(tables, epochs * len, epochs * len * negPer, s, arena);
+  const items = arena.emb.subarray(off * dim, (off + W) * dim);
+  const bias = arena.bias.subarray(off, off + W);
+  const rows = arena.rows.subarray(off, off + W);
 
-  // --- makeBatches, replayed: the history marked with a stamp instead of a Set. -------
-  const stamp = (s.stamp = (s.stamp + 1) >>> 0);
-  if (stamp === 0) {
+  const user = s.user;
+  const userRow = userId * dim;
+  for (let d = 0; d < dim; d++) user[d] = tables.users[userRow + d];
+  const accumulate = Math.max(1, Math.floor(tc.accumulationSteps ?? 1));
+  const wantLoss = opts.computeLoss !== false;
+  const numBatches = Math.ceil(len / batchSize);
+  let lastEpochLoss = wantLoss ? 0 : NaN;
+  for (let e = 0; e < epochs; e++) {
+    const lossHere = wantLoss && e === epochs - 1;
+    let sum = 0;
+    for (let g = 0; g < numBatches; g += accumulate) {
+      sum = sgdStep(items, bias, user, s, dim, tc, e * len, len, g, Math.min(numBatches, g + accumulate), lossHere, sum);
+    }
+    if (lossHere && numBatches > 0) lastEpochLoss = sum / numBatches;
+  }
+  for (let d = 0; d < dim; d++) tables.users[userRow + d] = user[d];
+
+  const preClipNorm = Math.sqrt(deltaInPlace(items, bias, rows, tables.itemEmbedding, tables.itemBias, dim));
+  if (!Number.isFinite(preClipNorm)) throw new FlockError('non-finite', `cannot clip an update whose L2 norm is ${preClipNorm}`);
+  const clipped = preClipNorm > opts.clipNorm;
+  if (clipped) {
+    scaleInPlace(items, opts.clipNorm / preClipNorm);
+    scaleInPlace(bias, opts.clipNorm / preClipNorm);
+  }
+  arena.used = off + W;
+  return { numExamples: len, loss: lastEpochLoss, preClipNorm, clipped };
+}
+
+/**
+ * makeBatches' draws for every epoch, into s.positives (epochs × len, each epoch a
+ * Fisher–Yates shuffle of the history) and s.negatives (× negPer, per batch, rejecting
+ * history items up to 100 times while some item is outside the history).
+ */
+function replayBatches(hist: Int32Array, numItems: number, epochs: number, batchSize: number, negPer: number, seed: number, s: MfFusedScratch): void {
+  const { seenStamp, positives, negatives } = s;
+  const len = hist.length;
+  let mark = (s.stamp = (s.stamp + 1) >>> 0);
+  if (mark === 0) {
     seenStamp.fill(0);
-    s.stamp = 1;
+    mark = s.stamp = 1;
   }
   let distinctSeen = 0;
   for (let j = 0; j < len; j++) {
     const i = hist[j];
-    if (seenStamp[i] !== s.stamp) {
-      seenStamp[i] = s.stamp;
+    if (seenStamp[i] !== mark) {
+      seenStamp[i] = mark;
       distinctSeen++;
     }
   }
-  const mark = s.stamp;
   const canReject = distinctSeen < numItems;
   const rng = new SeededRandom(seed);
   for (let e = 0; e < epochs; e++) {
@@ -244,19 +307,25 @@ function trainOneClient(
       positives[base + j] = t;
     }
     for (let start = 0; start < len; start += batchSize) {
-      const bl = Math.min(batchSize, len - start);
-      const nb = (base + start) * negPer;
-      for (let q = 0; q < bl * negPer; q++) {
+      const end = (base + Math.min(len, start + batchSize)) * negPer;
+      for (let q = (base + start) * negPer; q < end; q++) {
         let item = rng.int(numItems);
         for (let tries = 0; canReject && seenStamp[item] === mark && tries < 100; tries++) item = rng.int(numItems);
-        negatives[nb + q] = item;
+        negatives[q] = item;
       }
     }
   }
+}
 
-  // --- Working set: distinct rows ascending, slots, gathered into the arena. -------------
+/**
+ * The working set: the distinct rows of s.positives/s.negatives ascending, appended to the
+ * arena with their global values gathered; positives/negatives are rewritten as slots.
+ * Returns the number of rows W.
+ */
+function gatherWorkingSet(tables: MfFleetTables, totalPos: number, totalNeg: number, s: MfFusedScratch, arena: Arena): number {
+  const { slotOf, positives, negatives, rowList } = s;
+  const dim = tables.dim;
   let W = 0;
-  const totalPos = epochs * len;
   for (let k = 0; k < totalPos; k++) {
     const i = positives[k];
     if (slotOf[i] < 0) {
@@ -264,7 +333,6 @@ function trainOneClient(
       rowList[W++] = i;
     }
   }
-  const totalNeg = totalPos * negPer;
   for (let k = 0; k < totalNeg; k++) {
     const i = negatives[k];
     if (slotOf[i] < 0) {
@@ -275,116 +343,117 @@ function trainOneClient(
   const rows = rowList.subarray(0, W).sort();
   const off = arena.used;
   const outRows = arena.rows;
-  const items = arena.emb.subarray(off * dim, (off + W) * dim);
-  const bias = arena.bias.subarray(off, off + W);
+  const items = arena.emb;
+  const bias = arena.bias;
   const gEmb = tables.itemEmbedding;
   const gBias = tables.itemBias;
   for (let r = 0; r < W; r++) {
     const i = rows[r];
     slotOf[i] = r;
     outRows[off + r] = i;
-    bias[r] = gBias[i];
-    const src = i * dim;
-    const dst = r * dim;
-    for (let d = 0; d < dim; d++) items[dst + d] = gEmb[src + d];
+    bias[off + r] = gBias[i];
+    items.set(gEmb.subarray(i * dim, i * dim + dim), (off + r) * dim);
   }
   for (let k = 0; k < totalPos; k++) positives[k] = slotOf[positives[k]];
   for (let k = 0; k < totalNeg; k++) negatives[k] = slotOf[negatives[k]];
   for (let r = 0; r < W; r++) slotOf[rows[r]] = -1;
+  return W;
+}
 
-  // --- SGD: one fused pass per step. ---------------------------------------------------
-  const user = s.user;
-  const userRow = userId * dim;
-  for (let d = 0; d < dim; d++) user[d] = tables.users[userRow + d];
-  const { count, gradV, gradB, gradU } = s;
+/**
+ * One SGD step over micro-batches [g, gEnd) of the epoch starting at ebase: every
+ * gradient at the pre-step parameters, a row occurring once applied in the same pass, the
+ * rest buffered and applied after it, then the user vector. Returns lossSum plus each
+ * micro-batch's loss in turn (trainMfLocally's summation order; lossSum unless lossHere).
+ */
+function sgdStep(
+  items: Float32Array,
+  bias: Float32Array,
+  user: Float32Array,
+  s: MfFusedScratch,
+  dim: number,
+  tc: TrainConfig,
+  ebase: number,
+  len: number,
+  g: number,
+  gEnd: number,
+  lossHere: boolean,
+  lossSum: number,
+): number {
+  const { count, gradV, gradB, gradU, positives, negatives } = s;
+  const batchSize = tc.batchSize;
+  const negPer = tc.negatives;
   const lr = tc.learningRate;
   const l2 = tc.l2;
-  const accumulate = Math.max(1, Math.floor(tc.accumulationSteps ?? 1));
-  const wantLoss = opts.computeLoss !== false;
-  const numBatches = Math.ceil(len / batchSize);
-  let lastEpochLoss = wantLoss ? 0 : NaN;
-  for (let e = 0; e < epochs; e++) {
-    const lossHere = wantLoss && e === epochs - 1;
-    let sum = 0;
-    const ebase = e * len;
-    for (let g = 0; g < numBatches; g += accumulate) {
-      const gEnd = Math.min(numBatches, g + accumulate);
-      const divisor = gEnd - g;
-      // Occurrences of each slot in this step (positives and negatives of its micro-batches).
-      const p0 = ebase + g * batchSize;
-      const p1 = ebase + Math.min(len, gEnd * batchSize);
-      for (let k = p0; k < p1; k++) count[positives[k]]++;
-      for (let k = p0 * negPer; k < p1 * negPer; k++) count[negatives[k]]++;
-      const deferAll = divisor > 1;
-      for (let d = 0; d < dim; d++) gradU[d] = 0;
-      for (let mb = g; mb < gEnd; mb++) {
-        const b0 = ebase + mb * batchSize;
-        const nPos = Math.min(batchSize, ebase + len - b0);
-        const nRows = nPos * (1 + negPer);
-        const regScale = (2 * l2) / nPos;
-        const c2 = 2 * l2;
-        for (let d = 0; d < dim; d++) gradU[d] += c2 * user[d];
-        let data = 0;
-        let reg = 0;
-        for (let k = 0; k < nRows; k++) {
-          const isPos = k < nPos;
-          const slot = isPos ? positives[b0 + k] : negatives[b0 * negPer + (k - nPos)];
-          const row = slot * dim;
-          let sc = bias[slot];
-          if (lossHere) {
-            let sq = 0;
-            for (let d = 0; d < dim; d++) {
-              const v = items[row + d];
-              sc += v * user[d];
-              sq += v * v;
-            }
-            reg += sq;
-          } else {
-            for (let d = 0; d < dim; d++) sc += items[row + d] * user[d];
-          }
-          sc = Math.fround(sc);
-          const ex = Math.exp(-sc);
-          const sig = 1 / (1 + ex);
-          const gs = isPos ? (sig - 1) / nPos : sig / nPos;
-          if (lossHere) {
-            // softplus(−s) for a positive, softplus(s) for a negative, as trainMfLocally's.
-            if (isPos) data += sc >= 0 ? Math.log1p(ex) : -sc + Math.log1p(Math.exp(sc));
-            else data += sc > 0 ? sc + Math.log1p(ex) : Math.log1p(Math.exp(sc));
-          }
-          if (deferAll || count[slot] > 1) {
-            // Repeated row: gradient buffered (trainMfLocally's gradV), applied after the step.
-            gradB[slot] += gs;
-            for (let d = 0; d < dim; d++) {
-              const v = items[row + d];
-              gradU[d] += gs * v;
-              gradV[row + d] += gs * user[d] + regScale * v;
-            }
-          } else {
-            bias[slot] -= lr * gs;
-            for (let d = 0; d < dim; d++) {
-              const v = items[row + d];
-              gradU[d] += gs * v;
-              items[row + d] = v - lr * (gs * user[d] + regScale * v);
-            }
-          }
-        }
-        if (lossHere) {
-          let uu = 0;
-          for (let d = 0; d < dim; d++) uu += user[d] * user[d];
-          sum += data / nPos + l2 * (reg / nPos + uu);
-        }
+  const divisor = gEnd - g;
+  // Occurrences of each slot in this step (positives and negatives of its micro-batches).
+  const p0 = ebase + g * batchSize;
+  const p1 = ebase + Math.min(len, gEnd * batchSize);
+  for (let k = p0; k < p1; k++) count[positives[k]]++;
+  for (let k = p0 * negPer; k < p1 * negPer; k++) count[negatives[k]]++;
+  const deferAll = divisor > 1;
+  let sum = lossSum;
+  for (let d = 0; d < dim; d++) gradU[d] = 0;
+  for (let mb = g; mb < gEnd; mb++) {
+    const b0 = ebase + mb * batchSize;
+    const nPos = Math.min(batchSize, ebase + len - b0);
+    const nRows = nPos * (1 + negPer);
+    const regScale = (2 * l2) / nPos;
+    const c2 = 2 * l2;
+    for (let d = 0; d < dim; d++) gradU[d] += c2 * user[d];
+    let data = 0;
+    let reg = 0;
+    for (let k = 0; k < nRows; k++) {
+      const isPos = k < nPos;
+      const slot = isPos ? positives[b0 + k] : negatives[b0 * negPer + (k - nPos)];
+      const row = slot * dim;
+      const sc = Math.fround(dotRow(items, row, user, dim, bias[slot]));
+      const ex = Math.exp(-sc);
+      const sig = 1 / (1 + ex);
+      const gs = isPos ? (sig - 1) / nPos : sig / nPos;
+      if (lossHere) {
+        reg += sqRow(items, row, dim);
+        data += isPos ? softplusNeg(sc, ex) : softplusPos(sc, ex);
       }
-      // Apply the buffered rows (and clear what this step touched), then the user vector.
-      for (let k = p0; k < p1; k++) flushSlot(positives[k], dim, lr, divisor, count, gradV, gradB, items, bias, deferAll);
-      for (let k = p0 * negPer; k < p1 * negPer; k++) flushSlot(negatives[k], dim, lr, divisor, count, gradV, gradB, items, bias, deferAll);
-      for (let d = 0; d < dim; d++) user[d] -= lr * (gradU[d] / divisor);
+      if (deferAll || count[slot] > 1) {
+        // Repeated row: gradient buffered (trainMfLocally's gradV), applied after the step.
+        gradB[slot] += gs;
+        bufferRow(items, row, user, gradU, gradV, dim, gs, regScale);
+      } else {
+        bias[slot] -= lr * gs;
+        stepRow(items, row, user, gradU, dim, gs, lr, regScale);
+      }
     }
-    if (lossHere && numBatches > 0) lastEpochLoss = sum / numBatches;
+    if (lossHere) {
+      let uu = 0;
+      for (let d = 0; d < dim; d++) uu += user[d] * user[d];
+      sum += data / nPos + l2 * (reg / nPos + uu);
+    }
   }
-  for (let d = 0; d < dim; d++) tables.users[userRow + d] = user[d];
+  // Apply the buffered rows (and clear what this step touched), then the user vector.
+  for (let k = p0; k < p1; k++) flushSlot(positives[k], dim, lr, divisor, count, gradV, gradB, items, bias, deferAll);
+  for (let k = p0 * negPer; k < p1 * negPer; k++) flushSlot(negatives[k], dim, lr, divisor, count, gradV, gradB, items, bias, deferAll);
+  for (let d = 0; d < dim; d++) user[d] -= lr * (gradU[d] / divisor);
+  return sum;
+}
 
-  // --- Δ = local − global in place (float32), its norm, clipped in place if over C. ----
+/** softplus(−s) as trainMfLocally's softplus, reusing ex = exp(−s) where that formula uses it. */
+function softplusNeg(sc: number, ex: number): number {
+  return sc >= 0 ? Math.log1p(ex) : -sc + Math.log1p(Math.exp(sc));
+}
+
+/** softplus(s) as trainMfLocally's softplus, reusing ex = exp(−s) where that formula uses it. */
+function softplusPos(sc: number, ex: number): number {
+  return sc > 0 ? sc + Math.log1p(ex) : Math.log1p(Math.exp(sc));
+}
+
+/**
+ * Δ = w_local − w_global of the working set in place, rounded to float32 (as globalDelta),
+ * returning the float64 sum of squares in clipRowSparseToL2's order (embedding, then bias).
+ */
+function deltaInPlace(items: Float32Array, bias: Float32Array, rows: Int32Array, gEmb: Float32Array, gBias: Float32Array, dim: number): number {
   let sumSq = 0;
+  const W = rows.length;
   for (let r = 0; r < W; r++) {
     const src = rows[r] * dim;
     const dst = r * dim;
@@ -399,16 +468,42 @@ function trainOneClient(
     bias[r] = x;
     sumSq += x * x;
   }
-  const preClipNorm = Math.sqrt(sumSq);
-  if (!Number.isFinite(preClipNorm)) throw new FlockError('non-finite', `cannot clip an update whose L2 norm is ${preClipNorm}`);
-  const clipped = preClipNorm > opts.clipNorm;
-  if (clipped) {
-    const scale = opts.clipNorm / preClipNorm;
-    for (let x = 0; x < W * dim; x++) items[x] = items[x] * scale;
-    for (let r = 0; r < W; r++) bias[r] = bias[r] * scale;
+  return sumSq;
+}
+
+function scaleInPlace(a: Float32Array, scale: number): void {
+  for (let x = 0; x < a.length; x++) a[x] = a[x] * scale;
+}
+
+/** b + Σ_d v_d·u_d of one row, in float64, summed from b in order d = 0, 1, … (as trainMfLocally). */
+function dotRow(items: Float32Array, row: number, user: Float32Array, dim: number, b: number): number {
+  let sc = b;
+  for (let d = 0; d < dim; d++) sc += items[row + d] * user[d];
+  return sc;
+}
+
+function sqRow(items: Float32Array, row: number, dim: number): number {
+  let sq = 0;
+  for (let d = 0; d < dim; d++) sq += items[row + d] * items[row + d];
+  return sq;
+}
+
+/** The fused update of a row that occurs once in its step: ∂L/∂u += g·v, then v ← v − lr·(g·u + regScale·v). */
+function stepRow(items: Float32Array, row: number, user: Float32Array, gradU: Float64Array, dim: number, gs: number, lr: number, regScale: number): void {
+  for (let d = 0; d < dim; d++) {
+    const v = items[row + d];
+    gradU[d] += gs * v;
+    items[row + d] = v - lr * (gs * user[d] + regScale * v);
   }
-  arena.used = off + W;
-  return { numExamples: len, loss: lastEpochLoss, preClipNorm, clipped };
+}
+
+/** A repeated row's contribution, kept for after the step (trainMfLocally's gradV). */
+function bufferRow(items: Float32Array, row: number, user: Float32Array, gradU: Float64Array, gradV: Float64Array, dim: number, gs: number, regScale: number): void {
+  for (let d = 0; d < dim; d++) {
+    const v = items[row + d];
+    gradU[d] += gs * v;
+    gradV[row + d] += gs * user[d] + regScale * v;
+  }
 }
 
 /** Applies a buffered (repeated or accumulated) slot once, as trainMfLocally's mfApplyGradients, and clears it. */

@@ -59,6 +59,12 @@ export interface ParticipantOptions {
    * honest update before it is sent, as a malicious client would. Never set in the web app.
    */
   readonly updateMod?: UpdateMod;
+  /**
+   * How embedding tables go on the wire (build-update.ts): 'when-smaller' (default) sends
+   * only the touched rows when that is smaller; 'dense' forces every row. Both reveal the
+   * same touched set to the coordinator (THREAT-MODEL.md).
+   */
+  readonly updateRows?: 'when-smaller' | 'dense';
 }
 
 /** What a (simulated) malicious participant sends instead of its clipped honest Δ. */
@@ -274,6 +280,7 @@ export class Participant {
         baseVersion: msg.version,
         numExamples: result.numExamples,
         clipNorm: config.clipNorm,
+        rows: this.opts.updateRows ?? 'when-smaller',
       });
       const bytes = this.opts.updateMod ? this.modified(model.spec, update.delta, msg, update.preClipNorm) : update.bytes;
       this.state.lastLoss = result.loss;

@@ -435,38 +435,61 @@ export function decodeWeights(bytes: Uint8Array): WeightsFile {
 // ---------------------------------------------------------------- NamedTensors ⇄ wire
 
 /**
- * Tensors of `t` in spec order, shapes taken from the spec. With `sparseRows`, params
- * marked rowSparse are sent as only the rows holding any non-zero value (smaller, but
- * reveals which items were touched — see DESIGN.md "Models").
+ * How rowSparse params go on the wire: 'dense' (every row), 'row-sparse' (only the rows
+ * holding a non-zero value), or 'when-smaller' (row-sparse when that encoding is
+ * smaller: touched rows × (width + 1) < rows × width words).
  */
-export function toWireTensors(spec: ModelSpec, t: NamedTensors, opts?: { sparseRows?: boolean }): WireTensor[] {
+export type RowEncoding = 'dense' | 'row-sparse' | 'when-smaller';
+
+/**
+ * Tensors of `t` in spec order, shapes taken from the spec. With `sparseRows`, params
+ * marked rowSparse are sent as only the rows holding any non-zero value (true: always;
+ * 'when-smaller': only when that is smaller than dense). That is smaller, and reveals
+ * which items were touched exactly as much as dense does (untouched rows are exactly 0
+ * in a dense update too — see THREAT-MODEL.md, "What a curious coordinator sees").
+ */
+export function toWireTensors(spec: ModelSpec, t: NamedTensors, opts?: { sparseRows?: boolean | 'when-smaller' }): WireTensor[] {
   const out: WireTensor[] = [];
   for (const name of Object.keys(t)) {
     if (!spec.params.some((p) => p.name === name)) throw new FlockError('wrong-shape', `tensor ${name} is not a parameter of model ${spec.kind}`);
   }
+  const sparse = opts?.sparseRows ?? false;
   for (const p of spec.params) {
     const data = t[p.name];
     if (!data) continue;
     const n = elementCount(p.shape);
     if (data.length !== n) throw new FlockError('wrong-shape', `tensor ${p.name}: expected ${n} values for shape [${p.shape}], got ${data.length}`);
     const shape = [...p.shape];
-    if (!(opts?.sparseRows && p.rowSparse && shape.length >= 1)) {
+    if (!(sparse !== false && p.rowSparse && shape.length >= 1)) {
       out.push({ name: p.name, shape, data: data.slice() });
       continue;
     }
-    const width = n / shape[0];
-    const rows: number[] = [];
-    for (let r = 0; r < shape[0]; r++) {
-      for (let j = r * width; j < (r + 1) * width; j++) {
+    const numRows = shape[0];
+    const width = n / numRows;
+    const touched = new Uint8Array(numRows);
+    let count = 0;
+    for (let r = 0, off = 0; r < numRows; r++, off += width) {
+      for (let j = off; j < off + width; j++) {
         if (data[j] !== 0) {
-          rows.push(r);
+          touched[r] = 1;
+          count++;
           break;
         }
       }
     }
-    const packed = new Float32Array(rows.length * width);
-    rows.forEach((r, i) => packed.set(data.subarray(r * width, (r + 1) * width), i * width));
-    out.push({ name: p.name, shape, data: packed, rows: Uint32Array.from(rows) });
+    if (sparse === 'when-smaller' && !(count * (width + 1) < n)) {
+      out.push({ name: p.name, shape, data: data.slice() });
+      continue;
+    }
+    const rows = new Uint32Array(count);
+    const packed = new Float32Array(count * width);
+    for (let r = 0, i = 0; r < numRows; r++) {
+      if (!touched[r]) continue;
+      rows[i] = r;
+      packed.set(data.subarray(r * width, (r + 1) * width), i * width);
+      i++;
+    }
+    out.push({ name: p.name, shape, data: packed, rows });
   }
   return out;
 }

@@ -45,10 +45,8 @@ import type { ModelSpec } from '../../shared/model/model-spec.ts';
 import { deriveSeed, hashString, SeededRandom } from '../../shared/random/seeded-random.ts';
 import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
 import { trainLocally } from '../../shared/train/local-training.ts';
-import { MfScratch, trainMfLocally } from '../../shared/train/mf-typed-array-training.ts';
 import { buildUpdate } from '../../shared/update/build-update.ts';
 import type { DeltaTensors } from '../../shared/update/check-update.ts';
-import { clipRowSparseToL2 } from '../../shared/update/row-sparse-clip.ts';
 import { sampleParticipants } from '../rounds/sample-participants.ts';
 import { evaluateMf } from './evaluate-mf.ts';
 import { runSequenceSimulation, type SequenceSettings } from './sequence-simulation.ts';
@@ -332,6 +330,9 @@ export async function runFederatedRounds(o: FederatedRoundsOptions): Promise<Sim
   return { rounds, evaluations: log.points, globals, clientUpdates, trainSeconds, evalSeconds: log.seconds, ...(dp ? { privacy: dp.summary() } : {}) };
 }
 
+/** A SharedArrayBuffer when several threads share it, else a plain one. */
+const sharedBuffer = (threads: number, bytes: number): ArrayBuffer | SharedArrayBuffer => (threads > 1 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+
 export async function runInProcessSimulation(
   dataset: Dataset,
   split: UserSplit,
@@ -349,66 +350,54 @@ export async function runInProcessSimulation(
   const numUsers = split.train.length;
   const participantSeed = Int32Array.from({ length: numUsers }, (_, u) => hashString(fleetClientId(cfg.seed, u)) | 0);
   const workers = cfg.trainer === 'typed-array' ? Math.max(1, Math.floor(cfg.workers ?? 1)) : 1;
+  const fused = cfg.trainer === 'typed-array';
   const users = new Float32Array(workers > 1 ? new SharedArrayBuffer(numUsers * dim * 4) : new ArrayBuffer(numUsers * dim * 4));
   for (let u = 0; u < numUsers; u++) users.set(initParams(spec, 'local', participantSeed[u] >>> 0).userEmbedding, u * dim);
   const eligible = [...Array(numUsers).keys()].filter((u) => split.train[u].length > 0);
   const train: TrainConfig = { localEpochs: cfg.localEpochs, batchSize: cfg.batchSize, learningRate: cfg.learningRate, negatives: cfg.negatives, l2: cfg.l2 };
   // A dense update's encoded size depends only on the model: what every client uploads.
   const denseUpdateBytes = buildUpdate(spec, initial, initial, { round: 0, baseVersion: 0, numExamples: 1, clipNorm: cfg.clipNorm }).bytes.byteLength;
-  const scratch = new MfScratch();
   const evaluation = prepareEvaluation(split, numItems, { testHistory: cfg.testHistory, candidates });
 
+  // The typed-array trainer: the fused MF kernel (shared/train/mf-fused-training.ts) over
+  // shared tables, on the main thread and workers − 1 worker_threads (worker-pool.ts).
   let pool: SimulationWorkerPool | null = null;
-  const sharedGlobals = workers > 1 ? new Float32Array(new SharedArrayBuffer((numItems * dim + numItems) * 4)) : null;
+  const sharedGlobals = fused ? new Float32Array(sharedBuffer(workers, (numItems * dim + numItems) * 4)) : null;
   if (sharedGlobals) {
-    const trainOffsets = new Int32Array(numUsers + 1);
+    const trainOffsets = new Int32Array(sharedBuffer(workers, (numUsers + 1) * 4));
     for (let u = 0; u < numUsers; u++) trainOffsets[u + 1] = trainOffsets[u] + split.train[u].length;
-    const trainItems = new Int32Array(trainOffsets[numUsers]);
+    const trainItems = new Int32Array(sharedBuffer(workers, trainOffsets[numUsers] * 4));
     for (let u = 0; u < numUsers; u++) trainItems.set(split.train[u], trainOffsets[u]);
-    pool = await SimulationWorkerPool.start(workers, {
-      numItems, dim, train, clipNorm: cfg.clipNorm, trainOffsets, trainItems,
-      globals: sharedGlobals.buffer as SharedArrayBuffer, users: users.buffer as SharedArrayBuffer,
-    });
+    pool = await SimulationWorkerPool.start(workers, { numItems, dim, train, trainOffsets, trainItems, globals: sharedGlobals.buffer, users: users.buffer });
   }
+  const streaming = aggregationSettingsFor(cfg).combine.kind === 'mean';
   const trainClients = async ({ round: r, roundSeed, selected, globals, clipNorm, submit, tally }: RoundClients): Promise<number> => {
     let updates = 0;
     if (pool && sharedGlobals) {
       sharedGlobals.set(globals.itemEmbedding, 0);
       sharedGlobals.set(globals.itemBias, numItems * dim);
       const seeds = Uint32Array.from(selected, (u) => deriveSeed(roundSeed, r, participantSeed[u] >>> 0));
-      for (const part of await pool.round(Int32Array.from(selected), seeds)) {
-        let off = 0;
-        for (let c = 0; c < part.rowCounts.length; c++) {
-          const rows = part.rows.subarray(off, off + part.rowCounts[c]);
+      await pool.round(Int32Array.from(selected), seeds, clipNorm, (first, part) => {
+        for (let c = 0; c < part.numExamples.length; c++) {
+          const a = part.rowOffsets[c];
+          const b = part.rowOffsets[c + 1];
+          const rows = part.rows.subarray(a, b);
           submit(
-            selected[updates],
-            {
-              itemEmbedding: { rows, data: part.itemEmbedding.subarray(off * dim, (off + part.rowCounts[c]) * dim) },
-              itemBias: { rows, data: part.itemBias.subarray(off, off + part.rowCounts[c]) },
-            },
+            selected[first + c],
+            { itemEmbedding: { rows, data: part.itemEmbedding.subarray(a * dim, b * dim) }, itemBias: { rows, data: part.itemBias.subarray(a, b) } },
             part.numExamples[c],
             part.preClipNorm[c],
           );
-          off += part.rowCounts[c];
           tally.add({ loss: part.loss[c], numExamples: part.numExamples[c], preClipNorm: part.preClipNorm[c], clipped: part.clipped[c] > 0, bytes: denseUpdateBytes });
           updates++;
         }
-      }
+      }, streaming);
       return updates;
     }
     for (const u of selected) {
       const seed = deriveSeed(roundSeed, r, participantSeed[u] >>> 0);
       const userVec = users.subarray(u * dim, u * dim + dim);
-      if (cfg.trainer === 'typed-array') {
-        const res = trainMfLocally(model, dim, globals as { itemEmbedding: Float32Array; itemBias: Float32Array }, userVec, split.train[u], train, seed, scratch);
-        const clip = clipRowSparseToL2(
-          { itemEmbedding: { rows: res.delta.rows, data: res.delta.itemEmbedding }, itemBias: { rows: res.delta.rows, data: res.delta.itemBias } },
-          clipNorm,
-        );
-        submit(u, clip.tensors, res.numExamples, clip.preClipNorm);
-        userVec.set(res.userEmbedding);
-        tally.add({ loss: res.loss, numExamples: res.numExamples, preClipNorm: clip.preClipNorm, clipped: clip.clipped, bytes: denseUpdateBytes });
-      } else {
+      {
         const res = await trainLocally(model, globals, { userEmbedding: userVec.slice() }, split.train[u], train, seed);
         const update = buildUpdate(spec, res.globals, globals, { round: r, baseVersion: r - 1, numExamples: res.numExamples, clipNorm });
         submit(u, update.delta, res.numExamples, update.preClipNorm);

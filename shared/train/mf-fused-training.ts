@@ -87,6 +87,11 @@ export class MfFusedScratch {
   private arena: Arena | null = null;
   constructor(private readonly opts: { readonly shared?: boolean } = {}) {}
 
+  /** The next call writes a fresh arena: results already returned stay valid for whoever holds them. */
+  releaseOutput(): void {
+    this.arena = null;
+  }
+
   /** The output arena for `dim`, emptied, with room for at least `capacity` rows. */
   output(dim: number, capacity: number): Arena {
     if (!this.arena || this.arena.dim !== dim) this.arena = new Arena(dim, capacity, this.opts.shared === true);
@@ -110,6 +115,9 @@ export class MfFusedScratch {
   rowList = new Int32Array(0);
   gradU = new Float64Array(0);
   user = new Float32Array(0);
+  /** One micro-batch's slots (positives, then negatives) and their logits. */
+  batchSlots = new Int32Array(0);
+  scores = new Float64Array(0);
 
   ensureItems(numItems: number): void {
     if (this.numItems === numItems) return;
@@ -119,7 +127,11 @@ export class MfFusedScratch {
     this.stamp = 0;
   }
 
-  ensureClient(dim: number, positives: number, negatives: number, rows: number): void {
+  ensureClient(dim: number, positives: number, negatives: number, rows: number, batchRows: number): void {
+    if (this.batchSlots.length < batchRows) {
+      this.batchSlots = new Int32Array(batchRows);
+      this.scores = new Float64Array(batchRows);
+    }
     if (this.positives.length < positives) this.positives = new Int32Array(positives);
     if (this.negatives.length < negatives) this.negatives = new Int32Array(negatives);
     if (this.rowList.length < rows) this.rowList = new Int32Array(rows);
@@ -238,7 +250,7 @@ function trainOneClient(
   const batchSize = tc.batchSize;
   const negPer = tc.negatives;
   const len = hist.length;
-  s.ensureClient(dim, epochs * len, epochs * len * negPer, Math.min(numItems, epochs * len * (1 + negPer)));
+  s.ensureClient(dim, epochs * len, epochs * len * negPer, Math.min(numItems, epochs * len * (1 + negPer)), batchSize * (1 + negPer));
   replayBatches(hist, numItems, epochs, batchSize, negPer, seed, s);
   const off = arena.used;
   const W = gatherWorkingSet(tables, epochs * len, epochs * len * negPer, s, arena);
@@ -352,7 +364,9 @@ function gatherWorkingSet(tables: MfFleetTables, totalPos: number, totalNeg: num
     slotOf[i] = r;
     outRows[off + r] = i;
     bias[off + r] = gBias[i];
-    items.set(gEmb.subarray(i * dim, i * dim + dim), (off + r) * dim);
+    const src = i * dim;
+    const dst = (off + r) * dim;
+    for (let d = 0; d < dim; d++) items[dst + d] = gEmb[src + d];
   }
   for (let k = 0; k < totalPos; k++) positives[k] = slotOf[positives[k]];
   for (let k = 0; k < totalNeg; k++) negatives[k] = slotOf[negatives[k]];
@@ -401,20 +415,24 @@ function sgdStep(
     const regScale = (2 * l2) / nPos;
     const c2 = 2 * l2;
     for (let d = 0; d < dim; d++) gradU[d] += c2 * user[d];
+    // Pass 1: every row's logit at the pre-step parameters (four rows at a time: independent
+    // float64 chains, each summed in trainMfLocally's order), and ‖v‖² when the loss is kept.
+    const bSlots = s.batchSlots;
+    for (let k = 0; k < nPos; k++) bSlots[k] = positives[b0 + k];
+    for (let k = nPos; k < nRows; k++) bSlots[k] = negatives[b0 * negPer + (k - nPos)];
+    const reg = lossHere ? scoreRowsWithNorms(items, bias, user, bSlots, nRows, dim, s.scores) : scoreRows(items, bias, user, bSlots, nRows, dim, s.scores);
+    // Pass 2: σ, the gradient and, for a row that occurs once in the step, its SGD update.
+    const scores = s.scores;
     let data = 0;
-    let reg = 0;
     for (let k = 0; k < nRows; k++) {
       const isPos = k < nPos;
-      const slot = isPos ? positives[b0 + k] : negatives[b0 * negPer + (k - nPos)];
+      const slot = bSlots[k];
       const row = slot * dim;
-      const sc = Math.fround(dotRow(items, row, user, dim, bias[slot]));
+      const sc = scores[k];
       const ex = Math.exp(-sc);
       const sig = 1 / (1 + ex);
       const gs = isPos ? (sig - 1) / nPos : sig / nPos;
-      if (lossHere) {
-        reg += sqRow(items, row, dim);
-        data += isPos ? softplusNeg(sc, ex) : softplusPos(sc, ex);
-      }
+      if (lossHere) data += isPos ? softplusNeg(sc, ex) : softplusPos(sc, ex);
       if (deferAll || count[slot] > 1) {
         // Repeated row: gradient buffered (trainMfLocally's gradV), applied after the step.
         gradB[slot] += gs;
@@ -473,6 +491,69 @@ function deltaInPlace(items: Float32Array, bias: Float32Array, rows: Int32Array,
 
 function scaleInPlace(a: Float32Array, scale: number): void {
   for (let x = 0; x < a.length; x++) a[x] = a[x] * scale;
+}
+
+/**
+ * scores[k] = fround(b + Σ_d v_d·u_d) of each listed slot, the sum taken from b in order
+ * d = 0, 1, … (trainMfLocally's), four rows interleaved so their chains overlap.
+ */
+function scoreRows(items: Float32Array, bias: Float32Array, user: Float32Array, slots: Int32Array, n: number, dim: number, scores: Float64Array): number {
+  let k = 0;
+  for (; k + 3 < n; k += 4) {
+    const r0 = slots[k] * dim;
+    const r1 = slots[k + 1] * dim;
+    const r2 = slots[k + 2] * dim;
+    const r3 = slots[k + 3] * dim;
+    let s0 = bias[slots[k]];
+    let s1 = bias[slots[k + 1]];
+    let s2 = bias[slots[k + 2]];
+    let s3 = bias[slots[k + 3]];
+    for (let d = 0; d < dim; d++) {
+      const u = user[d];
+      s0 += items[r0 + d] * u;
+      s1 += items[r1 + d] * u;
+      s2 += items[r2 + d] * u;
+      s3 += items[r3 + d] * u;
+    }
+    scores[k] = Math.fround(s0);
+    scores[k + 1] = Math.fround(s1);
+    scores[k + 2] = Math.fround(s2);
+    scores[k + 3] = Math.fround(s3);
+  }
+  for (; k < n; k++) scores[k] = Math.fround(dotRow(items, slots[k] * dim, user, dim, bias[slots[k]]));
+  return 0;
+}
+
+/** scoreRows, and returns Σ_k ‖v_k‖² (each row's ‖v‖² summed in order d, rows added in order k: trainMfLocally's reg). */
+function scoreRowsWithNorms(items: Float32Array, bias: Float32Array, user: Float32Array, slots: Int32Array, n: number, dim: number, scores: Float64Array): number {
+  let reg = 0;
+  let k = 0;
+  for (; k + 1 < n; k += 2) {
+    const r0 = slots[k] * dim;
+    const r1 = slots[k + 1] * dim;
+    let s0 = bias[slots[k]];
+    let s1 = bias[slots[k + 1]];
+    let q0 = 0;
+    let q1 = 0;
+    for (let d = 0; d < dim; d++) {
+      const u = user[d];
+      const v0 = items[r0 + d];
+      const v1 = items[r1 + d];
+      s0 += v0 * u;
+      s1 += v1 * u;
+      q0 += v0 * v0;
+      q1 += v1 * v1;
+    }
+    scores[k] = Math.fround(s0);
+    scores[k + 1] = Math.fround(s1);
+    reg += q0;
+    reg += q1;
+  }
+  for (; k < n; k++) {
+    scores[k] = Math.fround(dotRow(items, slots[k] * dim, user, dim, bias[slots[k]]));
+    reg += sqRow(items, slots[k] * dim, dim);
+  }
+  return reg;
 }
 
 /** b + Σ_d v_d·u_d of one row, in float64, summed from b in order d = 0, 1, … (as trainMfLocally). */

@@ -41,7 +41,9 @@ export class MeanCombine implements Combiner {
    * without the scaled copy; bit-identical to add(scaleDelta(delta, scale), weight).
    */
   addScaled(delta: DeltaTensors, weight: number, scale: number): void {
-    this.acc.addRows(delta, weight, scale);
+    // Validated by the pipeline (checkDeltaAgainstSpec), weight and scale positive: fold without re-checking.
+    if (!(weight > 0 && weight < Infinity && scale > 0 && scale < Infinity)) throw new FlockError('malformed', `weight and scale must be positive and finite, got ${weight}, ${scale}`);
+    this.acc.addChecked(delta, weight, scale);
   }
 
   /** Σ_k w_k·Δ_k per GLOBAL tensor, for the DP noise stage (dp-fedavg.ts). */

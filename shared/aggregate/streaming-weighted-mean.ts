@@ -106,15 +106,29 @@ export class StreamingWeightedMean {
         prev = r;
       }
     }
+    this.addChecked(delta, weight, scale);
+  }
+
+  /**
+   * addRows without its checks, for a delta that checkDeltaAgainstSpec has accepted (the
+   * aggregation pipeline's: RoundAggregation validates before it folds) and a positive
+   * finite weight and scale. Given anything else it may fold garbage or throw midway.
+   */
+  addChecked(delta: Readonly<Record<string, Float32Array | RowSparseTensor>>, weight: number, scale = 1): void {
     for (const p of this.params) {
       const d = delta[p.name];
       const s = this.sumByName.get(p.name)!;
       const rw = this.rowWeights.get(p.name);
       if (d instanceof Float32Array) {
-        if (scale === 1) foldDense(s, d, weight);
-        else foldDenseScaled(s, d, weight, scale);
         // Widths as int32 (a division gives a double, and double indices slow every access).
-        if (rw) addTouchedRowWeights(rw, (s.length / rw.length) | 0, d, weight, scale);
+        if (rw) {
+          if (scale === 1) foldDenseRows(s, rw, (s.length / rw.length) | 0, d, weight);
+          else {
+            foldDenseScaled(s, d, weight, scale);
+            addTouchedRowWeights(rw, (s.length / rw.length) | 0, d, weight, scale);
+          }
+        } else if (scale === 1) foldDense(s, d, weight);
+        else foldDenseScaled(s, d, weight, scale);
         continue;
       }
       const width = (s.length / (p.shape[0] ?? 1)) | 0;
@@ -157,6 +171,20 @@ export class StreamingWeightedMean {
 /** s += w·d. */
 function foldDense(s: Float64Array, d: Float32Array, w: number): void {
   for (let i = 0; i < d.length; i++) s[i] += w * d[i];
+}
+
+/** foldDense row by row, and rw[r] += w for each row holding a non-zero value (tested while the row is in cache). */
+function foldDenseRows(s: Float64Array, rw: Float64Array, width: number, d: Float32Array, w: number): void {
+  for (let r = 0, off = 0; r < rw.length; r++, off += width) {
+    const end = off + width;
+    for (let j = off; j < end; j++) s[j] += w * d[j];
+    for (let j = off; j < end; j++) {
+      if (d[j] !== 0) {
+        rw[r] += w;
+        break;
+      }
+    }
+  }
 }
 
 /** s += w·fround(c·d). */

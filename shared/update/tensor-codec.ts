@@ -83,21 +83,7 @@ export function maxEncodedUpdateBytes(spec: ModelSpec): number {
 // ---------------------------------------------------------------- validation
 
 /** Checks a tensor is self-consistent; shared by encoder, decoder and fromWireTensors. */
-function validateTensor(t: WireTensor, whereOf: string | (() => string)): void {
-  const where = typeof whereOf === 'string' ? whereOf : undefined;
-  if (where === undefined) {
-    // The decoder's fast path: the same checks, the message built only on failure.
-    try {
-      validateTensorAt(t, '');
-    } catch {
-      validateTensorAt(t, (whereOf as () => string)());
-    }
-    return;
-  }
-  validateTensorAt(t, where);
-}
-
-function validateTensorAt(t: WireTensor, where: string): void {
+function validateTensor(t: WireTensor, where: string): void {
   // '__proto__' as a key of a plain object would replace its prototype instead of adding a tensor.
   if (t.name.length === 0 || t.name === '__proto__') throw malformed(`${where}: invalid tensor name ${JSON.stringify(t.name)}`);
   if (t.shape.length > MAX_RANK) throw malformed(`${where}: rank ${t.shape.length} exceeds ${MAX_RANK}`);
@@ -342,6 +328,11 @@ class Reader {
   }
 }
 
+/** How the decoder names a tensor in its messages. */
+function whereOf(name: string): string {
+  return `tensor ${JSON.stringify(name)}`;
+}
+
 function readTensors(r: Reader): WireTensor[] {
   const count = r.u32('tensor count');
   // Each tensor needs at least 8 bytes (name length + padding + layout word): reject absurd counts early.
@@ -353,36 +344,34 @@ function readTensors(r: Reader): WireTensor[] {
     const name = r.str(`tensor ${i} name`);
     // Messages name the tensor; built only when one is thrown.
     r.tensor = name;
-    let whereText: string | undefined;
-    const where = (): string => (whereText ??= `tensor ${JSON.stringify(name)}`);
     if (seen.has(name)) throw malformed(`duplicate tensor name ${JSON.stringify(name)}`);
     seen.add(name);
     const layout = r.u8('layout');
     const dtype = r.u8('dtype');
     const rank = r.u8('rank');
     r.u8('reserved');
-    if (layout !== LAYOUT_DENSE && layout !== LAYOUT_ROW_SPARSE) throw malformed(`${where()}: unknown layout ${layout}`);
-    if (dtype !== DTYPE_F32) throw new FlockError('unsupported-format', `${where()}: unsupported dtype ${dtype} (only f32 = ${DTYPE_F32})`);
-    if (rank > MAX_RANK) throw malformed(`${where()}: rank ${rank} exceeds ${MAX_RANK}`);
+    if (layout !== LAYOUT_DENSE && layout !== LAYOUT_ROW_SPARSE) throw malformed(`${whereOf(name)}: unknown layout ${layout}`);
+    if (dtype !== DTYPE_F32) throw new FlockError('unsupported-format', `${whereOf(name)}: unsupported dtype ${dtype} (only f32 = ${DTYPE_F32})`);
+    if (rank > MAX_RANK) throw malformed(`${whereOf(name)}: rank ${rank} exceeds ${MAX_RANK}`);
     const shape: number[] = [];
     for (let d = 0; d < rank; d++) shape.push(r.u32('dims'));
-    if (shape.some((d) => d === 0)) throw malformed(`${where()}: zero dimension in shape [${shape}]`);
+    if (shape.some((d) => d === 0)) throw malformed(`${whereOf(name)}: zero dimension in shape [${shape}]`);
     let rows: Uint32Array | undefined;
     let n: number;
     if (layout === LAYOUT_ROW_SPARSE) {
-      if (rank < 1) throw malformed(`${where()}: row-sparse tensor needs rank ≥ 1`);
+      if (rank < 1) throw malformed(`${whereOf(name)}: row-sparse tensor needs rank ≥ 1`);
       const rowCount = r.u32('row count');
-      if (rowCount > shape[0]) throw malformed(`${where()}: ${rowCount} rows listed but shape has ${shape[0]}`);
+      if (rowCount > shape[0]) throw malformed(`${whereOf(name)}: ${rowCount} rows listed but shape has ${shape[0]}`);
       rows = r.u32s(rowCount, 'rows');
       n = rowCount * (elementCount(shape) / shape[0]);
     } else {
       n = elementCount(shape);
     }
     // Products of u32 dims can exceed 2^53; compare in bytes against what is left before allocating.
-    if (!(n * 4 <= r.remaining)) throw malformed(`${where()}: shape [${shape}] needs ${n * 4} payload bytes, only ${r.remaining} left`);
+    if (!(n * 4 <= r.remaining)) throw malformed(`${whereOf(name)}: shape [${shape}] needs ${n * 4} payload bytes, only ${r.remaining} left`);
     const data = r.f32s(n, 'payload');
     const t: WireTensor = rows ? { name, shape, data, rows } : { name, shape, data };
-    validateTensor(t, where);
+    validateTensor(t, whereOf(name));
     out.push(t);
   }
   r.tensor = null;

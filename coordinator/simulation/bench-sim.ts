@@ -1,105 +1,180 @@
 /**
- * `npm run bench:sim`: throughput of the in-process simulation (typed-array trainer).
- * 1. ML-100K, all 943 clients per round, dim 32, 1 local epoch, 4 negatives per positive
- *    (skipped with a message when ../shared/data/ml-100k is absent; FLOCK_ML100K=PATH overrides).
- * 2. A synthetic fleet of 20,000 clients (1,000 items), all clients per round.
- * Each with 1 thread and with one worker_thread per core (same numbers, tested).
- * Prints client updates per second and seconds per round (training, clipping,
- * aggregation and the server step; evaluation excluded), and the ratio against the
- * socket fleet (a real coordinator process and socket.io participants) on ML-100K.
+ * `npm run bench:sim`: throughput of the in-process simulation, in one run (issue 12).
+ *
+ * 1. MF client step alone on ML-100K (943 clients, dim 32, 1 local epoch, 4 negatives,
+ *    clipping on): the per-client reference trainer (trainMfLocally + clipRowSparseToL2,
+ *    what the simulation ran before the fused kernel) against the fused kernel
+ *    (trainMfClients), alternating, medians of thread CPU time and wall time, and the
+ *    ratio. Both give bit-identical updates (shared/train/mf-fused-training.test.ts).
+ * 2. Whole rounds (training, clipping, aggregation, server step; evaluation excluded):
+ *    s/round (median over rounds) and client updates/s, MF on ML-100K (all 943 clients per
+ *    round) and on a synthetic 20,000-client × 1,000-item fleet, with 1 and 2 threads
+ *    (`--workers`; the same numbers for any count, tested), under the default combine
+ *    (centered clipping) and 'mean' (plain FedAvg, the streaming path).
+ * 3. SASRec at 10 % of ML-100K per round (trained on tfjs; `--no-sasrec` skips it) — the
+ *    hook for a faster sequence trainer: sasrecRows() runs whatever runInProcessSimulation
+ *    does for model 'sasrec'.
+ * 4. The coordinator's aggregation GB/s beside a plain axpy over the same bytes
+ *    (coordinator/bench/aggregation-throughput.ts).
+ *
+ * Switches: --eval-every N (default 0: evaluation only at round 0 and the end, never
+ * timed), --no-clip (C = 1e30, never binds), --rounds-ml N, --rounds-synthetic N,
+ * --workers LIST (default 1,2), --combine LIST (ML-100K, default "default,mean"),
+ * --synthetic-combine LIST (default "mean": centered clipping stores 20,000 updates), --no-sasrec,
+ * --no-aggregation, --no-kernel. ML-100K is read from ../shared/data/ml-100k
+ * (FLOCK_ML100K=PATH overrides; skipped with a message when absent).
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import type { RoundRecord } from '../../shared/protocol/messages.ts';
-import { runSocketFleet } from '../fleet/socket-fleet.ts';
+import { parseArgs } from 'node:util';
+import { DEFAULT_COMBINE, type CombineRule } from '../../shared/aggregate/aggregation-settings.ts';
 import type { Dataset, UserSplit } from '../../shared/data/interactions.ts';
+import { createEmbeddingModel } from '../../shared/model/embedding-model.ts';
+import { initParams } from '../../shared/model/init-params.ts';
+import type { TrainConfig } from '../../shared/model/recommender-model.ts';
+import { MfFusedScratch, trainMfClients } from '../../shared/train/mf-fused-training.ts';
+import { MfScratch, trainMfLocally } from '../../shared/train/mf-typed-array-training.ts';
+import { clipRowSparseToL2 } from '../../shared/update/row-sparse-clip.ts';
+import { measureAggregationThroughput } from '../bench/aggregation-throughput.ts';
 import { useNodeBackend } from '../runtime/node-tf-backend.ts';
-import { modelApiPath } from '../../shared/protocol/model-routes.ts';
-import { DEFAULT_SERVE_CONFIG } from '../serve-config.ts';
+import { DEFAULT_LEARNING_RATE, DEFAULT_SERVE_CONFIG } from '../serve-config.ts';
 import { runInProcessSimulation, type SimulationConfig } from './in-process-simulation.ts';
 import { loadSource, machineInfo, researchSplit, type DataSource } from './simulation-data.ts';
 
+const { values: o } = parseArgs({
+  options: {
+    'eval-every': { type: 'string', default: '0' },
+    'no-clip': { type: 'boolean', default: false },
+    'rounds-ml': { type: 'string', default: '7' },
+    'rounds-synthetic': { type: 'string', default: '3' },
+    workers: { type: 'string', default: '1,2' },
+    combine: { type: 'string', default: 'default,mean' },
+    'synthetic-combine': { type: 'string', default: 'mean' },
+    'no-sasrec': { type: 'boolean', default: false },
+    'no-aggregation': { type: 'boolean', default: false },
+    'no-kernel': { type: 'boolean', default: false },
+  },
+});
+
+const clipNorm = o['no-clip'] ? 1e30 : 1;
 const base: SimulationConfig = {
   dim: 32, seed: 1, rounds: 5, clientsPerRound: 1, localEpochs: 1, batchSize: 32, learningRate: 0.5, negatives: 4,
-  l2: 1e-4, clipNorm: 1, serverLearningRate: 1, rowNormalize: DEFAULT_SERVE_CONFIG.rowNormalize, evalEvery: 0, trainer: 'typed-array',
+  l2: 1e-4, clipNorm, serverLearningRate: 1, rowNormalize: DEFAULT_SERVE_CONFIG.rowNormalize, evalEvery: Number(o['eval-every']), trainer: 'typed-array',
+};
+const workerCounts = o.workers.split(',').map(Number);
+const combinesOf = (list: string): { label: string; rule: CombineRule }[] =>
+  list.split(',').map((c) => (c === 'default' ? { label: `default combine (${DEFAULT_COMBINE.kind})`, rule: DEFAULT_COMBINE } : { label: `combine ${c}`, rule: { kind: c } as CombineRule }));
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-const workerCounts = [...new Set([1, Math.max(1, os.availableParallelism())])];
-
-async function bench(name: string, source: DataSource, rounds: number): Promise<void> {
-  const dataset = await loadSource(source);
-  const split = researchSplit(dataset);
-  for (const workers of workerCounts) await benchOne(`${name}, ${workers} worker${workers > 1 ? 's' : ''}`, dataset, split, rounds, workers);
-}
-
-async function benchOne(label: string, dataset: Dataset, split: UserSplit, rounds: number, workers: number): Promise<void> {
-  const r = await runInProcessSimulation(dataset, split, { ...base, rounds, workers: workers > 1 ? workers : undefined });
+/** One MF row: s/round (median over rounds) and client updates/s of a run. */
+async function mfRow(label: string, dataset: Dataset, split: UserSplit, rounds: number, workers: number, combine: CombineRule): Promise<void> {
+  const r = await runInProcessSimulation(dataset, split, { ...base, rounds, workers, combine });
   const perRound = r.rounds.map((x) => x.seconds);
-  const mean = r.trainSeconds / r.rounds.length;
+  const last = r.evaluations[r.evaluations.length - 1];
   console.log(
-    `${label}: ${r.rounds[0].clients} clients/round, ${rounds} rounds: ${Math.round(r.clientUpdates / r.trainSeconds)} client updates/s, ` +
-      `${mean.toFixed(3)} s/round (min ${Math.min(...perRound).toFixed(3)}, max ${Math.max(...perRound).toFixed(3)}); ` +
-      `final HR@10 ${r.evaluations[r.evaluations.length - 1].sampled.hr10.toFixed(4)}`,
+    `  ${label}: ${median(perRound).toFixed(3)} s/round (median of ${perRound.length}; min ${Math.min(...perRound).toFixed(3)}), ` +
+      `${Math.round(r.clientUpdates / r.trainSeconds)} client updates/s; ${r.rounds[0].clients} clients/round; final validation HR@10 ${(last.validation ?? last).sampled.hr10.toFixed(4)}`,
   );
 }
 
-/**
- * The same work over real sockets: a `flock serve` child process and 943 socket
- * participants (the browser's Participant class, tfjs wasm) in this process. Returns
- * each aggregated round's seconds as the coordinator measured them (open → close).
- */
-async function socketRoundSeconds(dataPath: string, clients: number, rounds: number): Promise<number[]> {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'flock-bench-sim-'));
-  const cli = fileURLToPath(new URL('../cli.ts', import.meta.url));
-  const args = ['--import', 'tsx', cli, 'serve', '--port', '0', '--data', dataPath, '--data-dir', dataDir, '--static', path.join(dataDir, 'none'),
-    '--models', 'mf', '--dim', '32', '--min-clients', String(clients), '--local-epochs', '1', '--negatives', '4', '--batch-size', '32', '--lr', '0.5',
-    '--round-delay', '0', '--max-rounds', String(rounds)];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  try {
-    const url = await new Promise<string>((resolve, reject) => {
-      child.once('exit', (code) => reject(new Error(`coordinator exited (${code}) before listening`)));
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        if (line.includes('"msg":"listening"')) resolve((JSON.parse(line) as { url: string }).url);
-      });
-    });
-    await runSocketFleet({ url, model: 'mf', clients, rounds, dataPath, seed: 1, log: () => undefined });
-    const { rounds: records } = (await (await fetch(`${url}${modelApiPath('mf')}/rounds`)).json()) as { rounds: RoundRecord[] };
-    return records.filter((r) => r.outcome === 'aggregated').map((r) => (r.closedAt - r.startedAt) / 1000);
-  } finally {
-    child.kill('SIGKILL');
-    await rm(dataDir, { recursive: true, force: true });
+async function mfRows(name: string, source: DataSource, rounds: number, combines: { label: string; rule: CombineRule }[]): Promise<void> {
+  const dataset = await loadSource(source);
+  const split = researchSplit(dataset);
+  console.log(`MF, ${name}, ${rounds} rounds, all clients per round, clipping ${o['no-clip'] ? 'off' : 'on (C = 1)'}, --eval-every ${base.evalEvery}:`);
+  for (const { label, rule } of combines) {
+    for (const workers of workerCounts) await mfRow(`${label}, ${workers} thread${workers > 1 ? 's' : ''}`, dataset, split, rounds, workers, rule);
   }
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/**
+ * The MF client step alone: reference per-client trainer vs the fused kernel on the same
+ * clients, seeds and globals, alternating, `repeats` times each. Thread CPU time (less
+ * sensitive to a loaded machine) and wall time, medians.
+ */
+function kernelRows(dataset: Dataset, split: UserSplit, repeats: number): void {
+  const dim = 32;
+  const numItems = dataset.numItems;
+  const U = split.train.length;
+  const model = createEmbeddingModel({ numItems, dim });
+  const g = initParams(model.spec, 'global', 1);
+  const gEmb = g.itemEmbedding as Float32Array;
+  const users = new Float32Array(U * dim);
+  for (let u = 0; u < U; u++) users.set(initParams(model.spec, 'local', u + 1).userEmbedding, u * dim);
+  const offsets = new Int32Array(U + 1);
+  for (let u = 0; u < U; u++) offsets[u + 1] = offsets[u] + split.train[u].length;
+  const items = new Int32Array(offsets[U]);
+  for (let u = 0; u < U; u++) items.set(split.train[u], offsets[u]);
+  const clients = Int32Array.from([...Array(U).keys()].filter((u) => split.train[u].length > 0));
+  const seeds = Uint32Array.from(clients, (u) => (u * 7919 + 3) >>> 0);
+  const cfg: TrainConfig = { localEpochs: 1, batchSize: 32, learningRate: 0.5, negatives: 4, l2: 1e-4 };
+  const tables = { numItems, dim, itemEmbedding: gEmb, itemBias: g.itemBias, users: users.slice(), historyOffsets: offsets, historyItems: items };
+  const refScratch = new MfScratch();
+  const fusedScratch = new MfFusedScratch();
+  const reference = () => {
+    const us = users.slice();
+    for (let c = 0; c < clients.length; c++) {
+      const u = clients[c];
+      const v = us.subarray(u * dim, u * dim + dim);
+      const r = trainMfLocally(model, dim, { itemEmbedding: gEmb, itemBias: g.itemBias }, v, split.train[u], cfg, seeds[c], refScratch);
+      clipRowSparseToL2({ itemEmbedding: { rows: r.delta.rows, data: r.delta.itemEmbedding }, itemBias: { rows: r.delta.rows, data: r.delta.itemBias } }, clipNorm);
+      v.set(r.userEmbedding);
+    }
+  };
+  // Blocks of 32 clients with one reused arena, as the simulation runs it under a streaming combine.
+  const fused = () => {
+    tables.users.set(users);
+    for (let a = 0; a < clients.length; a += 32) trainMfClients(tables, clients.subarray(a, a + 32), seeds.subarray(a, a + 32), { train: cfg, clipNorm }, fusedScratch);
+  };
+  const time = (f: () => void) => {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    f();
+    const c = process.cpuUsage(c0);
+    return { cpu: (c.user + c.system) / 1e6, wall: (performance.now() - t0) / 1000 };
+  };
+  reference();
+  fused();
+  const ref: { cpu: number; wall: number }[] = [];
+  const fus: { cpu: number; wall: number }[] = [];
+  for (let i = 0; i < repeats; i++) {
+    ref.push(time(reference));
+    fus.push(time(fused));
+  }
+  const m = (xs: { cpu: number; wall: number }[], k: 'cpu' | 'wall') => median(xs.map((x) => x[k]));
+  console.log(`MF client step alone, ML-100K, ${clients.length} clients (train, Δ, clip; no aggregation), ${repeats} alternating repeats, medians:`);
+  console.log(`  reference (trainMfLocally + clipRowSparseToL2, per client): ${m(ref, 'cpu').toFixed(3)} s CPU, ${m(ref, 'wall').toFixed(3)} s wall`);
+  console.log(`  fused (trainMfClients, blocks of 32):                        ${m(fus, 'cpu').toFixed(3)} s CPU, ${m(fus, 'wall').toFixed(3)} s wall`);
+  console.log(`  ratio: ${(m(ref, 'cpu') / m(fus, 'cpu')).toFixed(2)}× CPU, ${(m(ref, 'wall') / m(fus, 'wall')).toFixed(2)}× wall`);
+}
 
-const m = machineInfo();
-console.log(`bench:sim on ${m.cpuModel} × ${m.cpus}, Node ${m.node}; dim 32, 1 local epoch, 4 negatives, batch 32, typed-array trainer; main thread alone, then worker_threads (one per core)`);
-const ml = path.resolve(process.env.FLOCK_ML100K ?? '../shared/data/ml-100k');
-if (existsSync(path.join(ml, 'u.data'))) {
-  await bench('ML-100K', { kind: 'movielens', path: ml }, 5);
-  // What each socket participant runs per round (trainLocally on tfjs wasm + buildUpdate),
-  // here without sockets: a lower bound on the socket fleet's cost for the same work.
+/** SASRec at 10 % of ML-100K per round: s/round as runInProcessSimulation runs model 'sasrec' (tfjs wasm today). */
+async function sasrecRows(dataset: Dataset, split: UserSplit, rounds: number): Promise<void> {
   await useNodeBackend('wasm');
+  const r = await runInProcessSimulation(dataset, split, {
+    ...base, rounds, clientsPerRound: 0.1, model: 'sasrec', trainer: 'tfjs', learningRate: DEFAULT_LEARNING_RATE.sasrec, sequence: DEFAULT_SERVE_CONFIG.sequence,
+  });
+  const perRound = r.rounds.map((x) => x.seconds);
+  console.log(`SASRec, ML-100K, 10 % of clients per round (${r.rounds[0].clients}), ${rounds} rounds, 1 thread (tfjs wasm):`);
+  console.log(`  ${median(perRound).toFixed(2)} s/round (median; ${perRound.map((x) => x.toFixed(2)).join(', ')}), ${Math.round(r.clientUpdates / r.trainSeconds)} client updates/s`);
+}
+
+const mi = machineInfo();
+console.log(`bench:sim on ${mi.cpuModel} × ${mi.cpus}, Node ${mi.node}; dim 32, 1 local epoch, 4 negatives, batch 32, lr 0.5, typed-array (fused) MF trainer`);
+const ml = path.resolve(process.env.FLOCK_ML100K ?? '../shared/data/ml-100k');
+const haveMl = existsSync(path.join(ml, 'u.data'));
+if (haveMl) {
   const dataset = await loadSource({ kind: 'movielens', path: ml });
   const split = researchSplit(dataset);
-  const fast = await runInProcessSimulation(dataset, split, { ...base, rounds: 1 });
-  const tfjs = await runInProcessSimulation(dataset, split, { ...base, rounds: 1, trainer: 'tfjs' });
-  console.log(
-    `ML-100K, tfjs trainer (the participant's trainLocally + buildUpdate, no sockets): ${Math.round(tfjs.clientUpdates / tfjs.trainSeconds)} client updates/s, ` +
-      `${tfjs.trainSeconds.toFixed(2)} s/round: the typed-array path is ${(tfjs.trainSeconds / fast.trainSeconds).toFixed(1)}× faster ` +
-      `(the socket fleet adds socket.io, encoding and validation on top)`,
-  );
-  const socket = await socketRoundSeconds(ml, dataset.numUsers, 3);
-  console.log(
-    `ML-100K, socket fleet (flock serve + ${dataset.numUsers} socket.io participants on tfjs wasm, same work): ` +
-      `${median(socket).toFixed(2)} s/round (median of ${socket.length}; ${socket.map((x) => x.toFixed(2)).join(', ')}): ` +
-      `in-process is ${(median(socket) / fast.trainSeconds).toFixed(1)}× faster`,
-  );
+  if (!o['no-kernel']) kernelRows(dataset, split, 7);
+  await mfRows('ML-100K', { kind: 'movielens', path: ml }, Number(o['rounds-ml']), combinesOf(o.combine));
 } else console.log(`ML-100K: skipped, no MovieLens 100K at ${ml} (set FLOCK_ML100K=PATH to the folder with u.data and u.item)`);
-await bench('synthetic 20,000 clients × 1,000 items', { kind: 'synthetic', users: 20_000, items: 1_000, seed: 7 }, 3);
+await mfRows('synthetic 20,000 clients × 1,000 items', { kind: 'synthetic', users: 20_000, items: 1_000, seed: 7 }, Number(o['rounds-synthetic']), combinesOf(o['synthetic-combine']));
+if (haveMl && !o['no-sasrec']) {
+  const dataset = await loadSource({ kind: 'movielens', path: ml });
+  await sasrecRows(dataset, researchSplit(dataset), 2);
+}
+if (!o['no-aggregation']) for (const line of measureAggregationThroughput().lines) console.log(line);

@@ -421,26 +421,36 @@ function sgdStep(
     for (let k = 0; k < nPos; k++) bSlots[k] = positives[b0 + k];
     for (let k = nPos; k < nRows; k++) bSlots[k] = negatives[b0 * negPer + (k - nPos)];
     const reg = lossHere ? scoreRowsWithNorms(items, bias, user, bSlots, nRows, dim, s.scores) : scoreRows(items, bias, user, bSlots, nRows, dim, s.scores);
-    // Pass 2: σ, the gradient and, for a row that occurs once in the step, its SGD update.
-    const scores = s.scores;
+    // Pass 2: σ and ∂L/∂s of every row (in place of its logit), and the loss terms.
+    const grads = s.scores;
     let data = 0;
     for (let k = 0; k < nRows; k++) {
       const isPos = k < nPos;
-      const slot = bSlots[k];
-      const row = slot * dim;
-      const sc = scores[k];
+      const sc = grads[k];
       const ex = Math.exp(-sc);
       const sig = 1 / (1 + ex);
-      const gs = isPos ? (sig - 1) / nPos : sig / nPos;
+      grads[k] = isPos ? (sig - 1) / nPos : sig / nPos;
       if (lossHere) data += isPos ? softplusNeg(sc, ex) : softplusPos(sc, ex);
+    }
+    // Pass 3, in row order (∂L/∂u sums in trainMfLocally's order): a row that occurs once
+    // in the step is updated now (two such rows at a time share the loads of u and ∂L/∂u);
+    // a repeated one is buffered and applied after the step.
+    for (let k = 0; k < nRows; k++) {
+      const slot = bSlots[k];
+      const gs = grads[k];
       if (deferAll || count[slot] > 1) {
-        // Repeated row: gradient buffered (trainMfLocally's gradV), applied after the step.
         gradB[slot] += gs;
-        bufferRow(items, row, user, gradU, gradV, dim, gs, regScale);
-      } else {
-        bias[slot] -= lr * gs;
-        stepRow(items, row, user, gradU, dim, gs, lr, regScale);
+        bufferRow(items, slot * dim, user, gradU, gradV, dim, gs, regScale);
+        continue;
       }
+      bias[slot] -= lr * gs;
+      const next = k + 1 < nRows ? bSlots[k + 1] : -1;
+      if (next >= 0 && count[next] === 1) {
+        const gs1 = grads[k + 1];
+        bias[next] -= lr * gs1;
+        stepTwoRows(items, slot * dim, next * dim, user, gradU, dim, gs, gs1, lr, regScale);
+        k++;
+      } else stepRow(items, slot * dim, user, gradU, dim, gs, lr, regScale);
     }
     if (lossHere) {
       let uu = 0;
@@ -575,6 +585,21 @@ function stepRow(items: Float32Array, row: number, user: Float32Array, gradU: Fl
     const v = items[row + d];
     gradU[d] += gs * v;
     items[row + d] = v - lr * (gs * user[d] + regScale * v);
+  }
+}
+
+/** stepRow of two different rows, row0's terms first (the same sums in the same order). */
+function stepTwoRows(items: Float32Array, row0: number, row1: number, user: Float32Array, gradU: Float64Array, dim: number, gs0: number, gs1: number, lr: number, regScale: number): void {
+  for (let d = 0; d < dim; d++) {
+    const v0 = items[row0 + d];
+    const v1 = items[row1 + d];
+    const u = user[d];
+    let gu = gradU[d];
+    gu += gs0 * v0;
+    gu += gs1 * v1;
+    gradU[d] = gu;
+    items[row0 + d] = v0 - lr * (gs0 * u + regScale * v0);
+    items[row1 + d] = v1 - lr * (gs1 * u + regScale * v1);
   }
 }
 

@@ -170,14 +170,33 @@ export class StreamingWeightedMean {
 
 /** s += w·d. */
 function foldDense(s: Float64Array, d: Float32Array, w: number): void {
-  for (let i = 0; i < d.length; i++) s[i] += w * d[i];
+  const n = d.length;
+  const n4 = n - (n % 4);
+  let i = 0;
+  for (; i < n4; i += 4) {
+    s[i] += w * d[i];
+    s[i + 1] += w * d[i + 1];
+    s[i + 2] += w * d[i + 2];
+    s[i + 3] += w * d[i + 3];
+  }
+  for (; i < n; i++) s[i] += w * d[i];
 }
 
 /** foldDense row by row, and rw[r] += w for each row holding a non-zero value (tested while the row is in cache). */
 function foldDenseRows(s: Float64Array, rw: Float64Array, width: number, d: Float32Array, w: number): void {
+  const by4 = width % 4 === 0;
   for (let r = 0, off = 0; r < rw.length; r++, off += width) {
     const end = off + width;
-    for (let j = off; j < end; j++) s[j] += w * d[j];
+    if (by4) {
+      for (let j = off; j < end; j += 4) {
+        s[j] += w * d[j];
+        s[j + 1] += w * d[j + 1];
+        s[j + 2] += w * d[j + 2];
+        s[j + 3] += w * d[j + 3];
+      }
+    } else {
+      for (let j = off; j < end; j++) s[j] += w * d[j];
+    }
     for (let j = off; j < end; j++) {
       if (d[j] !== 0) {
         rw[r] += w;
@@ -218,9 +237,20 @@ function foldRows(s: Float64Array, rw: Float64Array | undefined, width: number, 
     }
     return;
   }
+  const by4 = width % 4 === 0;
   for (let i = 0, k = 0; i < rows.length; i++, k += width) {
     const off = rows[i] * width;
-    for (let j = 0; j < width; j++) s[off + j] += w * data[k + j];
+    if (by4) {
+      // Four at a time: fewer loop tests per row (V8 does not unroll).
+      for (let j = 0; j < width; j += 4) {
+        s[off + j] += w * data[k + j];
+        s[off + j + 1] += w * data[k + j + 1];
+        s[off + j + 2] += w * data[k + j + 2];
+        s[off + j + 3] += w * data[k + j + 3];
+      }
+    } else {
+      for (let j = 0; j < width; j++) s[off + j] += w * data[k + j];
+    }
     if (rw === undefined) continue;
     for (let j = k; j < k + width; j++) {
       if (data[j] !== 0) {

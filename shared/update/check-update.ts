@@ -45,18 +45,21 @@ export function checkNumExamples(n: number): void {
 
 function checkWireNamesAndShapes(spec: ModelSpec, tensors: readonly WireTensor[]): void {
   const expected = specParams(spec).byName;
-  const seen = new Set<string>();
-  for (const t of tensors) {
+  for (let k = 0; k < tensors.length; k++) {
+    const t = tensors[k];
     const p = expected.get(t.name);
     if (!p) throw new FlockError('wrong-shape', `unexpected tensor ${t.name}: not a global parameter of model ${spec.kind}`);
-    if (seen.has(t.name)) throw new FlockError('wrong-shape', `tensor ${t.name} sent twice`);
-    seen.add(t.name);
-    if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
-      throw new FlockError('wrong-shape', `tensor ${t.name}: expected shape [${p.shape}], got [${t.shape}]`);
-    }
+    // Names are few (a model's GLOBAL parameters): a scan is cheaper than a Set.
+    for (let i = 0; i < k; i++) if (tensors[i].name === t.name) throw new FlockError('wrong-shape', `tensor ${t.name} sent twice`);
+    let sameShape = t.shape.length === p.shape.length;
+    for (let i = 0; sameShape && i < p.shape.length; i++) sameShape = t.shape[i] === p.shape[i];
+    if (!sameShape) throw new FlockError('wrong-shape', `tensor ${t.name}: expected shape [${p.shape}], got [${t.shape}]`);
   }
-  for (const name of expected.keys()) {
-    if (!seen.has(name)) throw new FlockError('wrong-shape', `missing tensor ${name} (expected shape [${expected.get(name)!.shape}])`);
+  // Every name seen is expected and none twice: all are there when the counts agree.
+  if (tensors.length !== expected.size) {
+    for (const name of expected.keys()) {
+      if (!tensors.some((t) => t.name === name)) throw new FlockError('wrong-shape', `missing tensor ${name} (expected shape [${expected.get(name)!.shape}])`);
+    }
   }
 }
 

@@ -82,8 +82,38 @@ export function maxEncodedUpdateBytes(spec: ModelSpec): number {
 
 // ---------------------------------------------------------------- validation
 
-/** Checks a tensor is self-consistent; shared by encoder, decoder and fromWireTensors. */
-function validateTensor(t: WireTensor, where: string): void {
+/**
+ * Checks a tensor is self-consistent; shared by encoder, decoder and fromWireTensors.
+ * `whereText` names it in messages (default: `tensor "name"`, built only when thrown).
+ */
+function validateTensor(t: WireTensor, whereText?: string): void {
+  if (!tensorLooksValid(t)) validateTensorAt(t, whereText ?? `tensor ${JSON.stringify(t.name)}`);
+}
+
+/** The checks of validateTensorAt without building any message: true when it would pass. */
+function tensorLooksValid(t: WireTensor): boolean {
+  if (t.name.length === 0 || t.name === '__proto__' || t.shape.length > MAX_RANK) return false;
+  let dense = 1;
+  for (let i = 0; i < t.shape.length; i++) {
+    const d = t.shape[i];
+    if (!(Number.isInteger(d) && d >= 1 && d <= 0xffffffff)) return false;
+    dense *= d;
+  }
+  if (dense > MAX_TENSOR_ELEMENTS) return false;
+  const rows = t.rows;
+  if (!rows) return t.data.length === dense;
+  if (t.shape.length < 1) return false;
+  const rowCount = t.shape[0];
+  let prev = -1;
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    if (!(r > prev && r < rowCount)) return false;
+    prev = r;
+  }
+  return t.data.length === rows.length * (dense / rowCount);
+}
+
+function validateTensorAt(t: WireTensor, where: string): void {
   // '__proto__' as a key of a plain object would replace its prototype instead of adding a tensor.
   if (t.name.length === 0 || t.name === '__proto__') throw malformed(`${where}: invalid tensor name ${JSON.stringify(t.name)}`);
   if (t.shape.length > MAX_RANK) throw malformed(`${where}: rank ${t.shape.length} exceeds ${MAX_RANK}`);
@@ -371,7 +401,7 @@ function readTensors(r: Reader): WireTensor[] {
     if (!(n * 4 <= r.remaining)) throw malformed(`${whereOf(name)}: shape [${shape}] needs ${n * 4} payload bytes, only ${r.remaining} left`);
     const data = r.f32s(n, 'payload');
     const t: WireTensor = rows ? { name, shape, data, rows } : { name, shape, data };
-    validateTensor(t, whereOf(name));
+    validateTensor(t);
     out.push(t);
   }
   r.tensor = null;

@@ -75,7 +75,11 @@ export class RoundAggregation {
     this.combiner = createCombiner(spec, settings, opts?.maxUpdates);
   }
 
-  /** A decoded client update: validate → weight → bound → combine. Returns the weight given. */
+  /**
+   * A decoded client update: validate → weight → bound → combine. Returns the weight given.
+   * Its arrays may be views into the received bytes (decodeUpdate's `views`): nothing of
+   * them is kept after add() returns (the streaming mean folds them, the storing rules copy).
+   */
   add(update: ModelUpdate): { weight: number } {
     this.checkOpen();
     this.combiner.checkRoom();

@@ -87,3 +87,25 @@ test('batched SASRec round: exact only without gradient accumulation', () => {
   assert.equal(batchedTrainingExact({ ...base, accumulationSteps: 1 }), true);
   assert.equal(batchedTrainingExact({ ...base, accumulationSteps: 2 }), false);
 });
+
+test('in-process sasrec simulation: batched clients (default) give the per-client run within float tolerance', async () => {
+  const { runInProcessSimulation } = await import('./in-process-simulation.ts');
+  const sim = {
+    dim: 8, seed: 2, rounds: 2, clientsPerRound: 0.5, localEpochs: 2, batchSize: 2, learningRate: 0.1, negatives: 1,
+    l2: 1e-4, clipNorm: 1, serverLearningRate: 2, rowNormalize: true, evalEvery: 0, trainer: 'tfjs' as const,
+    model: 'sasrec' as const, sequence: { maxLen: 5, blocks: 1, heads: 2, dropout: 0.2 },
+  };
+  const perClient = await runInProcessSimulation(dataset, split, { ...sim, sequence: { ...sim.sequence, batchClients: 1 } });
+  const batched = await runInProcessSimulation(dataset, split, sim);
+  assert.deepEqual(batched.rounds.map((r) => [r.clients, r.bytesUploaded]), perClient.rounds.map((r) => [r.clients, r.bytesUploaded]));
+  let scale = 0;
+  let diff = 0;
+  for (const [name, a] of Object.entries(perClient.globals)) {
+    const b = batched.globals[name];
+    for (let j = 0; j < a.length; j++) {
+      scale = Math.max(scale, Math.abs(a[j]));
+      diff = Math.max(diff, Math.abs(a[j] - b[j]));
+    }
+  }
+  assert.ok(diff <= 1e-5 * scale, `globals differ by ${diff} (scale ${scale})`);
+});

@@ -6,10 +6,10 @@
  * Exact by construction, not an approximation: every client keeps its OWN copy of the
  * parameters, as a client does.
  * - Dense parameters (attention/FFN kernels and biases, layer norms, positional
- *   embedding) are stacked per client, [clients, …shape]; each window (row) gathers its
- *   client's copy (tf.gather by client index) and the layers run as batched matmuls
- *   ([rows, L, d] × [rows, d, d]). The gradient of that gather is a segment sum by
- *   client, so the backward pass yields each client's own gradient — the per-client
+ *   embedding) are kept per client; each window (row) of the step gets a copy of its
+ *   client's parameters, [rows, …shape], and the layers run as batched matmuls
+ *   ([rows, L, d] × [rows, d, d]). Summing the per-window gradients by client gives
+ *   each client's own gradient — the per-client
  *   gradient norms needed for clipping come from exact per-client gradients, not from
  *   a shared sum.
  * - The item table is not copied per client: the leaf is the set of (client, item) rows
@@ -33,10 +33,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { encodeSequence, sequenceModelSpec, type EncoderOps, type SequenceBatch, type SequenceModelConfig } from '../../shared/model/sasrec-model.ts';
-import type { TrainConfig } from '../../shared/model/recommender-model.ts';
+import type { RecommenderModel, TrainConfig } from '../../shared/model/recommender-model.ts';
 import { SeededRandom } from '../../shared/random/seeded-random.ts';
 import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
-import type { LocalTrainingResult } from '../../shared/train/local-training.ts';
+import { trainLocally, type LocalTrainingResult } from '../../shared/train/local-training.ts';
 
 const LN_EPSILON = 1e-6;
 const MASKED_LOGIT = -1e9;
@@ -145,11 +145,17 @@ export async function trainClientsBatched(
       const own = itemRows[k].get(leafItems[i]);
       leaf.set(own ?? globals[ITEMS].subarray(leafItems[i] * d, (leafItems[i] + 1) * d), i * d);
     }
+    // Each window gets its own copy of its client's dense parameters ([rows, …shape],
+    // filled here rather than by tf.gather, slow on wasm); its gradient is summed back
+    // per client below.
     const stackTensors = stacked.map((p) => {
       const size = sizes.get(p.name)!;
-      const v = new Float32Array(A * size);
-      active.forEach((k, a) => v.set(stacks[p.name].subarray(k * size, (k + 1) * size), a * size));
-      return tf.tensor(v, [A, ...p.shape], 'float32');
+      const v = new Float32Array(rows * size);
+      for (let r = 0; r < rows; r++) {
+        const k = active[rowClient[r]];
+        v.set(stacks[p.name].subarray(k * size, (k + 1) * size), r * size);
+      }
+      return tf.tensor(v, [rows, ...p.shape], 'float32');
     });
     const leafTensor = tf.tensor2d(leaf, [leafItems.length, d]);
     const dropoutRngs = cfg.dropout > 0 ? batches.map((b) => new SeededRandom(b.dropoutSeed)) : null;
@@ -172,12 +178,17 @@ export async function trainClientsBatched(
       for (let j = 0; j < d; j++) next[j] = Math.fround(c * gLeaf[i * d + j]) + leaf[i * d + j];
       itemRows[k].set(leafItems[i], next);
     }
+    const gSum = new Float32Array(Math.max(...stacked.map((p) => sizes.get(p.name)!)));
     stacked.forEach((p, pi) => {
       const size = sizes.get(p.name)!;
       const g = gradData[pi + 1];
       const st = stacks[p.name];
-      active.forEach((k, a) => {
-        for (let j = 0; j < size; j++) st[k * size + j] = Math.fround(c * g[a * size + j]) + st[k * size + j];
+      let r = 0;
+      batches.forEach((b, a) => {
+        const k = active[a];
+        gSum.fill(0, 0, size);
+        for (let w = 0; w < b.rows; w++, r++) for (let j = 0; j < size; j++) gSum[j] += g[r * size + j];
+        for (let j = 0; j < size; j++) st[k * size + j] = Math.fround(c * gSum[j]) + st[k * size + j];
       });
     });
     row = 0;
@@ -222,7 +233,6 @@ function stepLoss(
   const H = cfg.heads;
   const dh = d / H;
   const n = rows * L;
-  const rc = tf.tensor1d(step.rowClient, 'int32');
   const perRow = new Map<string, tf.Tensor>();
   const mask3 = tf.tensor3d(step.mask, [rows, L, 1]);
   const keyBias = tf.reshape(tf.mul(tf.sub(1, tf.tensor1d(step.mask)), MASKED_LOGIT), [rows, 1, 1, L]);
@@ -236,7 +246,7 @@ function stepLoss(
       if (name === ITEMS) return params[ITEMS];
       let t = perRow.get(name);
       if (!t) {
-        const g = tf.gather(params[name], rc); // [rows, …shape]: each window its client's copy
+        const g = params[name]; // [rows, …shape]: each window its client's copy
         t = g.rank === 2 ? tf.reshape(g, [rows, 1, g.shape[1]!]) : g;
         perRow.set(name, t);
       }
@@ -283,4 +293,45 @@ function stepLoss(
   const sq = tf.add(tf.sum(tf.square(posVec), 1), tf.sum(tf.square(negVec), [1, 2]));
   const contributions = tf.mul(tf.add(perPosition, tf.mul(l2, sq)), tf.tensor1d(step.weight)) as tf.Tensor1D;
   return { total: tf.sum(contributions) as tf.Scalar, contributions };
+}
+
+/** Clients per batched computation in the simulation (bounds tfjs memory: activations grow with the windows of the group). */
+export const DEFAULT_BATCH_CLIENTS = 64;
+
+/** One client of a round: its training sequence and its training seed (trainLocally's). */
+export interface SequenceClientJob {
+  readonly history: Int32Array;
+  readonly seed: number;
+}
+
+/**
+ * The clients of a round, trained from the same globals: groups of `batchClients`
+ * through trainClientsBatched when that is exact for `train` (batchedTrainingExact),
+ * otherwise — or with batchClients ≤ 1 — one trainLocally per client. Batches come from
+ * the model's makeBatches with trainLocally's seeded generator, so either way each
+ * client's result equals trainLocally's (within float summation order when batched).
+ * Yields [index into jobs, result] in order, a group at a time.
+ */
+export async function* trainSequenceClients(
+  model: RecommenderModel<SequenceBatch>,
+  cfg: SequenceModelConfig,
+  globals: NamedTensors,
+  jobs: readonly SequenceClientJob[],
+  train: TrainConfig,
+  batchClients: number = DEFAULT_BATCH_CLIENTS,
+): AsyncGenerator<[number, LocalTrainingResult]> {
+  if (batchClients <= 1 || !batchedTrainingExact(train)) {
+    for (let i = 0; i < jobs.length; i++) yield [i, await trainLocally(model, globals, {}, jobs[i].history, train, jobs[i].seed)];
+    return;
+  }
+  for (let start = 0; start < jobs.length; start += batchClients) {
+    const group = jobs.slice(start, start + batchClients).map((job) => {
+      const rng = new SeededRandom(job.seed);
+      const epochs: SequenceBatch[][] = [];
+      for (let e = 0; e < train.localEpochs; e++) epochs.push(model.makeBatches(job.history, train, model.numItems, rng));
+      return epochs;
+    });
+    const results = await trainClientsBatched(cfg, globals, group, train);
+    for (let i = 0; i < results.length; i++) yield [start + i, results[i]];
+  }
 }

@@ -1,7 +1,9 @@
 /**
  * The SASRec sequence model in the research runs (`flock simulate --model sasrec`
  * in-process and `flock train --centralized --model sasrec`). Training always uses the
- * participant's TensorFlow.js path (trainLocally + buildUpdate) on the active backend;
+ * participant's TensorFlow.js path (trainLocally + buildUpdate) on the active backend —
+ * in the simulation a round's clients go through it together, one batched computation
+ * per local step (sequence-batched-round.ts, the same updates; `batchClients`);
  * aggregation is the coordinator's own pipeline, RoundAggregation (via runFederatedRounds:
  * weighting, combine rule, attackers as configured; rowNormalize touches only rowSparse
  * parameters, here the item table) + the server optimizer (shared/aggregate/
@@ -24,8 +26,9 @@ import type { RecommenderModel, TrainConfig } from '../../shared/model/recommend
 import { createSequenceModel, type SequenceBatch, type SequenceModelConfig } from '../../shared/model/sasrec-model.ts';
 import { deriveSeed, hashString, SeededRandom } from '../../shared/random/seeded-random.ts';
 import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
-import { trainLocally, trainOnBatches } from '../../shared/train/local-training.ts';
+import { trainOnBatches } from '../../shared/train/local-training.ts';
 import { buildUpdate } from '../../shared/update/build-update.ts';
+import { DEFAULT_BATCH_CLIENTS, trainSequenceClients } from './sequence-batched-round.ts';
 import type { CentralizedConfig, CentralizedResult, EpochMetrics } from './centralized-training.ts';
 import {
   fleetClientId,
@@ -45,6 +48,12 @@ export interface SequenceSettings {
   readonly blocks: number;
   readonly heads: number;
   readonly dropout: number;
+  /**
+   * Simulation only: clients trained together, one batched tfjs forward/backward per local
+   * step (sequence-batched-round.ts; the same updates as one trainLocally per client, within
+   * float summation order). Default DEFAULT_BATCH_CLIENTS; 1 = one trainLocally per client.
+   */
+  readonly batchClients?: number;
 }
 
 export const DEFAULT_SEQUENCE_SETTINGS: SequenceSettings = { maxLen: 50, blocks: 2, heads: 1, dropout: 0.2 };
@@ -83,9 +92,10 @@ export async function runSequenceSimulation(
     evaluate: (globals) => evaluateSequence(model, globals, setup),
     otherTest: otherTestEvaluation(cfg, setup, (globals, other) => evaluateSequence(model, globals, other)),
     trainClients: async ({ round: r, roundSeed, selected, globals, clipNorm, submit, tally }) => {
-      for (const u of selected) {
-        const pSeed = hashString(fleetClientId(cfg.seed, u)) >>> 0;
-        const res = await trainLocally(model, globals, {}, split.train[u], train, deriveSeed(roundSeed, r, pSeed));
+      const jobs = selected.map((u) => ({ history: split.train[u], seed: deriveSeed(roundSeed, r, hashString(fleetClientId(cfg.seed, u)) >>> 0) }));
+      const shape = { numItems, dim: cfg.dim, ...(cfg.sequence ?? DEFAULT_SEQUENCE_SETTINGS) };
+      for await (const [i, res] of trainSequenceClients(model, shape, globals, jobs, train, cfg.sequence?.batchClients ?? DEFAULT_BATCH_CLIENTS)) {
+        const u = selected[i];
         const update = buildUpdate(spec, res.globals, globals, { round: r, baseVersion: r - 1, numExamples: res.numExamples, clipNorm });
         submit(u, update.delta, res.numExamples, update.preClipNorm);
         tally.add({ loss: res.loss, numExamples: res.numExamples, preClipNorm: update.preClipNorm, clipped: update.clipped, bytes: update.bytes.byteLength });

@@ -409,17 +409,20 @@ function readTensors(r: Reader): WireTensor[] {
 }
 
 /**
- * Decodes an encoded update. `maxBytes`: refuse larger input ('too-large'). `views`:
- * tensor data and row indices are views into `bytes` wherever they are 4-byte aligned in
- * memory (copies elsewhere) — no allocation or copy per tensor, but they change when
- * `bytes` does, so use the update before the buffer can be reused (the coordinator's
- * round engine folds it synchronously: RoundAggregation.add copies what it keeps).
+ * Decodes an encoded update. `maxBytes`: refuse larger input ('too-large').
+ * Tensor data and row indices are views into one private copy of the message (they
+ * share its ArrayBuffer; none aliases `bytes`). With `views`, they are views into
+ * `bytes` itself wherever 4-byte aligned in memory (copies elsewhere): no copy at all,
+ * but they change when `bytes` does, so use the update before the buffer can be reused
+ * (RoundAggregation.add keeps nothing of them).
  */
 export function decodeUpdate(bytes: Uint8Array, limits?: { maxBytes?: number; views?: boolean }): ModelUpdate {
   if (limits?.maxBytes !== undefined && bytes.length > limits.maxBytes) {
     throw new FlockError('too-large', `update is ${bytes.length} bytes, limit ${limits.maxBytes}`);
   }
-  const r = new Reader(bytes, 'update', limits?.views === true);
+  // Without views: one copy of the whole message, then views into that private copy — the
+  // arrays never alias `bytes`, and it costs one allocation instead of one per tensor.
+  const r = limits?.views === true ? new Reader(bytes, 'update', true) : new Reader(bytes.slice(), 'update', true);
   r.header(UPDATE_MAGIC, UPDATE_FORMAT_VERSION);
   const round = r.u32('round');
   const baseVersion = r.u32('baseVersion');

@@ -124,7 +124,8 @@ test('under DP the simulation\'s cohorts vary round to round around q·N', async
 });
 
 test('an empty Poisson cohort still releases the noise (and is charged)', async () => {
-  const cfg = withDp({ noiseMultiplier: 2 }, { rounds: 1, clientsPerRound: 0.001 });
+  const q = 1 / N; // m = 1, the smallest cohort a plan accepts; P(nobody) = (1 − 1/N)^N ≈ 0.37
+  const cfg = withDp({ noiseMultiplier: 2 }, { rounds: 1, clientsPerRound: q });
   const r = await runInProcessSimulation(dataset, split, cfg);
   assert.equal(r.rounds[0].clients, 0, 'this seed samples nobody in round 1');
   assert.equal(r.privacy?.spent.rounds, 1);
@@ -132,7 +133,7 @@ test('an empty Poisson cohort still releases the noise (and is charged)', async 
   const init = initParams(createEmbeddingModel({ numItems: dataset.numItems, dim: plain.dim }).spec, 'global', plain.seed);
   const moved = Array.from(r.globals.itemEmbedding, (x, i) => x - init.itemEmbedding[i]);
   const std = Math.sqrt(moved.reduce((a, b) => a + b * b, 0) / moved.length);
-  const expected = (cfg.serverLearningRate * 2 * cfg.clipNorm) / (0.001 * N);
+  const expected = (cfg.serverLearningRate * 2 * cfg.clipNorm) / (q * N);
   assert.ok(Math.abs(std / expected - 1) < 0.1, `std ${std} vs ${expected}`);
 });
 

@@ -21,11 +21,18 @@
  * timed), --no-clip (C = 1e30, never binds), --rounds-ml N, --rounds-synthetic N,
  * --workers LIST (default 1,2), --combine LIST (ML-100K, default "default,mean"),
  * --synthetic-combine LIST (default "mean": centered clipping stores 20,000 updates), --no-sasrec,
- * --no-aggregation, --no-kernel. ML-100K is read from ../shared/data/ml-100k
+ * --no-aggregation, --no-kernel; --sockets adds the ML-100K round through the participant's
+ * tfjs path (trainLocally + buildUpdate, no sockets) and through the socket fleet (a
+ * `flock serve` child process + 943 socket.io participants), as before the fused kernel. ML-100K is read from ../shared/data/ml-100k
  * (FLOCK_ML100K=PATH overrides; skipped with a message when absent).
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_COMBINE, type CombineRule } from '../../shared/aggregate/aggregation-settings.ts';
 import type { Dataset, UserSplit } from '../../shared/data/interactions.ts';
@@ -35,7 +42,10 @@ import type { TrainConfig } from '../../shared/model/recommender-model.ts';
 import { MfFusedScratch, trainMfClients } from '../../shared/train/mf-fused-training.ts';
 import { MfScratch, trainMfLocally } from '../../shared/train/mf-typed-array-training.ts';
 import { clipRowSparseToL2 } from '../../shared/update/row-sparse-clip.ts';
+import type { RoundRecord } from '../../shared/protocol/messages.ts';
+import { modelApiPath } from '../../shared/protocol/model-routes.ts';
 import { measureAggregationThroughput } from '../bench/aggregation-throughput.ts';
+import { runSocketFleet } from '../fleet/socket-fleet.ts';
 import { useNodeBackend } from '../runtime/node-tf-backend.ts';
 import { DEFAULT_LEARNING_RATE, DEFAULT_SERVE_CONFIG } from '../serve-config.ts';
 import { runInProcessSimulation, type SimulationConfig } from './in-process-simulation.ts';
@@ -53,6 +63,7 @@ const { values: o } = parseArgs({
     'no-sasrec': { type: 'boolean', default: false },
     'no-aggregation': { type: 'boolean', default: false },
     'no-kernel': { type: 'boolean', default: false },
+    sockets: { type: 'boolean', default: false },
   },
 });
 
@@ -162,6 +173,50 @@ async function sasrecRows(dataset: Dataset, split: UserSplit, rounds: number): P
   console.log(`  ${median(perRound).toFixed(2)} s/round (median; ${perRound.map((x) => x.toFixed(2)).join(', ')}), ${Math.round(r.clientUpdates / r.trainSeconds)} client updates/s`);
 }
 
+/**
+ * The same work over real sockets: a `flock serve` child process and `clients` socket
+ * participants (the browser's Participant class, tfjs wasm) in this process. Returns each
+ * aggregated round's seconds as the coordinator measured them (open → close).
+ */
+async function socketRoundSeconds(dataPath: string, clients: number, rounds: number): Promise<number[]> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'flock-bench-sim-'));
+  const cli = fileURLToPath(new URL('../cli.ts', import.meta.url));
+  const args = ['--import', 'tsx', cli, 'serve', '--port', '0', '--data', dataPath, '--data-dir', dataDir, '--static', path.join(dataDir, 'none'),
+    '--models', 'mf', '--dim', '32', '--min-clients', String(clients), '--local-epochs', '1', '--negatives', '4', '--batch-size', '32', '--lr', '0.5',
+    '--round-delay', '0', '--max-rounds', String(rounds)];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`coordinator exited (${code}) before listening`)));
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        if (line.includes('"msg":"listening"')) resolve((JSON.parse(line) as { url: string }).url);
+      });
+    });
+    await runSocketFleet({ url, model: 'mf', clients, rounds, dataPath, seed: 1, log: () => undefined });
+    const { rounds: records } = (await (await fetch(`${url}${modelApiPath('mf')}/rounds`)).json()) as { rounds: RoundRecord[] };
+    return records.filter((r) => r.outcome === 'aggregated').map((r) => (r.closedAt - r.startedAt) / 1000);
+  } finally {
+    child.kill('SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** ML-100K through the participant's tfjs path (no sockets) and through the socket fleet, against the fused in-process round. */
+async function socketRows(ml: string, dataset: Dataset, split: UserSplit): Promise<void> {
+  await useNodeBackend('wasm');
+  const fast = await runInProcessSimulation(dataset, split, { ...base, rounds: 1 });
+  const tfjs = await runInProcessSimulation(dataset, split, { ...base, rounds: 1, trainer: 'tfjs' });
+  console.log(
+    `ML-100K, tfjs trainer (the participant's trainLocally + buildUpdate, no sockets): ${Math.round(tfjs.clientUpdates / tfjs.trainSeconds)} client updates/s, ` +
+      `${tfjs.trainSeconds.toFixed(2)} s/round: the fused in-process round is ${(tfjs.trainSeconds / fast.trainSeconds).toFixed(1)}× faster`,
+  );
+  const socket = await socketRoundSeconds(ml, dataset.numUsers, 3);
+  console.log(
+    `ML-100K, socket fleet (flock serve + ${dataset.numUsers} socket.io participants on tfjs wasm, same work): ` +
+      `${median(socket).toFixed(2)} s/round (median of ${socket.length}): in-process is ${(median(socket) / fast.trainSeconds).toFixed(1)}× faster`,
+  );
+}
+
 const mi = machineInfo();
 console.log(`bench:sim on ${mi.cpuModel} × ${mi.cpus}, Node ${mi.node}; dim 32, 1 local epoch, 4 negatives, batch 32, lr 0.5, typed-array (fused) MF trainer`);
 const ml = path.resolve(process.env.FLOCK_ML100K ?? '../shared/data/ml-100k');
@@ -171,6 +226,7 @@ if (haveMl) {
   const split = researchSplit(dataset);
   if (!o['no-kernel']) kernelRows(dataset, split, 7);
   await mfRows('ML-100K', { kind: 'movielens', path: ml }, Number(o['rounds-ml']), combinesOf(o.combine));
+  if (o.sockets) await socketRows(ml, dataset, split);
 } else console.log(`ML-100K: skipped, no MovieLens 100K at ${ml} (set FLOCK_ML100K=PATH to the folder with u.data and u.item)`);
 await mfRows('synthetic 20,000 clients × 1,000 items', { kind: 'synthetic', users: 20_000, items: 1_000, seed: 7 }, Number(o['rounds-synthetic']), combinesOf(o['synthetic-combine']));
 if (haveMl && !o['no-sasrec']) {

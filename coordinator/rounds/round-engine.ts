@@ -308,7 +308,8 @@ export class RoundEngine {
         const code = round <= this.roundCounter ? 'late' : 'wrong-round';
         throw new FlockError(code, `round ${round} is not open (current round ${this.roundCounter}, ${open && !this.closing ? 'open' : 'closed'})`);
       }
-      const update = decodeUpdate(body, { maxBytes: this.maxUpdateBytes });
+      // Views into the received bytes, no copy: add() keeps nothing of the update's arrays.
+      const update = decodeUpdate(body, { maxBytes: this.maxUpdateBytes, views: true });
       if (!open.selected.has(participantId)) throw new FlockError('not-selected', `this participant was not selected for round ${open.round}`);
       if (open.reported.has(participantId)) throw new FlockError('duplicate', `an update for round ${open.round} was already accepted from this participant`);
       if (update.baseVersion !== open.baseVersion) throw new FlockError('wrong-version', `round ${open.round} trains on version ${open.baseVersion}, update is based on ${update.baseVersion}`);

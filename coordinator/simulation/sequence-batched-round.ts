@@ -157,21 +157,35 @@ export async function trainClientsBatched(
       }
       return tf.tensor(v, [rows, ...p.shape], 'float32');
     });
-    const leafTensor = tf.tensor2d(leaf, [leafItems.length, d]);
+    // The item rows each position reads, gathered here (tfjs's GatherV2 and its gradient
+    // are slow on wasm); their gradients are summed back per (client, item) below.
+    const gatherRows = (idx: Int32Array): tf.Tensor2D => {
+      const v = new Float32Array(idx.length * d);
+      for (let i = 0; i < idx.length; i++) v.set(leaf.subarray(idx[i] * d, (idx[i] + 1) * d), i * d);
+      return tf.tensor2d(v, [idx.length, d]);
+    };
+    const itemTensors = [gatherRows(inputs), gatherRows(positives), gatherRows(negatives)];
     const dropoutRngs = cfg.dropout > 0 ? batches.map((b) => new SeededRandom(b.dropoutSeed)) : null;
     let perPosition: tf.Tensor | null = null;
     const f = (...xs: tf.Tensor[]): tf.Scalar => {
-      const params: Record<string, tf.Tensor> = { [ITEMS]: xs[0] };
-      stacked.forEach((p, i) => (params[p.name] = xs[i + 1]));
-      const { total, contributions } = stepLoss(cfg, params, step, batches, dropoutRngs, train.l2);
+      const params: Record<string, tf.Tensor> = {};
+      stacked.forEach((p, i) => (params[p.name] = xs[i + 3]));
+      const { total, contributions } = stepLoss(cfg, params, { inputs: xs[0], positives: xs[1], negatives: xs[2] }, step, batches, dropoutRngs, train.l2, s === 0);
       perPosition = tf.keep(contributions);
       return total;
     };
-    const { value, grads } = tf.valueAndGrads(f)([leafTensor, ...stackTensors]);
+    const { value, grads } = tf.valueAndGrads(f)([...itemTensors, ...stackTensors]);
     const [gradData, contribData] = await Promise.all([Promise.all(grads.map((g) => g.data() as Promise<Float32Array>)), perPosition!.data() as Promise<Float32Array>]);
-    tf.dispose([value, ...grads, perPosition!, leafTensor, ...stackTensors]);
+    tf.dispose([value, ...grads, perPosition!, ...itemTensors, ...stackTensors]);
     // SGD, as tf.train.sgd: w ← (−lr)·g + w in float32.
-    const gLeaf = gradData[0];
+    const gLeaf = new Float32Array(leaf.length);
+    [inputs, positives, negatives].forEach((idx, t) => {
+      const g = gradData[t];
+      for (let i = 0; i < idx.length; i++) {
+        const o = idx[i] * d;
+        for (let j = 0; j < d; j++) gLeaf[o + j] += g[i * d + j];
+      }
+    });
     for (let i = 0; i < leafItems.length; i++) {
       const k = active[leafClients[i]];
       const next = new Float32Array(d);
@@ -181,7 +195,7 @@ export async function trainClientsBatched(
     const gSum = new Float32Array(Math.max(...stacked.map((p) => sizes.get(p.name)!)));
     stacked.forEach((p, pi) => {
       const size = sizes.get(p.name)!;
-      const g = gradData[pi + 1];
+      const g = gradData[pi + 3];
       const st = stacks[p.name];
       let r = 0;
       batches.forEach((b, a) => {
@@ -222,10 +236,14 @@ export async function trainClientsBatched(
 function stepLoss(
   cfg: SequenceModelConfig,
   params: Record<string, tf.Tensor>,
+  /** The item rows read by each input, positive and negative position. */
+  itemRows: { inputs: tf.Tensor; positives: tf.Tensor; negatives: tf.Tensor },
   step: StepBatch,
   batches: readonly SequenceBatch[],
   dropoutRngs: SeededRandom[] | null,
   l2: number,
+  /** Every window's parameters are equal (the first local step: all clients at the globals). */
+  shared: boolean,
 ): { total: tf.Scalar; contributions: tf.Tensor1D } {
   const { rows, negativesPerPosition: k } = step;
   const L = cfg.maxLen;
@@ -241,9 +259,24 @@ function stepLoss(
   const attnBias = tf.add(tf.tensor4d(causal, [1, 1, L, L]), keyBias);
   const keep = 1 - cfg.dropout;
   const splitHeads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [rows, L, H, dh]), [0, 2, 1, 3]);
+  // x [rows, L, d] · w [rows, d, d] when every window's w is the same: one 2-D matmul
+  // forward and for ∂x (XNNPACK; a batched matmul with a different right-hand side per
+  // window takes wasm's slow path), each window's own ∂w = xᵀ·∂y as one batched matmul.
+  const sharedMatMulImpl = (x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
+    const w0 = tf.reshape(tf.slice(w, [0, 0, 0], [1, d, d]), [d, d]);
+    save([x, w0]);
+    return {
+      value: tf.reshape(tf.matMul(tf.reshape(x, [n, d]) as tf.Tensor2D, w0 as tf.Tensor2D), [rows, L, d]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+        tf.reshape(tf.matMul(tf.reshape(dy, [n, d]) as tf.Tensor2D, saved[1] as tf.Tensor2D, false, true), [rows, L, d]),
+        tf.matMul(saved[0] as tf.Tensor3D, dy as tf.Tensor3D, true, false),
+      ],
+    };
+  };
+  const sharedMatMul = tf.customGrad(sharedMatMulImpl as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor, w: tf.Tensor) => tf.Tensor;
   const ops: EncoderOps<tf.Tensor> = {
     param: (name) => {
-      if (name === ITEMS) return params[ITEMS];
+      if (name === ITEMS) return itemRows.inputs;
       let t = perRow.get(name);
       if (!t) {
         const g = params[name]; // [rows, …shape]: each window its client's copy
@@ -252,7 +285,7 @@ function stepLoss(
       }
       return t;
     },
-    gatherInputs: (table) => tf.reshape(tf.gather(table, tf.tensor1d(step.inputs, 'int32')), [rows, L, d]),
+    gatherInputs: (rowsRead) => tf.reshape(rowsRead, [rows, L, d]),
     scale: (x, s) => tf.mul(x, s),
     addPositions: (x, positions) => tf.add(x, positions),
     add: (a, b) => tf.add(a, b),
@@ -275,7 +308,7 @@ function stepLoss(
       const variance = tf.mean(tf.square(centred), -1, true);
       return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, LN_EPSILON))), gain), bias);
     },
-    dense: (x, kernel, bias) => tf.add(tf.matMul(x as tf.Tensor3D, kernel as tf.Tensor3D), bias),
+    dense: (x, kernel, bias) => tf.add(shared ? sharedMatMul(x, kernel) : tf.matMul(x as tf.Tensor3D, kernel as tf.Tensor3D), bias),
     relu: (x) => tf.relu(x),
     attention: (q, kk, v) => {
       const logits = tf.add(tf.mul(tf.matMul(splitHeads(q), splitHeads(kk), false, true), 1 / Math.sqrt(dh)), attnBias);
@@ -284,9 +317,8 @@ function stepLoss(
     },
   };
   const h = tf.reshape(encodeSequence(cfg, ops), [n, d]);
-  const items = params[ITEMS];
-  const posVec = tf.gather(items, tf.tensor1d(step.positives, 'int32'));
-  const negVec = tf.reshape(tf.gather(items, tf.tensor1d(step.negatives, 'int32')), [n, k, d]);
+  const posVec = itemRows.positives;
+  const negVec = tf.reshape(itemRows.negatives, [n, k, d]);
   const posScore = tf.sum(tf.mul(h, posVec), 1);
   const negScore = tf.sum(tf.mul(tf.reshape(h, [n, 1, d]), negVec), 2);
   const perPosition = tf.add(tf.softplus(tf.neg(posScore)), tf.sum(tf.softplus(negScore), 1));

@@ -251,7 +251,7 @@ sequenceShapeOptions(program
   .option('--dim <n>', 'in-process: embedding dimension', int('--dim'), D.dim)
   .option('--eval-every <k>', 'in-process: evaluate every k rounds (0 = start and end only)', int('--eval-every'), 1)
   .option('--workers <n>', 'in-process: worker_threads training clients in parallel (same results for any count)', int('--workers'), 1)
-  .option('--batch-clients <n>', 'in-process, sasrec: clients trained together, one batched tfjs forward/backward per local step (the same updates; default 64; 1 = one tfjs run per client)', int('--batch-clients'))
+  .option('--batch-clients <n>', 'in-process, sasrec: clients trained together, one batched tfjs forward/backward per local step (the same updates; default 128; 1 = one tfjs run per client)', int('--batch-clients'))
   .option('--trainer <name>', 'in-process: typed-array (fast) or tfjs (trainLocally + buildUpdate, slow)', 'typed-array')
   .option('--centralized-epochs <n>', 'in-process: also train the centralized baseline for the plot (0 = skip)', int('--centralized-epochs'), 20)
   .option('--out <dir>', 'in-process: folder for report.json, rounds.csv, hr-ndcg.svg', 'reports/simulate')

@@ -328,7 +328,7 @@ function stepLoss(
 }
 
 /** Clients per batched computation in the simulation (bounds tfjs memory: activations grow with the windows of the group). */
-export const DEFAULT_BATCH_CLIENTS = 64;
+export const DEFAULT_BATCH_CLIENTS = 128;
 
 /** One client of a round: its training sequence and its training seed (trainLocally's). */
 export interface SequenceClientJob {

@@ -88,7 +88,12 @@ export async function trainClientsBatched(
     stacks[p.name] = s;
   }
   // Per-client item rows changed so far (item → row).
-  const itemRows: Map<number, Float32Array>[] = clients.map(() => new Map());
+  // Per-client item rows changed so far: ownRow[k·numItems + item] = row in `pool`, or −1.
+  const ownRow = new Int32Array(K * numItems).fill(-1);
+  let pool = new Float32Array(1024 * d);
+  let poolRows = 0;
+  // Per-step (active client, item) → row of the step's item leaf, or −1 (reset after each step).
+  const leafIndex = new Int32Array(K * numItems).fill(-1);
   const flat = clients.map((epochs) => epochs.flatMap((batches, e) => batches.map((b) => ({ b, e }))));
   const lossSums = clients.map((epochs) => new Float64Array(epochs.length));
   const steps = Math.max(0, ...flat.map((f) => f.length));
@@ -103,17 +108,16 @@ export async function trainClientsBatched(
     const rows = batches.reduce((n, b) => n + b.rows, 0);
     const n = rows * L;
     // Item leaf: one row per (active client, item) the step reads.
-    const leafIndex = new Map<number, number>();
     const leafItems: number[] = [];
     const leafClients: number[] = [];
     const leafOf = (a: number, item: number): number => {
-      const key = a * numItems + item;
-      let i = leafIndex.get(key);
-      if (i === undefined) {
+      const key = active[a] * numItems + item;
+      let i = leafIndex[key];
+      if (i < 0) {
         i = leafItems.length;
-        leafIndex.set(key, i);
+        leafIndex[key] = i;
         leafItems.push(item);
-        leafClients.push(a);
+        leafClients.push(active[a]);
       }
       return i;
     };
@@ -141,9 +145,8 @@ export async function trainClientsBatched(
     const step: StepBatch = { rows, rowClient, mask, inputs, positives, negatives, negativesPerPosition: kNeg, weight };
     const leaf = new Float32Array(leafItems.length * d);
     for (let i = 0; i < leafItems.length; i++) {
-      const k = active[leafClients[i]];
-      const own = itemRows[k].get(leafItems[i]);
-      leaf.set(own ?? globals[ITEMS].subarray(leafItems[i] * d, (leafItems[i] + 1) * d), i * d);
+      const own = ownRow[leafClients[i] * numItems + leafItems[i]];
+      leaf.set(own >= 0 ? pool.subarray(own * d, (own + 1) * d) : globals[ITEMS].subarray(leafItems[i] * d, (leafItems[i] + 1) * d), i * d);
     }
     // Each window gets its own copy of its client's dense parameters ([rows, …shape],
     // filled here rather than by tf.gather, slow on wasm); its gradient is summed back
@@ -187,10 +190,19 @@ export async function trainClientsBatched(
       }
     });
     for (let i = 0; i < leafItems.length; i++) {
-      const k = active[leafClients[i]];
-      const next = new Float32Array(d);
-      for (let j = 0; j < d; j++) next[j] = Math.fround(c * gLeaf[i * d + j]) + leaf[i * d + j];
-      itemRows[k].set(leafItems[i], next);
+      const key = leafClients[i] * numItems + leafItems[i];
+      leafIndex[key] = -1;
+      let own = ownRow[key];
+      if (own < 0) {
+        if ((poolRows + 1) * d > pool.length) {
+          const grown = new Float32Array(pool.length * 2);
+          grown.set(pool);
+          pool = grown;
+        }
+        own = ownRow[key] = poolRows++;
+      }
+      const o = own * d;
+      for (let j = 0; j < d; j++) pool[o + j] = Math.fround(c * gLeaf[i * d + j]) + leaf[i * d + j];
     }
     const gSum = new Float32Array(Math.max(...stacked.map((p) => sizes.get(p.name)!)));
     stacked.forEach((p, pi) => {
@@ -219,7 +231,10 @@ export async function trainClientsBatched(
     for (const p of spec.params) {
       if (p.name === ITEMS) {
         const table = Float32Array.from(globals[ITEMS]);
-        for (const [item, v] of itemRows[k]) table.set(v, item * d);
+        for (let item = 0; item < numItems; item++) {
+          const own = ownRow[k * numItems + item];
+          if (own >= 0) table.set(pool.subarray(own * d, (own + 1) * d), item * d);
+        }
         out[ITEMS] = table;
       } else {
         const size = sizes.get(p.name)!;

@@ -1,25 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import pino from 'pino';
 import { FlockError } from '../../shared/errors.ts';
 import { CredentialIssuer } from './credential-issuer.ts';
+import { runFlockCli } from '../testing/run-flock-cli.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const flock = async (...args: string[]): Promise<{ code: number; out: string }> => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'coordinator/cli.ts', ...args], { cwd: ROOT });
-    return { code: 0, out: stdout + stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? 1, out: (e.stdout ?? '') + (e.stderr ?? '') };
-  }
-};
+const flock = runFlockCli;
 
 test('flock keys rotate, list and retire act on the data dir a coordinator verifies with', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'flock-keys-'));

@@ -61,24 +61,8 @@ export class CoordinatorMetrics implements RoundObserver {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     const self = this;
-    const perModel = (name: string, help: string, read: (m: ObservedModel) => number) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ['model'],
-        registers,
-        collect() {
-          this.reset();
-          for (const m of self.models) this.set({ model: m.kind }, read(m));
-        },
-      });
-    perModel('flock_participants_connected', 'Participants joined to a model\'s rounds right now', (m) => m.engine.connectedClients);
-    perModel('flock_participants_eligible', 'Connected participants with enough data to be selected', (m) => m.engine.eligibleClients);
-    perModel('flock_model_version', 'Current global version of each model', (m) => m.engine.currentVersion);
-    perModel('flock_round', 'Last round number of each model', (m) => m.engine.currentRound);
-
-    // Differential privacy, only for models that have it (read once per scrape and model).
-    const perDpModel = (name: string, help: string, read: (p: ModelPrivacy) => number) =>
+    // One gauge per figure, labelled by model; a model for which `read` gives undefined has no sample.
+    const perModel = (name: string, help: string, read: (m: ObservedModel) => number | undefined) =>
       new Gauge({
         name,
         help,
@@ -87,10 +71,21 @@ export class CoordinatorMetrics implements RoundObserver {
         collect() {
           this.reset();
           for (const m of self.models) {
-            const p = m.engine.privacy;
-            if (p) this.set({ model: m.kind }, read(p));
+            const v = read(m);
+            if (v !== undefined) this.set({ model: m.kind }, v);
           }
         },
+      });
+    perModel('flock_participants_connected', 'Participants joined to a model\'s rounds right now', (m) => m.engine.connectedClients);
+    perModel('flock_participants_eligible', 'Connected participants with enough data to be selected', (m) => m.engine.eligibleClients);
+    perModel('flock_model_version', 'Current global version of each model', (m) => m.engine.currentVersion);
+    perModel('flock_round', 'Last round number of each model', (m) => m.engine.currentRound);
+
+    // Differential privacy, only for models that have it.
+    const perDpModel = (name: string, help: string, read: (p: ModelPrivacy) => number) =>
+      perModel(name, help, (m) => {
+        const p = m.engine.privacy;
+        return p ? read(p) : undefined;
       });
     perDpModel('flock_dp_epsilon_spent', 'Differential privacy: ε spent over every released round, at flock_dp_delta', (p) => p.epsilon);
     perDpModel('flock_dp_epsilon_budget', 'Differential privacy: the ε the spent privacy may never exceed', (p) => p.epsilonBudget);

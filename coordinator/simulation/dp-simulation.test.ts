@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { createServerOptimizer } from '../../shared/aggregate/server-optimizer.ts';
 import { RoundAggregation } from '../../shared/aggregate/round-aggregation.ts';
 import { generateSyntheticDataset } from '../../shared/data/synthetic-dataset.ts';
@@ -25,6 +22,7 @@ import { runFederatedExperiment } from './experiments.ts';
 import { fleetClientId, runInProcessSimulation, type SimulationConfig } from './in-process-simulation.ts';
 import { reportCsv } from './research-report.ts';
 import { researchSplit } from './simulation-data.ts';
+import { runFlockCli } from '../testing/run-flock-cli.ts';
 
 const dataset = generateSyntheticDataset({ users: 120, items: 80, seed: 5, meanInteractionsPerUser: 12 });
 const split = researchSplit(dataset);
@@ -208,16 +206,7 @@ test('report.json records the plan and per-round ε, δ, z, C, noise std; rounds
   assert.equal(plainReport.privacy, undefined);
 });
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const flock = async (...args: string[]): Promise<{ code: number; out: string }> => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'coordinator/cli.ts', ...args], { cwd: ROOT });
-    return { code: 0, out: stdout + stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? 1, out: (e.stdout ?? '') + (e.stderr ?? '') };
-  }
-};
+const flock = runFlockCli;
 
 test('flock simulate: DP switches the default combine to mean and says so, prints the final ε; refuses an explicit incompatible rule', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'flock-dp-'));

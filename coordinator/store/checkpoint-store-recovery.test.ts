@@ -1,23 +1,15 @@
 import assert from 'node:assert/strict';
 import { copyFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { FlockError } from '../../shared/errors.ts';
 import { encodeWeights } from '../../shared/update/tensor-codec.ts';
 import { CheckpointStore } from './checkpoint-store.ts';
 import { writeDurable } from './durable-file.ts';
-import { assertSound, flipLastByte, listing, serverState, snapshot, tempDataDir, weights } from './store-test-fixtures.ts';
+import { assertSound, dataDirsRemovedAfterTests, flipLastByte, listing, serverState, snapshot, weights } from './store-test-fixtures.ts';
 import { sha256 } from './version-files.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const c of cleanups) await c();
-});
-async function dataDir(): Promise<string> {
-  const t = await tempDataDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
+const dataDir = dataDirsRemovedAfterTests();
 const isCode = (code: string) => (e: unknown) => e instanceof FlockError && e.code === code;
 const collect = () => {
   const warnings: string[] = [];

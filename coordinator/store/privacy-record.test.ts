@@ -8,22 +8,14 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { FlockError } from '../../shared/errors.ts';
 import { CheckpointStore } from './checkpoint-store.ts';
 import type { PrivacyRecord } from './privacy-record.ts';
-import { assertSound, flipLastByte, tempDataDir, weights } from './store-test-fixtures.ts';
+import { assertSound, dataDirsRemovedAfterTests, flipLastByte, weights } from './store-test-fixtures.ts';
 import { parseChecksums, sha256 } from './version-files.ts';
 
-const cleanups: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const c of cleanups) await c();
-});
-async function dataDir(): Promise<string> {
-  const t = await tempDataDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
+const dataDir = dataDirsRemovedAfterTests();
 const collect = () => {
   const warnings: string[] = [];
   return { warnings, onWarning: (m: string) => warnings.push(m) };

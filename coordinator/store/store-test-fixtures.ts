@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import { decodeWeights, type WeightsFile } from '../../shared/update/tensor-codec.ts';
 import type { CheckpointStore } from './checkpoint-store.ts';
 import { parseVersionFileName } from './version-files.ts';
@@ -11,6 +12,19 @@ import { parseVersionFileName } from './version-files.ts';
 export async function tempDataDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const root = await mkdtemp(join(tmpdir(), 'flock-store-'));
   return { dir: join(root, 'data'), cleanup: () => rm(root, { recursive: true, force: true }) };
+}
+
+/** Makes fresh data dirs (as tempDataDir), every one removed after the calling test file's tests. */
+export function dataDirsRemovedAfterTests(): () => Promise<string> {
+  const cleanups: (() => Promise<void>)[] = [];
+  after(async () => {
+    for (const c of cleanups) await c();
+  });
+  return async () => {
+    const t = await tempDataDir();
+    cleanups.push(t.cleanup);
+    return t.dir;
+  };
 }
 
 export const weights = (version: number, floats = 3, modelKind = 'mf'): WeightsFile => ({

@@ -90,7 +90,7 @@ export async function trainClientsBatched(
   // Per-client item rows changed so far (item → row).
   // Per-client item rows changed so far: ownRow[k·numItems + item] = row in `pool`, or −1.
   const ownRow = new Int32Array(K * numItems).fill(-1);
-  let pool = new Float32Array(1024 * d);
+  let pool: Float32Array = new Float32Array(1024 * d);
   let poolRows = 0;
   // Per-step (active client, item) → row of the step's item leaf, or −1 (reset after each step).
   const leafIndex = new Int32Array(K * numItems).fill(-1);
@@ -182,41 +182,13 @@ export async function trainClientsBatched(
     tf.dispose([value, ...grads, perPosition!, ...itemTensors, ...stackTensors]);
     // SGD, as tf.train.sgd: w ← (−lr)·g + w in float32.
     const gLeaf = new Float32Array(leaf.length);
-    [inputs, positives, negatives].forEach((idx, t) => {
-      const g = gradData[t];
-      for (let i = 0; i < idx.length; i++) {
-        const o = idx[i] * d;
-        for (let j = 0; j < d; j++) gLeaf[o + j] += g[i * d + j];
-      }
-    });
-    for (let i = 0; i < leafItems.length; i++) {
-      const key = leafClients[i] * numItems + leafItems[i];
-      leafIndex[key] = -1;
-      let own = ownRow[key];
-      if (own < 0) {
-        if ((poolRows + 1) * d > pool.length) {
-          const grown = new Float32Array(pool.length * 2);
-          grown.set(pool);
-          pool = grown;
-        }
-        own = ownRow[key] = poolRows++;
-      }
-      const o = own * d;
-      for (let j = 0; j < d; j++) pool[o + j] = Math.fround(c * gLeaf[i * d + j]) + leaf[i * d + j];
-    }
-    const gSum = new Float32Array(Math.max(...stacked.map((p) => sizes.get(p.name)!)));
-    stacked.forEach((p, pi) => {
-      const size = sizes.get(p.name)!;
-      const g = gradData[pi + 3];
-      const st = stacks[p.name];
-      let r = 0;
-      batches.forEach((b, a) => {
-        const k = active[a];
-        gSum.fill(0, 0, size);
-        for (let w = 0; w < b.rows; w++, r++) for (let j = 0; j < size; j++) gSum[j] += g[r * size + j];
-        for (let j = 0; j < size; j++) st[k * size + j] = Math.fround(c * gSum[j]) + st[k * size + j];
-      });
-    });
+    [inputs, positives, negatives].forEach((idx, t) => scatterRows(gLeaf, idx, gradData[t], d));
+    const applied = applyLeafStep(pool, poolRows, leaf, gLeaf, leafItems, leafClients, leafIndex, ownRow, numItems, d, c);
+    pool = applied.pool;
+    poolRows = applied.rows;
+    const windowRows = Int32Array.from(batches, (b) => b.rows);
+    const activeK = Int32Array.from(active);
+    stacked.forEach((p, pi) => applyWindowGrads(stacks[p.name], gradData[pi + 3], sizes.get(p.name)!, windowRows, activeK, c));
     row = 0;
     batches.forEach((b, a) => {
       let sum = 0;
@@ -245,6 +217,57 @@ export async function trainClientsBatched(
     const lastLoss = last.length > 0 ? lossSums[k][epochs.length - 1] / last.length : 0;
     return { globals: out, locals: {}, loss: lastLoss, numExamples: last.reduce((m, b) => m + b.numTargets, 0), steps: flat[k].length };
   });
+}
+
+/** out[idx[i]] += g[i] for rows of width d. */
+function scatterRows(out: Float32Array, idx: Int32Array, g: Float32Array, d: number): void {
+  for (let i = 0; i < idx.length; i++) {
+    const o = idx[i] * d;
+    const s = i * d;
+    for (let j = 0; j < d; j++) out[o + j] += g[s + j];
+  }
+}
+
+/**
+ * SGD on the step's item rows, stored as each client's own rows in `pool` (grown as
+ * needed); clears the step's (client, item) index. Returns the pool and its row count.
+ */
+function applyLeafStep(
+  pool: Float32Array, rows: number, leaf: Float32Array, gLeaf: Float32Array, leafItems: readonly number[], leafClients: readonly number[],
+  leafIndex: Int32Array, ownRow: Int32Array, numItems: number, d: number, c: number,
+): { pool: Float32Array; rows: number } {
+  for (let i = 0; i < leafItems.length; i++) {
+    const key = leafClients[i] * numItems + leafItems[i];
+    leafIndex[key] = -1;
+    let own = ownRow[key];
+    if (own < 0) {
+      if ((rows + 1) * d > pool.length) {
+        const grown = new Float32Array(pool.length * 2);
+        grown.set(pool);
+        pool = grown;
+      }
+      own = ownRow[key] = rows++;
+    }
+    const o = own * d;
+    const l = i * d;
+    for (let j = 0; j < d; j++) pool[o + j] = Math.fround(c * gLeaf[l + j]) + leaf[l + j];
+  }
+  return { pool, rows };
+}
+
+/** Sums each client's per-window gradients (windows client after client) and applies w ← c·g + w to its copy. */
+function applyWindowGrads(stack: Float32Array, g: Float32Array, size: number, windowRows: Int32Array, activeK: Int32Array, c: number): void {
+  const sum = new Float32Array(size);
+  let r = 0;
+  for (let a = 0; a < activeK.length; a++) {
+    sum.fill(0);
+    for (let w = 0; w < windowRows[a]; w++, r++) {
+      const o = r * size;
+      for (let j = 0; j < size; j++) sum[j] += g[o + j];
+    }
+    const o = activeK[a] * size;
+    for (let j = 0; j < size; j++) stack[o + j] = Math.fround(c * sum[j]) + stack[o + j];
+  }
 }
 
 /** Σ_k L_k over the step's windows, and each position's contribution (for per-client losses). */

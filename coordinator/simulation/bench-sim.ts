@@ -48,7 +48,8 @@ import { measureAggregationThroughput } from '../bench/aggregation-throughput.ts
 import { runSocketFleet } from '../fleet/socket-fleet.ts';
 import { useNodeBackend } from '../runtime/node-tf-backend.ts';
 import { DEFAULT_LEARNING_RATE, DEFAULT_SERVE_CONFIG } from '../serve-config.ts';
-import { runInProcessSimulation, type SimulationConfig } from './in-process-simulation.ts';
+import { runInProcessSimulation } from './in-process-simulation.ts';
+import type { SimulationConfig } from './simulation-config.ts';
 import { loadSource, machineInfo, researchSplit, type DataSource } from './simulation-data.ts';
 
 const { values: o } = parseArgs({

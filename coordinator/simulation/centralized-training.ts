@@ -18,8 +18,9 @@ import type { RecommenderModel, TrainConfig } from '../../shared/model/recommend
 import { deriveSeed, hashString, SeededRandom } from '../../shared/random/seeded-random.ts';
 import { MfScratch, mfSgdStep } from '../../shared/train/mf-typed-array-training.ts';
 import { evaluateMf } from './evaluate-mf.ts';
-import type { SequenceSettings } from './sequence-simulation.ts';
-import { fleetClientId, toEvaluationPoint, type EvaluationPoint } from './in-process-simulation.ts';
+import type { SequenceSettings } from './sequence-settings.ts';
+import { fleetClientId } from './federated-rounds.ts';
+import { toEvaluationPoint, type EvaluationPoint } from './simulation-result.ts';
 import { isEvaluationRound } from './round-tally.ts';
 
 export interface CentralizedConfig {

@@ -12,7 +12,9 @@ import { clipToL2 } from '../../shared/update/l2-clip.ts';
 import { decodeUpdate, encodeUpdate, toWireTensors } from '../../shared/update/tensor-codec.ts';
 import { sampleParticipants } from '../rounds/sample-participants.ts';
 import { useNodeBackend } from '../runtime/node-tf-backend.ts';
-import { aggregationSettingsFor, clientsForRound, fleetClientId, runInProcessSimulation, type SimulationConfig } from './in-process-simulation.ts';
+import { aggregationSettingsFor, clientsForRound, fleetClientId } from './federated-rounds.ts';
+import { runInProcessSimulation } from './in-process-simulation.ts';
+import type { SimulationConfig } from './simulation-config.ts';
 import { researchSplit } from './simulation-data.ts';
 
 const dataset = generateSyntheticDataset({ users: 120, items: 80, seed: 5, meanInteractionsPerUser: 12 });

@@ -24,7 +24,8 @@ import { parseArgs } from 'node:util';
 import { formatCombine, formatWeighting, parseCombine, parseWeighting, type CombineRule, type WeightingPolicy } from '../../shared/aggregate/aggregation-settings.ts';
 import { parseAttackKind } from '../../shared/attack/poison-update.ts';
 import { defaultMovieLensDir } from '../data/load-movielens.ts';
-import { runInProcessSimulation, type SimulationConfig } from './in-process-simulation.ts';
+import { runInProcessSimulation } from './in-process-simulation.ts';
+import type { SimulationConfig } from './simulation-config.ts';
 import { loadSource, machineInfo, researchSplit } from './simulation-data.ts';
 
 const { values: a } = parseArgs({

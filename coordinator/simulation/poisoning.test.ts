@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { generateSyntheticDataset } from '../../shared/data/synthetic-dataset.ts';
-import { aggregationSettingsFor, runInProcessSimulation, simulationAttackers, type SimulationConfig } from './in-process-simulation.ts';
+import { aggregationSettingsFor, simulationAttackers } from './federated-rounds.ts';
+import { runInProcessSimulation } from './in-process-simulation.ts';
+import type { SimulationConfig } from './simulation-config.ts';
 import { researchSplit } from './simulation-data.ts';
 
 // Small enough to run in about a second per simulation; learns visibly in 10 rounds.

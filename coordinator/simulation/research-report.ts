@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { SimulationPrivacy } from './dp-simulation.ts';
-import type { EvaluationPoint } from './in-process-simulation.ts';
+import type { EvaluationPoint } from './simulation-result.ts';
 import type { MachineInfo } from './simulation-data.ts';
 import { lineChartSvg, type ChartSeries } from './svg-line-chart.ts';
 

@@ -1,4 +1,4 @@
-import type { RoundMetrics } from './in-process-simulation.ts';
+import type { RoundMetrics } from './simulation-result.ts';
 
 /** One client's contribution to a simulated round's metrics. */
 export interface ClientOutcome {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { EvaluationPoint } from './in-process-simulation.ts';
+import type { EvaluationPoint } from './simulation-result.ts';
 import { selectByValidation } from './select-by-validation.ts';
 
 const m = (hr: number, ndcg: number) => ({ sampled: { hr10: hr, ndcg10: ndcg }, full: { hr10: hr / 5, ndcg10: ndcg / 5 }, users: 10 });

@@ -1,4 +1,4 @@
-import type { EvaluationPoint } from './in-process-simulation.ts';
+import type { EvaluationPoint } from './simulation-result.ts';
 
 /**
  * The evaluation point a run reports as its result: the one with the best validation

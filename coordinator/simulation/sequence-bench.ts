@@ -8,9 +8,10 @@
  */
 import type { Dataset, UserSplit } from '../../shared/data/interactions.ts';
 import { DEFAULT_LEARNING_RATE, DEFAULT_SERVE_CONFIG } from '../serve-config.ts';
-import { runInProcessSimulation, type SimulationConfig } from './in-process-simulation.ts';
+import { runInProcessSimulation } from './in-process-simulation.ts';
+import type { SimulationConfig } from './simulation-config.ts';
 import { DEFAULT_BATCH_CLIENTS } from './sequence-batched-round.ts';
-import { DEFAULT_SEQUENCE_SETTINGS } from './sequence-simulation.ts';
+import { DEFAULT_SEQUENCE_SETTINGS } from './sequence-settings.ts';
 
 export interface SasrecRoundBench {
   readonly clientsPerRound: number;

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { generateSyntheticDataset } from '../../shared/data/synthetic-dataset.ts';
 import { useNodeBackend } from '../runtime/node-tf-backend.ts';
-import { runInProcessSimulation, type SimulationConfig } from './in-process-simulation.ts';
+import { runInProcessSimulation } from './in-process-simulation.ts';
+import type { SimulationConfig } from './simulation-config.ts';
 import { trainCentralizedSequence } from './sequence-simulation.ts';
 import { researchSplit } from './simulation-data.ts';
 

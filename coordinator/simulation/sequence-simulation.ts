@@ -30,33 +30,13 @@ import { trainOnBatches } from '../../shared/train/local-training.ts';
 import { buildUpdate } from '../../shared/update/build-update.ts';
 import { DEFAULT_BATCH_CLIENTS, trainSequenceClients } from './sequence-batched-round.ts';
 import type { CentralizedConfig, CentralizedResult, EpochMetrics } from './centralized-training.ts';
-import {
-  fleetClientId,
-  otherTestEvaluation,
-  runFederatedRounds,
-  toEvaluationPoint,
-  type EvaluationPoint,
-  type SimulationConfig,
-  type SimulationHooks,
-  type SimulationResult,
-} from './in-process-simulation.ts';
+import { fleetClientId, otherTestEvaluation, runFederatedRounds, type SimulationHooks } from './federated-rounds.ts';
+import { toEvaluationPoint, type EvaluationPoint, type SimulationResult } from './simulation-result.ts';
+import type { SimulationConfig } from './simulation-config.ts';
 import { isEvaluationRound } from './round-tally.ts';
+import { DEFAULT_SEQUENCE_SETTINGS, type SequenceSettings } from './sequence-settings.ts';
 
-/** Shape of the sequence model in a research run (dim comes from the run's `dim`). */
-export interface SequenceSettings {
-  readonly maxLen: number;
-  readonly blocks: number;
-  readonly heads: number;
-  readonly dropout: number;
-  /**
-   * Simulation only: clients trained together, one batched tfjs forward/backward per local
-   * step (sequence-batched-round.ts; the same updates as one trainLocally per client, within
-   * float summation order). Default DEFAULT_BATCH_CLIENTS; 1 = one trainLocally per client.
-   */
-  readonly batchClients?: number;
-}
 
-export const DEFAULT_SEQUENCE_SETTINGS: SequenceSettings = { maxLen: 50, blocks: 2, heads: 1, dropout: 0.2 };
 
 function sequenceModel(numItems: number, dim: number, s: SequenceSettings | undefined): RecommenderModel<SequenceBatch> {
   const cfg: SequenceModelConfig = { numItems, dim, ...(s ?? DEFAULT_SEQUENCE_SETTINGS) };

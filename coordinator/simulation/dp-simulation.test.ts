@@ -13,11 +13,12 @@ import { initParams } from '../../shared/model/init-params.ts';
 import type { RecommenderModel } from '../../shared/model/recommender-model.ts';
 import { defaultDelta } from '../../shared/privacy/dp-plan.ts';
 import { epsilonForNoise, noiseMultiplierForEpsilon } from '../../shared/privacy/noise-for-epsilon.ts';
-import { deriveSeed, hashString } from '../../shared/random/seeded-random.ts';
+import { deriveSeed, hashString, SeededRandom } from '../../shared/random/seeded-random.ts';
 import { trainMfLocally } from '../../shared/train/mf-typed-array-training.ts';
 import { clipRowSparseToL2 } from '../../shared/update/row-sparse-clip.ts';
 import { useNodeBackend } from '../runtime/node-tf-backend.ts';
-import { checkSimulationDp, poissonSample, SimulationDpRounds } from './dp-simulation.ts';
+import { checkSimulationDp, SimulationDpRounds } from './dp-simulation.ts';
+import { poissonSample } from '../rounds/sample-participants.ts';
 import { runFederatedExperiment } from './experiments.ts';
 import { fleetClientId } from './federated-rounds.ts';
 import { runInProcessSimulation } from './in-process-simulation.ts';
@@ -101,16 +102,16 @@ test('a DP round is the coordinator\'s DP-FedAvg: Poisson cohort, clients clippe
 test('Poisson sampling: cohort sizes vary, with mean q·N and variance q(1−q)·N', () => {
   const eligible = [...Array(200).keys()];
   const q = 0.3;
-  const sizes = Array.from({ length: 2000 }, (_, r) => poissonSample(eligible, q, deriveSeed(9, r)).length);
+  const sizes = Array.from({ length: 2000 }, (_, r) => poissonSample(eligible, q, new SeededRandom(deriveSeed(9, r))).length);
   const mean = sizes.reduce((a, b) => a + b, 0) / sizes.length;
   const variance = sizes.reduce((a, b) => a + (b - mean) ** 2, 0) / (sizes.length - 1);
   assert.ok(Math.abs(mean - q * 200) < 1, `mean ${mean}`); // standard error ≈ 0.14
   assert.ok(Math.abs(variance / (q * (1 - q) * 200) - 1) < 0.15, `variance ${variance}`);
   assert.ok(new Set(sizes).size > 10);
-  assert.deepEqual(poissonSample(eligible, 1, 5), eligible, 'q = 1: everyone');
+  assert.deepEqual(poissonSample(eligible, 1, new SeededRandom(5)), eligible, 'q = 1: everyone');
   // Members are independent draws: each client's inclusion rate is q.
   const hits = new Float64Array(200);
-  for (let r = 0; r < 2000; r++) for (const u of poissonSample(eligible, q, deriveSeed(9, r))) hits[u]++;
+  for (let r = 0; r < 2000; r++) for (const u of poissonSample(eligible, q, new SeededRandom(deriveSeed(9, r)))) hits[u]++;
   assert.ok(hits.every((h) => Math.abs(h / 2000 - q) < 0.06));
 });
 

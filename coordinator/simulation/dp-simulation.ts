@@ -15,7 +15,7 @@
  *   m = q·N (the plan's expectedCohort), whatever the cohort size; 'mean' combine,
  *   'uniform' weighting and no row normalisation (checkDpFedAvg refuses anything else:
  *   checkSimulationDp says so before the run starts). A round whose Poisson cohort is
- *   empty still releases the noise alone (emptyCohortRelease), as the mechanism must;
+ *   empty still releases the noise alone (RoundAggregation under DP), as the mechanism must;
  * - noise: seededGaussianNoise(deriveSeed(seed, r, NOISE_TAG)) — reproducible, which is
  *   right for research only (the coordinator draws from the CSPRNG);
  * - the accountant charges every released round at rate q (PrivacyBudget.charge); each
@@ -28,17 +28,17 @@
  * Without `dp` nothing here runs and the simulation is bit-identical to before.
  */
 import type { AdaptiveClipSettings } from '../../shared/aggregate/adaptive-clipping.ts';
-import { nextClipNorm, updateNoiseMultiplier } from '../../shared/aggregate/adaptive-clipping.ts';
 import type { AggregationSettings } from '../../shared/aggregate/aggregation-settings.ts';
-import { checkDpFedAvg, noisedMean } from '../../shared/aggregate/dp-fedavg.ts';
-import type { DpRelease, RoundAggregation, RoundDp } from '../../shared/aggregate/round-aggregation.ts';
+import { checkDpFedAvg } from '../../shared/aggregate/dp-fedavg.ts';
+import type { RoundAggregation, RoundDp } from '../../shared/aggregate/round-aggregation.ts';
 import { FlockError } from '../../shared/errors.ts';
-import { globalParams, type ModelSpec } from '../../shared/model/model-spec.ts';
+import type { ModelSpec } from '../../shared/model/model-spec.ts';
 import { planDp, type DpPlan } from '../../shared/privacy/dp-plan.ts';
 import { PrivacyBudget, type SpentPrivacy } from '../../shared/privacy/privacy-budget.ts';
 import { seededGaussianNoise } from '../../shared/random/gaussian-noise.ts';
+import { poissonSample } from '../rounds/sample-participants.ts';
 import { deriveSeed, SeededRandom } from '../../shared/random/seeded-random.ts';
-import { elementCount, type NamedTensors } from '../../shared/tensor/named-tensors.ts';
+import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
 
 /** What a research run asks for: exactly one of noiseMultiplier or targetEpsilon. */
 export interface SimulationDp {
@@ -80,16 +80,6 @@ const NOISE_TAG = 0xd9;
 export function samplingRateFor(clientsPerRound: number, population: number): number {
   if (!(clientsPerRound > 0)) throw new FlockError('bad-config', `clients per round must be positive, got ${clientsPerRound}`);
   return clientsPerRound <= 1 ? clientsPerRound : Math.min(1, clientsPerRound / population);
-}
-
-/**
- * Poisson sampling: each of `eligible` independently with probability q (seeded), in
- * the order given. q = 1 selects everyone.
- */
-export function poissonSample<T>(eligible: readonly T[], q: number, seed: number): T[] {
-  if (q >= 1) return [...eligible];
-  const rng = new SeededRandom(seed);
-  return eligible.filter(() => rng.next() < q);
 }
 
 /**
@@ -161,7 +151,7 @@ export class SimulationDpRounds {
 
   /** Round r's Poisson cohort. */
   sample<T>(r: number, eligible: readonly T[]): T[] {
-    const s = poissonSample(eligible, this.plan.samplingRate, deriveSeed(this.seed, r, SAMPLE_TAG));
+    const s = poissonSample(eligible, this.plan.samplingRate, new SeededRandom(deriveSeed(this.seed, r, SAMPLE_TAG)));
     this.cohortSum += s.length;
     return s;
   }
@@ -177,21 +167,16 @@ export class SimulationDpRounds {
   }
 
   /**
-   * Round r's released delta: the aggregation's (noised) result, or — when the Poisson
-   * cohort was empty — the noise alone over the fixed denominator, as the mechanism
-   * releases it. Then the accountant charges the round and the clip bound moves on.
+   * Round r's released delta: the aggregation's noised result (the noise alone over the
+   * fixed denominator when the Poisson cohort was empty, as the mechanism releases it).
+   * Then the accountant charges the round and the clip bound moves on.
    */
   release(r: number, spec: ModelSpec, aggregation: RoundAggregation): { delta: NamedTensors; privacy: RoundPrivacy } {
     const check = this.budget.check(this.plan.samplingRate);
     if (!check.ok) throw new FlockError('bad-config', `privacy budget exhausted before round ${r}: ${check.reason}`);
-    let delta: NamedTensors;
-    let rel: DpRelease;
-    if (aggregation.count > 0) {
-      delta = aggregation.result();
-      rel = aggregation.dpRelease()!;
-    } else {
-      ({ delta, release: rel } = emptyCohortRelease(spec, this.clip, this.roundDp(r)));
-    }
+    // An empty Poisson cohort releases the noise alone (RoundAggregation does so under DP).
+    const delta = aggregation.result();
+    const rel = aggregation.dpRelease()!;
     const spent = this.budget.charge(this.plan.samplingRate);
     this.roundsRun++;
     const usedClip = this.clip;
@@ -210,19 +195,4 @@ export class SimulationDpRounds {
   summary(): SimulationPrivacy {
     return { plan: this.plan, spent: this.budget.spent, meanCohort: this.roundsRun > 0 ? this.cohortSum / this.roundsRun : 0 };
   }
-}
-
-/**
- * DP-FedAvg's release when nobody was sampled: N(0, (z_Δ C)²) / m on every GLOBAL
- * coordinate (and, with adaptive clipping, the next C from the noised count alone).
- * RoundAggregation refuses an empty round, so the simulation forms it here with the
- * noise stage's own functions.
- */
-export function emptyCohortRelease(spec: ModelSpec, clipNorm: number, dp: RoundDp): { delta: NamedTensors; release: DpRelease } {
-  const sums = new Map(globalParams(spec).map((p) => [p.name, new Float64Array(elementCount(p.shape))] as const));
-  const zDelta = updateNoiseMultiplier(dp.noiseMultiplier, dp.adaptiveClip, dp.expectedCohort);
-  const { delta, noiseStd } = noisedMean(sums, clipNorm, zDelta, dp.expectedCohort, dp.noise);
-  if (!dp.adaptiveClip) return { delta, release: { noiseStd, clipNorm } };
-  const next = nextClipNorm(clipNorm, 0, 0, dp.expectedCohort, dp.adaptiveClip, dp.noise);
-  return { delta, release: { noiseStd, clipNorm, noisedFractionBelow: next.noisedFractionBelow, nextClipNorm: next.clipNorm } };
 }

@@ -377,7 +377,7 @@ export class RoundEngine {
       selected: new Set(selected),
       reported: new Set(),
       departed: new Set(),
-      aggregation: new RoundAggregation(this.spec, this.aggregation, { maxUpdates: selected.length, ...(this.dp ? { dp: this.dp.roundDp() } : {}) }),
+      aggregation: new RoundAggregation(this.spec, this.aggregation, { maxUpdates: Math.max(1, selected.length), ...(this.dp ? { dp: this.dp.roundDp() } : {}) }),
       startedAt: now,
       deadline,
       timer: setTimeout(() => this.requestClose('deadline'), this.config.roundTimeoutMs),

@@ -138,3 +138,16 @@ test('DP-FedAvg: a round nobody contributed to still releases — the noise alon
   assert.ok(Math.abs(std / ((2 * 2) / 4) - 1) < 0.05, `noise-only std ${std}`);
   assert.throws(() => new RoundAggregation(spec, dpSettings()).result(), (e: unknown) => e instanceof FlockError && e.code === 'robust-rule');
 });
+
+test('a client\'s preClipNorm claim is validated: NaN, ±Infinity and negative are refused and change nothing', async () => {
+  const { encodeUpdate, decodeUpdate, toWireTensors } = await import('../update/tensor-codec.ts');
+  const agg = new RoundAggregation(spec, dpSettings(), { dp: { noiseMultiplier: 0.5, expectedCohort: 40, noise: seededGaussianNoise(2), adaptiveClip: { targetQuantile: 0.5, learningRate: 0.2 } } });
+  const tensors = toWireTensors(spec, { emb: new Float32Array(4000).fill(0.001), bias: new Float32Array(500) });
+  for (const preClipNorm of [NaN, Infinity, -Infinity, -1]) {
+    const update = decodeUpdate(encodeUpdate({ round: 1, baseVersion: 0, numExamples: 1, preClipNorm, tensors }));
+    assert.throws(() => agg.add(update), (e: unknown) => e instanceof FlockError && e.code === 'malformed' && /preClipNorm/.test(e.message));
+  }
+  assert.equal(agg.count, 0);
+  agg.add(decodeUpdate(encodeUpdate({ round: 1, baseVersion: 0, numExamples: 1, preClipNorm: 0.5, tensors })));
+  assert.equal(agg.count, 1);
+});

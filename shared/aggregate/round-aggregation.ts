@@ -26,7 +26,7 @@
 import { FlockError } from '../errors.ts';
 import type { ModelSpec } from '../model/model-spec.ts';
 import type { NamedTensors } from '../tensor/named-tensors.ts';
-import { checkDeltaAgainstSpec, checkNumExamples, deltaFromUpdate, type DeltaTensors } from '../update/check-update.ts';
+import { checkDeltaAgainstSpec, checkNumExamples, checkPreClipNorm, deltaFromUpdate, type DeltaTensors } from '../update/check-update.ts';
 import type { RowSparseTensor } from '../update/row-sparse-clip.ts';
 import type { ModelUpdate } from '../update/tensor-codec.ts';
 import { checkAggregationSettings, type AggregationSettings } from './aggregation-settings.ts';
@@ -83,6 +83,7 @@ export class RoundAggregation {
   add(update: ModelUpdate): { weight: number } {
     this.checkOpen();
     this.combiner.checkRoom();
+    checkPreClipNorm(update.preClipNorm);
     // Row-sparse tensors stay row-sparse (validated and folded row by row); dense ones are
     // checked in one pass (finite and norm together) before the fold.
     const { delta, norm } = deltaFromUpdate(this.spec, update, this.settings.clipNorm);

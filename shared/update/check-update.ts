@@ -43,6 +43,15 @@ export function checkNumExamples(n: number): void {
   }
 }
 
+/**
+ * preClipNorm is a client's claim too: the norm of its update before clipping, a finite
+ * number ≥ 0 or the update is refused ('malformed'). It only feeds the round log's mean
+ * and adaptive clipping's bit (whose sensitivity is ½ whatever is claimed).
+ */
+export function checkPreClipNorm(n: number): void {
+  if (!(Number.isFinite(n) && n >= 0)) throw new FlockError('malformed', `preClipNorm must be a finite number ≥ 0, got ${n}`);
+}
+
 function checkWireNamesAndShapes(spec: ModelSpec, tensors: readonly WireTensor[]): void {
   const expected = specParams(spec).byName;
   for (let k = 0; k < tensors.length; k++) {

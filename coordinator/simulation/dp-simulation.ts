@@ -32,7 +32,6 @@ import type { AggregationSettings } from '../../shared/aggregate/aggregation-set
 import { checkDpFedAvg } from '../../shared/aggregate/dp-fedavg.ts';
 import type { RoundAggregation, RoundDp } from '../../shared/aggregate/round-aggregation.ts';
 import { FlockError } from '../../shared/errors.ts';
-import type { ModelSpec } from '../../shared/model/model-spec.ts';
 import { planDp, type DpPlan } from '../../shared/privacy/dp-plan.ts';
 import { PrivacyBudget, type SpentPrivacy } from '../../shared/privacy/privacy-budget.ts';
 import { seededGaussianNoise } from '../../shared/random/gaussian-noise.ts';
@@ -171,7 +170,7 @@ export class SimulationDpRounds {
    * fixed denominator when the Poisson cohort was empty, as the mechanism releases it).
    * Then the accountant charges the round and the clip bound moves on.
    */
-  release(r: number, spec: ModelSpec, aggregation: RoundAggregation): { delta: NamedTensors; privacy: RoundPrivacy } {
+  release(r: number, aggregation: RoundAggregation): { delta: NamedTensors; privacy: RoundPrivacy } {
     const check = this.budget.check(this.plan.samplingRate);
     if (!check.ok) throw new FlockError('bad-config', `privacy budget exhausted before round ${r}: ${check.reason}`);
     // An empty Poisson cohort releases the noise alone (RoundAggregation does so under DP).

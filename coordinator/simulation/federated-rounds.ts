@@ -157,7 +157,7 @@ export async function runFederatedRounds(o: FederatedRoundsOptions): Promise<Sim
     clientUpdates += await o.trainClients({ round: r, roundSeed: deriveSeed(cfg.seed, r, 1), selected, globals, clipNorm, submit, tally });
     let privacy: RoundPrivacy | undefined;
     if (dp) {
-      const released = dp.release(r, o.spec, aggregation);
+      const released = dp.release(r, aggregation);
       privacy = released.privacy;
       globals = server.step(globals, released.delta);
     } else {

@@ -16,7 +16,8 @@ export default defineConfig({
   root,
   base: './',
   build: {
-    outDir: resolve(root, '../dist'),
+    // FLOCK_DIST builds elsewhere (e.g. several e2e runs side by side); dist/ by default.
+    outDir: process.env.FLOCK_DIST ? resolve(process.env.FLOCK_DIST) : resolve(root, '../dist'),
     emptyOutDir: true,
     target: 'es2022',
     // Keep the .wasm binaries as files, never inlined as data: URLs.

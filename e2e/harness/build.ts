@@ -4,7 +4,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from './coordinator-process.ts';
 
-export const DIST_DIR = path.join(REPO_ROOT, 'dist');
+/** dist/, or FLOCK_DIST (absolute, or relative to the repository root) for a build of its own. */
+export const DIST_DIR = process.env.FLOCK_DIST ? path.resolve(REPO_ROOT, process.env.FLOCK_DIST) : path.join(REPO_ROOT, 'dist');
 /** The built pages: the app, the privacy explanation it links to, the diagnostics lab. */
 const PAGES = ['index.html', 'privacy.html', 'lab.html'];
 
@@ -17,7 +18,7 @@ export async function ensureBuilt(): Promise<string> {
   const built = PAGES.every((p) => existsSync(path.join(DIST_DIR, p)));
   if (!built || process.env.FLOCK_E2E_BUILD === '1') {
     try {
-      await promisify(execFile)('npx', ['vite', 'build'], { cwd: REPO_ROOT, maxBuffer: 64 << 20, timeout: 300_000 });
+      await promisify(execFile)('npx', ['vite', 'build'], { cwd: REPO_ROOT, env: { ...process.env, FLOCK_DIST: DIST_DIR }, maxBuffer: 64 << 20, timeout: 300_000 });
     } catch (err) {
       const e = err as { stdout?: string; stderr?: string; message: string };
       throw new Error(`'npx vite build' failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);

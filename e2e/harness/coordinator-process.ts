@@ -35,7 +35,7 @@ export const SMALL_MODELS_ARGS: readonly string[] = ['--models', 'mf,sasrec', '-
 export const DEFAULT_SERVE_ARGS: readonly string[] = [
   '--host', '127.0.0.1',
   '--port', '0',
-  '--static', 'dist',
+  '--static', process.env.FLOCK_DIST ?? 'dist',
   '--min-clients', '3',
   '--clients-per-round', '1',
   '--round-timeout', '60000',

@@ -1,5 +1,6 @@
 import express, { type Request, type Response } from 'express';
 import type { Dataset } from '../../shared/data/interactions.ts';
+import { topKOfScores } from '../../shared/eval/top-k.ts';
 import {
   PROTOCOL_VERSION,
   type CatalogResponse,
@@ -15,6 +16,13 @@ export interface RestDeps {
   readonly startedAt: number;
   /** Told the size of every weights file served (metrics). */
   readonly onWeightsServed?: (kind: string, bytes: number) => void;
+}
+
+/** The catalog's public popularity order (its source data's interaction counts), most popular first. */
+function catalogPopularity(dataset: Dataset): number[] {
+  const counts = new Float64Array(dataset.numItems);
+  for (const i of dataset.interactions) counts[i.item]++;
+  return topKOfScores(counts, Math.min(100, dataset.numItems));
 }
 
 function notFound(res: Response, message: string): void {
@@ -99,8 +107,9 @@ export function restApi(d: RestDeps): express.Router {
     res.json({ rounds: await f.store.rounds(limit) });
   });
 
+  const popular = catalogPopularity(d.dataset);
   api.get('/catalog', (_req, res) => {
-    const body: CatalogResponse = { name: d.dataset.name, titles: [...d.dataset.titles] };
+    const body: CatalogResponse = { name: d.dataset.name, titles: [...d.dataset.titles], popular };
     res.json(body);
   });
 

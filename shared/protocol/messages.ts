@@ -108,6 +108,7 @@ export const JoinMessageSchema = z
     protocolVersion: z.number().int().min(0).max(1_000_000),
     backend: BackendNameSchema,
     eligible: z.boolean(),
+    hasNewData: z.boolean().optional(),
   })
   .strict();
 export type JoinMessage = z.infer<typeof JoinMessageSchema>;
@@ -120,7 +121,16 @@ export const WelcomeMessageSchema = z.object({
 });
 export type WelcomeMessage = z.infer<typeof WelcomeMessageSchema>;
 
-export const EligibilityMessageSchema = z.object({ eligible: z.boolean() }).strict();
+/**
+ * A participant's standing for this model's next rounds, sent whenever it changes.
+ * `eligible`: it has enough data, may train now (page visible or device idle) and its
+ * upload budget allows another update. `hasNewData`: it has something the current
+ * version has not learnt from it — interactions added since its last accepted update,
+ * or a version it has not trained on yet. The coordinator opens rounds only when some
+ * eligible participant has new data (coordinator/rounds/round-pacing.ts); absent means
+ * true (a client that does not say is not held back).
+ */
+export const EligibilityMessageSchema = z.object({ eligible: z.boolean(), hasNewData: z.boolean().optional() }).strict();
 export type EligibilityMessage = z.infer<typeof EligibilityMessageSchema>;
 
 export const RoundStartMessageSchema = z.object({
@@ -272,7 +282,16 @@ export const ModelsResponseSchema = z.object({
 });
 export type ModelsResponse = z.infer<typeof ModelsResponseSchema>;
 
-export const CatalogResponseSchema = z.object({ name: z.string(), titles: z.array(z.string()) });
+export const CatalogResponseSchema = z.object({
+  name: z.string(),
+  titles: z.array(z.string()),
+  /**
+   * The catalog's own public popularity order, most popular first (at most 100 item ids):
+   * counts over the catalog's source data, never over participants' interactions. What the
+   * web app shows before the shared model has learned anything. Absent from older coordinators.
+   */
+  popular: z.array(z.number().int().nonnegative()).optional(),
+});
 export type CatalogResponse = z.infer<typeof CatalogResponseSchema>;
 
 export const RoundsResponseSchema = z.object({ rounds: z.array(RoundRecordSchema) });

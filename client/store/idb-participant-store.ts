@@ -25,6 +25,19 @@ class IdbParticipantStore implements ParticipantStore {
     await this.db.add('interactions', { item: i.item, rating: i.rating, kind: i.kind, timestamp: i.timestamp });
   }
 
+  async removeInteractions(item: number): Promise<number> {
+    const tx = this.db.transaction('interactions', 'readwrite');
+    let removed = 0;
+    for (let cursor = await tx.store.openCursor(); cursor; cursor = await cursor.continue()) {
+      if (cursor.value.item === item) {
+        await cursor.delete();
+        removed++;
+      }
+    }
+    await tx.done;
+    return removed;
+  }
+
   async getLocal(modelKind: string): Promise<NamedTensors | undefined> {
     return (await this.db.get('local', modelKind))?.tensors;
   }

@@ -18,6 +18,11 @@ export class MemoryParticipantStore implements ParticipantStore {
   async addInteraction(i: StoredInteraction) {
     this.interactions.push(i);
   }
+  async removeInteractions(item: number) {
+    const before = this.interactions.length;
+    this.interactions = this.interactions.filter((i) => i.item !== item);
+    return before - this.interactions.length;
+  }
   async getLocal(kind: string) {
     return this.local.get(kind);
   }

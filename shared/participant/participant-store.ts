@@ -27,6 +27,8 @@ export interface OutboxEntry {
 export interface ParticipantStore {
   getInteractions(): Promise<StoredInteraction[]>;
   addInteraction(i: StoredInteraction): Promise<void>;
+  /** Forgets every interaction with one item (the person unliked it); how many were removed. */
+  removeInteractions(item: number): Promise<number>;
   /** The person's LOCAL parameters (e.g. user embedding); undefined before the first training. */
   getLocal(modelKind: string): Promise<NamedTensors | undefined>;
   putLocal(modelKind: string, t: NamedTensors): Promise<void>;

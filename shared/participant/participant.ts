@@ -190,13 +190,7 @@ export class Participant {
       const version = this.state.version;
       if (!model || !globals) return { items: [], version: null };
       const history = historyFromInteractions(await this.opts.store.getInteractions());
-      let locals = await this.localParams(model);
-      if (history.length > 0 && (this.opts.foldInEpochs ?? 5) > 0) {
-        const cfg = { ...FOLD_IN, localEpochs: this.opts.foldInEpochs ?? FOLD_IN.localEpochs };
-        const fitted = await foldIn(model, globals, locals, history, foldInSeed(this.seed, history.length), cfg);
-        locals = fitted.locals;
-        await this.opts.store.putLocal(model.spec.kind, locals);
-      }
+      const locals = await this.fittedLocals(model, globals, history);
       const scores = model.scoreAll(globals, locals, history);
       const seen = new Set(history);
       const ranked: number[] = [];
@@ -204,6 +198,31 @@ export class Participant {
       ranked.sort((a, b) => scores[b] - scores[a] || a - b);
       return { items: ranked.slice(0, k), version };
     });
+  }
+
+  /**
+   * What scoring elsewhere needs (the web app's scoring worker): the global weights, the
+   * person's LOCAL parameters fitted to their history (fold-in done and stored), the
+   * history and the version; null before weights arrive.
+   */
+  async scoringInputs(): Promise<{ globals: NamedTensors; locals: NamedTensors; history: Int32Array; version: number } | null> {
+    return this.tfQueue.run(async () => {
+      const { model, globals } = this;
+      const version = this.state.version;
+      if (!model || !globals || version === null) return null;
+      const history = historyFromInteractions(await this.opts.store.getInteractions());
+      return { globals, locals: await this.fittedLocals(model, globals, history), history, version };
+    });
+  }
+
+  /** The person's LOCAL parameters folded in to their history against these globals (and stored). */
+  private async fittedLocals(model: RecommenderModel, globals: NamedTensors, history: Int32Array): Promise<NamedTensors> {
+    const locals = await this.localParams(model);
+    if (history.length === 0 || (this.opts.foldInEpochs ?? 5) <= 0) return locals;
+    const cfg = { ...FOLD_IN, localEpochs: this.opts.foldInEpochs ?? FOLD_IN.localEpochs };
+    const fitted = await foldIn(model, globals, locals, history, foldInSeed(this.seed, history.length), cfg);
+    await this.opts.store.putLocal(model.spec.kind, fitted.locals);
+    return fitted.locals;
   }
 
   /** The model this participant trains ('mf' or 'sasrec'). */

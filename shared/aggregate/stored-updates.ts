@@ -7,13 +7,20 @@
  *   - every other parameter: dense float32.
  * So an MF update costs 4·(1 + width) bytes per touched row, a dense model its full size;
  * `bytes` reports the total. Beyond maxUpdates, add refuses with FlockError('too-large').
- * Every array is a copy: the caller may reuse its buffers.
+ * Every array is a copy (into shared slabs, see SLAB_WORDS): the caller may reuse its buffers.
  */
 import { FlockError } from '../errors.ts';
 import { globalParams, type ModelSpec, type ParamSpec } from '../model/model-spec.ts';
 import { elementCount } from '../tensor/named-tensors.ts';
 import type { DeltaTensors } from '../update/check-update.ts';
 import type { RowSparseTensor } from '../update/row-sparse-clip.ts';
+
+/**
+ * Updates are copied into slabs of this many 4-byte words (1 MiB) rather than one
+ * ArrayBuffer per tensor; an update larger than a slab gets a buffer of its own. At most
+ * one slab's tail is unused, so memory stays ≈ `bytes` + 1 MiB.
+ */
+const SLAB_WORDS = 1 << 18;
 
 export interface StoredUpdate {
   readonly weight: number;
@@ -36,11 +43,24 @@ export class StoredUpdates {
   readonly maxUpdates: number;
   private weightSum = 0;
   private byteCount = 0;
+  private readonly sizes: readonly { n: number; width: number }[];
+  /** Per rowSparse parameter: positions of the rows kept by the current add (scratch) and how many. */
+  private readonly keep: (Int32Array | undefined)[];
+  private readonly keptCounts: Int32Array;
+  /** The slab the next updates are copied into, and how many of its words are taken. */
+  private slab: ArrayBuffer | undefined;
+  private slabUsed = 0;
 
   constructor(spec: ModelSpec, maxUpdates: number) {
     if (!(maxUpdates >= 1)) throw new FlockError('bad-config', `maxUpdates must be at least 1, got ${maxUpdates}`);
     this.params = globalParams(spec);
     this.maxUpdates = maxUpdates;
+    this.sizes = this.params.map((p) => {
+      const n = elementCount(p.shape);
+      return { n, width: n / (p.shape[0] ?? 1) };
+    });
+    this.keep = this.params.map(() => undefined);
+    this.keptCounts = new Int32Array(this.params.length);
   }
 
   get count(): number {
@@ -66,41 +86,85 @@ export class StoredUpdates {
   /** Stores a validated delta (names and shapes already checked) with its weight. */
   add(delta: DeltaTensors, weight: number): void {
     this.checkRoom();
-    const tensors = this.params.map((p) => {
-      const t = delta[p.name];
-      const n = elementCount(p.shape);
-      if (!p.rowSparse) {
-        if (t instanceof Float32Array) return t.slice();
-        const dense = new Float32Array(n);
-        const width = n / (p.shape[0] ?? 1);
-        for (let i = 0; i < t.rows.length; i++) dense.set(t.data.subarray(i * width, (i + 1) * width), t.rows[i] * width);
-        return dense;
+    const params = this.params;
+    const sizes = this.sizes;
+    // Pass 1: which rows of each rowSparse parameter hold a non-zero value (usually the
+    // first value of a row decides), so the words this update needs are known exactly.
+    let words = 0;
+    for (let pi = 0; pi < params.length; pi++) {
+      const t = delta[params[pi].name];
+      if (!params[pi].rowSparse) {
+        words += sizes[pi].n;
+        continue;
       }
-      const numRows = p.shape[0] ?? 1;
-      const width = n / numRows;
+      const data = t instanceof Float32Array ? t : t.data;
+      const count = data.length / sizes[pi].width;
+      const kept = nonZeroRows(data, count, sizes[pi].width, this.keepScratch(pi, count));
+      this.keptCounts[pi] = kept;
+      words += kept * (1 + sizes[pi].width);
+    }
+    // Pass 2: copy into one reserved run of the current slab (one allocation per slab, not
+    // per tensor: small updates were dominated by ArrayBuffer allocations).
+    const { buffer, offset } = this.reserve(words);
+    let at = offset;
+    const tensors: (Float32Array | RowSparseTensor)[] = [];
+    for (let pi = 0; pi < params.length; pi++) {
+      const p = params[pi];
+      const t = delta[p.name];
+      const { n, width } = sizes[pi];
+      if (!p.rowSparse) {
+        const dense = new Float32Array(buffer, at * 4, n);
+        if (t instanceof Float32Array) dense.set(t);
+        else for (let i = 0; i < t.rows.length; i++) dense.set(t.data.subarray(i * width, (i + 1) * width), t.rows[i] * width);
+        tensors.push(dense);
+        at += n;
+        continue;
+      }
       const rows = t instanceof Float32Array ? null : t.rows;
       const data = t instanceof Float32Array ? t : t.data;
-      const count = rows ? rows.length : numRows;
-      const keep: number[] = [];
-      for (let i = 0; i < count; i++) {
-        for (let j = i * width; j < (i + 1) * width; j++) {
-          if (data[j] !== 0) {
-            keep.push(i);
-            break;
-          }
+      const count = data.length / width;
+      const kept = this.keptCounts[pi];
+      const outRows = new Int32Array(buffer, at * 4, kept);
+      at += kept;
+      const outData = new Float32Array(buffer, at * 4, kept * width);
+      at += kept * width;
+      if (kept === count) {
+        // Every row kept (the common case): two block copies.
+        if (rows) outRows.set(rows);
+        else for (let i = 0; i < count; i++) outRows[i] = i;
+        outData.set(data);
+      } else {
+        const keep = this.keepScratch(pi, count);
+        for (let k = 0; k < kept; k++) {
+          const i = keep[k];
+          outRows[k] = rows ? rows[i] : i;
+          outData.set(data.subarray(i * width, (i + 1) * width), k * width);
         }
       }
-      const outRows = new Int32Array(keep.length);
-      const outData = new Float32Array(keep.length * width);
-      keep.forEach((i, k) => {
-        outRows[k] = rows ? rows[i] : i;
-        outData.set(data.subarray(i * width, (i + 1) * width), k * width);
-      });
-      return { rows: outRows, data: outData };
-    });
-    for (const t of tensors) this.byteCount += t instanceof Float32Array ? t.byteLength : t.rows.byteLength + t.data.byteLength;
+      tensors.push({ rows: outRows, data: outData });
+    }
+    this.byteCount += words * 4;
     this.updates.push({ weight, tensors });
     this.weightSum += weight;
+  }
+
+  /** Positions of kept rows for parameter `pi` (reused across updates; grown as needed). */
+  private keepScratch(pi: number, count: number): Int32Array {
+    let s = this.keep[pi];
+    if (!s || s.length < count) s = this.keep[pi] = new Int32Array(Math.max(count, 16));
+    return s;
+  }
+
+  /** `words` 4-byte words in a slab: the current one when they fit, else a fresh slab (or a buffer of their own when larger). */
+  private reserve(words: number): { buffer: ArrayBuffer; offset: number } {
+    if (words > SLAB_WORDS) return { buffer: new ArrayBuffer(words * 4), offset: 0 };
+    if (!this.slab || this.slabUsed + words > SLAB_WORDS) {
+      this.slab = new ArrayBuffer(SLAB_WORDS * 4);
+      this.slabUsed = 0;
+    }
+    const offset = this.slabUsed;
+    this.slabUsed += words;
+    return { buffer: this.slab, offset };
   }
 
   /** Which updates touched each row of rowSparse parameter `paramIndex` (in update order). */
@@ -126,4 +190,18 @@ export class StoredUpdates {
     });
     return { start, update, position };
   }
+}
+
+/** Writes into `keep` the positions of the rows (of `count`, `width` values each) holding a non-zero value; returns how many. */
+function nonZeroRows(data: Float32Array, count: number, width: number, keep: Int32Array): number {
+  let kept = 0;
+  for (let i = 0, off = 0; i < count; i++, off += width) {
+    for (let j = off; j < off + width; j++) {
+      if (data[j] !== 0) {
+        keep[kept++] = i;
+        break;
+      }
+    }
+  }
+  return kept;
 }

@@ -24,6 +24,7 @@ import { ADAPTIVE_CLIP_LEARNING_RATE, applyDp, checkModels, DEFAULT_ADAPTIVE_CLI
 import { startCoordinator } from './server.ts';
 import { edgeServeConfig, edgeServeOptions } from './http/edge-flags.ts';
 import { registerKeysCommand } from './identity/keys-command.ts';
+import { registerAttackCommand } from './simulation/membership-attack-command.ts';
 import type { SimulationDp } from './simulation/dp-simulation.ts';
 import { describeDpPlan } from '../shared/privacy/dp-plan.ts';
 import { DEFAULT_ADAPTIVE_CLIP, type AdaptiveClipSettings } from '../shared/aggregate/adaptive-clipping.ts';
@@ -212,6 +213,7 @@ function serveDp(o: Record<string, any>): ServeDpSettings | undefined {
 }
 
 registerKeysCommand(program, D.dataDir);
+registerAttackCommand(program);
 
 sequenceShapeOptions(program
   .command('simulate')

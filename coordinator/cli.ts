@@ -118,6 +118,7 @@ edgeServeOptions(sequenceShapeOptions(program
   .option('--weighting <policy>', `weight of each accepted update, decided by the server: uniform or examples-capped:K (default ${formatWeighting(D.weighting)})`, cliAggregation('--weighting', parseWeighting), D.weighting)
   .option('--combine <rule>', `how a round's updates are combined: mean, trimmed-mean:β, median or centered-clipping[:τ[:L]] (default ${formatCombine(D.combine)})`, cliAggregation('--combine', parseCombine), D.combine)
   .option('--round-delay <ms>', 'pause before opening a round', int('--round-delay'), D.roundDelayMs)
+  .option('--round-interval <ms>', 'at most one round of a model per this many ms, opening to opening; rounds open only when a participant has something new to learn from', int('--round-interval'), D.roundIntervalMs)
   .option('--max-rounds <n>', 'stop opening rounds after this many (0 = never)', int('--max-rounds'), D.maxRounds)
   .option('--local-epochs <n>', 'local epochs per round', int('--local-epochs'), D.round.localEpochs)
   .option('--batch-size <n>', 'local batch size', int('--batch-size'), D.round.batchSize)
@@ -160,6 +161,7 @@ edgeServeOptions(sequenceShapeOptions(program
       weighting: o.weighting,
       combine: o.combine,
       roundDelayMs: o.roundDelay,
+      roundIntervalMs: o.roundInterval,
       maxRounds: o.maxRounds,
       serverLearningRate: o.serverLr,
       serverOptimizer: { kind: cliServerOptimizer(o.serverOptimizer), momentum: o.serverMomentum, beta2: o.serverBeta2, epsilon: o.serverEpsilon },

@@ -60,8 +60,14 @@ export interface ServeConfig {
   readonly weighting: WeightingPolicy;
   /** How a round's updates are combined: the mean, or a robust rule. */
   readonly combine: CombineRule;
-  /** Pause between rounds so late joiners can be sampled. */
+  /** Pause before a round opens once one is due, so late joiners can be sampled. */
   readonly roundDelayMs: number;
+  /**
+   * At most one round per this many ms, counted from one round's opening to the next
+   * (coordinator/rounds/round-pacing.ts). The default, 30 s, keeps an open tab from
+   * uploading back to back (issue 10); tests and benchmarks shorten it.
+   */
+  readonly roundIntervalMs: number;
   readonly serverLearningRate: number;
   /** The server step (shared/aggregate/server-optimizer.ts): sgd (FedAvg), momentum (FedAvgM) or adam (FedAdam). */
   readonly serverOptimizer: Omit<ServerOptimizerConfig, 'learningRate' | 'biasCorrection'>;
@@ -217,6 +223,9 @@ export function planServeDp(config: ServeConfig): ServeDpPlan | undefined {
  */
 export const DEFAULT_LEARNING_RATE: Readonly<Record<ModelKind, number>> = { mf: DEFAULT_TRAIN_CONFIG.learningRate, sasrec: 0.1 };
 
+/** Rounds of one model open at most this often by default (see ServeConfig.roundIntervalMs). */
+export const DEFAULT_ROUND_INTERVAL_MS = 30_000;
+
 export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   host: '127.0.0.1',
   port: 8080,
@@ -236,6 +245,7 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   weighting: DEFAULT_WEIGHTING,
   combine: DEFAULT_COMBINE,
   roundDelayMs: 250,
+  roundIntervalMs: DEFAULT_ROUND_INTERVAL_MS,
   serverLearningRate: 1,
   serverOptimizer: { kind: 'sgd' },
   rowNormalize: true,

@@ -1,5 +1,6 @@
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
-import type { OutboxEntry, ParticipantStore, StoredInteraction } from '../../shared/participant/participant-store.ts';
+import { noParticipation, type Contribution, type OutboxEntry, type Participation, type ParticipantStore, type StoredInteraction } from '../../shared/participant/participant-store.ts';
+import { UPLOAD_WINDOW_MS, type UploadRecord } from '../../shared/participant/upload-budget.ts';
 import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
 
 interface FlockDb extends DBSchema {
@@ -8,10 +9,19 @@ interface FlockDb extends DBSchema {
   weights: { key: [string, number]; value: { modelKind: string; version: number; tensors: NamedTensors }; indexes: { byModel: string } };
   outbox: { key: number; value: OutboxEntry; indexes: { byModel: string } };
   meta: { key: string; value: unknown };
+  participation: { key: string; value: Participation };
+  uploads: { key: number; value: UploadRecord; indexes: { byTime: number } };
 }
 
-/** 2: weights and outbox are kept per model (a coordinator may federate several). */
-const DB_VERSION = 2;
+/**
+ * 2: weights and outbox are kept per model (a coordinator may federate several).
+ * 3: the device's counters per model (participation) and the rolling hour's uploads, so
+ *    "what left this device" survives reloads; the upload budget lives in meta.
+ */
+const DB_VERSION = 3;
+
+/** The meta key of the person's upload budget (bytes per rolling hour). */
+const UPLOAD_BUDGET_KEY = 'uploadBudgetBytesPerHour';
 
 /** The browser's ParticipantStore: everything the person does stays in this IndexedDB database. */
 class IdbParticipantStore implements ParticipantStore {
@@ -72,6 +82,41 @@ class IdbParticipantStore implements ParticipantStore {
     return entries;
   }
 
+  async getParticipation(modelKind: string): Promise<Participation> {
+    return (await this.db.get('participation', modelKind)) ?? noParticipation(modelKind);
+  }
+
+  async recordUpload(u: UploadRecord): Promise<void> {
+    const tx = this.db.transaction(['participation', 'uploads'], 'readwrite');
+    const counters = tx.objectStore('participation');
+    const p = (await counters.get(u.modelKind)) ?? noParticipation(u.modelKind);
+    await counters.put({ ...p, bytesSent: p.bytesSent + u.bytes, updatesSent: p.updatesSent + 1, lastUpdateBytes: u.bytes });
+    const uploads = tx.objectStore('uploads');
+    await uploads.add({ modelKind: u.modelKind, bytes: u.bytes, at: u.at });
+    for (const key of await uploads.index('byTime').getAllKeys(IDBKeyRange.upperBound(u.at - UPLOAD_WINDOW_MS, true))) await uploads.delete(key);
+    await tx.done;
+  }
+
+  async recordContribution(modelKind: string, contribution: Contribution | null): Promise<void> {
+    const tx = this.db.transaction('participation', 'readwrite');
+    const p = (await tx.store.get(modelKind)) ?? noParticipation(modelKind);
+    await tx.store.put({ ...p, roundsJoined: p.roundsJoined + 1, lastContribution: contribution ?? p.lastContribution });
+    await tx.done;
+  }
+
+  async getUploadLog(since: number): Promise<UploadRecord[]> {
+    return this.db.getAllFromIndex('uploads', 'byTime', IDBKeyRange.lowerBound(since));
+  }
+
+  async getUploadBudget(): Promise<number | undefined> {
+    const v = await this.db.get('meta', UPLOAD_BUDGET_KEY);
+    return typeof v === 'number' ? v : undefined;
+  }
+
+  async putUploadBudget(bytesPerHour: number): Promise<void> {
+    await this.db.put('meta', bytesPerHour, UPLOAD_BUDGET_KEY);
+  }
+
   async getMeta<T>(key: string): Promise<T | undefined> {
     return (await this.db.get('meta', key)) as T | undefined;
   }
@@ -96,8 +141,16 @@ export async function openIdbParticipantStore(dbName = 'flock'): Promise<Partici
         d.deleteObjectStore('weights');
         d.deleteObjectStore('outbox');
       }
-      d.createObjectStore('weights', { keyPath: ['modelKind', 'version'] }).createIndex('byModel', 'modelKind');
-      d.createObjectStore('outbox', { autoIncrement: true }).createIndex('byModel', 'modelKind');
+      if (oldVersion < 2) {
+        d.createObjectStore('weights', { keyPath: ['modelKind', 'version'] }).createIndex('byModel', 'modelKind');
+        d.createObjectStore('outbox', { autoIncrement: true }).createIndex('byModel', 'modelKind');
+      }
+      // Version 3 only adds stores: interactions, local vectors, weights, outbox and meta
+      // are kept as they are. Counters start at 0 (earlier versions did not keep them).
+      if (oldVersion < 3) {
+        d.createObjectStore('participation', { keyPath: 'modelKind' });
+        d.createObjectStore('uploads', { autoIncrement: true }).createIndex('byTime', 'at');
+      }
     },
   });
   return new IdbParticipantStore(db);

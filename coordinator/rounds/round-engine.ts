@@ -32,6 +32,7 @@ import { roundSettings, type ServeConfig } from '../serve-config.ts';
 import type { CheckpointStore } from '../store/checkpoint-store.ts';
 import { NO_ROUND_OBSERVER, type RoundObserver } from './round-observer.ts';
 import type { RoundPrivacy } from './round-privacy.ts';
+import { decideRound, nextRoundAt, type RoundHold } from './round-pacing.ts';
 import { roundSize, type RoundSize } from './round-size.ts';
 import { poissonSample, sampleParticipants } from './sample-participants.ts';
 import { secureUniform } from '../../shared/random/secure-random.ts';
@@ -44,6 +45,8 @@ interface Connection {
   readonly participantId: string;
   readonly backend: BackendName;
   eligible: boolean;
+  /** Has something the current version has not learnt from it (round-pacing.ts); true when the client does not say. */
+  hasNewData: boolean;
 }
 
 interface OpenRound {
@@ -115,6 +118,10 @@ export class RoundEngine {
   private open: OpenRound | null = null;
   private closing = false;
   private startTimer: NodeJS.Timeout | null = null;
+  /** When the last round opened (ms since epoch): the next opens `roundIntervalMs` later at the earliest. */
+  private lastOpenedAt: number | null = null;
+  /** Why the last due round did not open (logged when it changes; null once one opens). */
+  private hold: RoundHold | null = null;
   private stopped = false;
   private inFlightClose: Promise<void> = Promise.resolve();
   private version: number;
@@ -227,8 +234,8 @@ export class RoundEngine {
         }
         if (!socket.connected) return; // left (or was replaced) while the join was in flight
         joined = true;
-        this.clients.set(participantId, { socket, participantId, backend: join.backend, eligible: join.eligible });
-        this.log.info({ participantId, backend: join.backend, eligible: join.eligible }, 'participant joined');
+        this.clients.set(participantId, { socket, participantId, backend: join.backend, eligible: join.eligible, hasNewData: join.hasNewData ?? true });
+        this.log.info({ participantId, backend: join.backend, eligible: join.eligible, hasNewData: join.hasNewData }, 'participant joined');
         const welcome: WelcomeMessage = { protocolVersion: PROTOCOL_VERSION, participantId, model: this.descriptor, version: this.version };
         socket.emit(EVENTS.welcome, welcome);
         this.scheduleRound();
@@ -241,6 +248,13 @@ export class RoundEngine {
         const client = this.clients.get(participantId);
         if (!client || client.socket.id !== socket.id) return this.protocolError(socket, 'malformed', 'send join first');
         client.eligible = parsed.data.eligible;
+        client.hasNewData = parsed.data.hasNewData ?? true;
+        // A selected participant that declines (page hidden, upload budget spent, nothing new) is not waited for.
+        const open = this.open;
+        if ((!client.eligible || !client.hasNewData) && open && open.selected.has(participantId) && !open.reported.has(participantId)) {
+          open.departed.add(participantId);
+          this.closeIfDone();
+        }
         this.scheduleRound();
       }),
     );
@@ -327,20 +341,34 @@ export class RoundEngine {
     }
   }
 
-  /** Opens a round soon if none is open and enough eligible participants are connected. */
+  /**
+   * Tries to open a round once the pacing clock allows (round-pacing.ts: `roundDelayMs`
+   * from now, `roundIntervalMs` after the last opening); joins, eligibility changes and
+   * closed rounds call it again.
+   */
   private scheduleRound(): void {
     if (this.stopped || this.open || this.closing || this.startTimer) return;
     if (this.config.maxRounds > 0 && this.roundCounter >= this.config.maxRounds) return;
+    const now = Date.now();
     this.startTimer = setTimeout(() => {
       this.startTimer = null;
       this.guarded('start round', () => this.startRound());
-    }, this.config.roundDelayMs);
+    }, nextRoundAt(now, this.lastOpenedAt, this.config) - now);
   }
 
   private startRound(): void {
     if (this.stopped || this.open || this.closing) return;
-    const eligible = [...this.clients.values()].filter((c) => c.eligible).map((c) => c.participantId).sort();
-    if (eligible.length < this.config.minClients) return;
+    // Under DP whether a round opens must not depend on anyone's data: no data gate (round-pacing.ts).
+    const decision = decideRound(this.clients.values(), this.config.minClients, !this.dp);
+    if (!decision.open) {
+      if (this.hold !== decision.hold) {
+        this.hold = decision.hold;
+        this.log.info({ hold: decision.hold, eligible: decision.eligible, withNewData: decision.withNewData, version: this.version }, decision.hold === 'nothing-new' ? 'round not opened: no eligible participant has anything new to learn from' : `round not opened: ${decision.eligible} eligible of ${this.config.minClients} needed`);
+      }
+      return;
+    }
+    this.hold = null;
+    const eligible = decision.pool;
     const round = this.roundCounter + 1;
     let size: RoundSize;
     let selected: string[];
@@ -369,6 +397,7 @@ export class RoundEngine {
     const now = Date.now();
     const deadline = now + this.config.roundTimeoutMs;
     this.roundCounter = round;
+    this.lastOpenedAt = now;
     this.open = {
       round,
       baseVersion: this.version,
@@ -393,7 +422,7 @@ export class RoundEngine {
       config: { ...settings, seed: deriveSeed(this.config.seed, round, 1) },
     };
     for (const id of selected) this.clients.get(id)?.socket.emit(EVENTS.roundStart, announce);
-    this.log.info({ round, version: this.version, selected: selected.length, target: size.target, eligible: eligible.length, ...(this.dp ? { clipNorm: settings.clipNorm } : {}) }, 'round opened');
+    this.log.info({ round, version: this.version, selected: selected.length, target: size.target, eligible: decision.eligible, pool: eligible.length, ...(this.dp ? { clipNorm: settings.clipNorm } : {}) }, 'round opened');
     if (selected.length === 0) this.closeIfDone(); // under DP: released at once, the noise alone
   }
 

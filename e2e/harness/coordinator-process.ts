@@ -39,6 +39,9 @@ export const DEFAULT_SERVE_ARGS: readonly string[] = [
   '--min-clients', '3',
   '--clients-per-round', '1',
   '--round-timeout', '60000',
+  // Rounds back to back (after the 250 ms --round-delay) as before pacing: e2e tests wait
+  // for rounds, they do not measure the default 30 s interval (e2e/bench/idle-upload.ts does).
+  '--round-interval', '0',
   '--seed', '1',
 ];
 

@@ -21,13 +21,15 @@ import type { NamedTensors } from '../tensor/named-tensors.ts';
 import { trainLocally } from '../train/local-training.ts';
 import { FOLD_IN, foldIn, foldInSeed } from '../train/fold-in.ts';
 import { buildUpdate } from '../update/build-update.ts';
-import { decodeWeights, encodeUpdate, fromWireTensors, toWireTensors } from '../update/tensor-codec.ts';
+import { decodeWeights, encodeUpdate, fromWireTensors, maxEncodedUpdateBytes, toWireTensors } from '../update/tensor-codec.ts';
 import type { ModelSpec } from '../model/model-spec.ts';
 import { historyFromInteractions } from './history.ts';
-import type { ParticipantEvent, ParticipantState } from './participant-events.ts';
+import type { ParticipantEvent, ParticipantState, TrainingHold } from './participant-events.ts';
 import type { CredentialSource } from './credential-source.ts';
 import type { ParticipantStore } from './participant-store.ts';
 import { SerialQueue } from './serial-queue.ts';
+import { dataFingerprint, hasNewData } from './training-need.ts';
+import { budgetAllows, budgetFreesAt, checkUploadBudget, DEFAULT_UPLOAD_BUDGET_BYTES_PER_HOUR, UPLOAD_WINDOW_MS, uploadedInWindow } from './upload-budget.ts';
 
 export type { ParticipantEvent, ParticipantState } from './participant-events.ts';
 
@@ -65,6 +67,19 @@ export interface ParticipantOptions {
    * same touched set to the coordinator (THREAT-MODEL.md).
    */
   readonly updateRows?: 'when-smaller' | 'dense';
+  /**
+   * Whether the device may train now; asked before each round and each standing report
+   * (absent: always). The browser passes "the page is visible or the device is idle"
+   * (document.visibilityState) and calls trainingConditionsChanged() when that changes.
+   */
+  readonly mayTrainNow?: () => boolean;
+}
+
+/** What the participant tells the coordinator about itself (shared/protocol/messages.ts, EligibilityMessage). */
+interface Standing {
+  readonly eligible: boolean;
+  readonly hasNewData: boolean;
+  readonly hold: TrainingHold | null;
 }
 
 /** What a (simulated) malicious participant sends instead of its clipped honest Δ. */
@@ -86,8 +101,19 @@ export class Participant {
     bytesSent: 0,
     updatesSent: 0,
     lastRejection: null,
+    uploadBudgetBytesPerHour: DEFAULT_UPLOAD_BUDGET_BYTES_PER_HOUR,
+    uploadedLastHourBytes: 0,
+    trainingHold: null,
   };
   private socket: Socket | null = null;
+  /** The counters and budget loaded from the store (started by start()). */
+  private restored: Promise<void> | null = null;
+  /** Standing reports go out one at a time, in order, each computed when its turn comes. */
+  private readonly standingQueue = new SerialQueue();
+  /** Re-reports the standing when the upload budget frees up. */
+  private budgetTimer: ReturnType<typeof setTimeout> | null = null;
+  /** What each sent update was trained on, until the coordinator acknowledges it. */
+  private readonly inFlight = new Map<number, { baseVersion: number; dataFingerprint: number }>();
   private descriptor: ModelDescriptor | null = null;
   private model: RecommenderModel | null = null;
   private globals: NamedTensors | null = null;
@@ -100,8 +126,13 @@ export class Participant {
     this.tfQueue = opts.tfQueue ?? new SerialQueue();
   }
 
-  start(): void {
-    if (this.socket) return;
+  /**
+   * Connects and takes part in rounds. Resolves once the device's counters and upload
+   * budget are loaded from the store into `state` (the connection goes on in the background).
+   */
+  start(): Promise<void> {
+    this.restored ??= this.restore(); // once per participant: afterwards `state` and the store count together
+    if (this.socket) return this.restored;
     // One namespace per model; socket.io multiplexes them over one connection per origin.
     const socket = io(`${this.opts.serverUrl}${modelNamespace(this.opts.model)}`, {
       transports: ['websocket'],
@@ -143,11 +174,15 @@ export class Participant {
       await this.ensureWeights(ModelVersionMessageSchema.parse(raw).version);
     }));
     socket.on(EVENTS.roundStart, (raw) => this.guard(() => this.runRound(RoundStartMessageSchema.parse(raw))));
-    socket.on(EVENTS.updateAck, (raw) => {
+    socket.on(EVENTS.updateAck, (raw) => this.guard(async () => {
       const msg = UpdateAckMessageSchema.parse(raw);
       this.state.roundsJoined++;
+      const contribution = this.inFlight.get(msg.round) ?? null;
+      this.inFlight.delete(msg.round);
+      await this.opts.store.recordContribution(this.opts.model, contribution);
       this.emit({ type: 'ack', round: msg.round });
-    });
+      await this.reportStanding(); // up to date now, unless something changed meanwhile
+    }));
     socket.on(EVENTS.updateRejected, (raw) => {
       const msg = UpdateRejectedMessageSchema.parse(raw);
       this.state.lastRejection = `${msg.code}: ${msg.message}`;
@@ -161,24 +196,109 @@ export class Participant {
       if (code === 'replaced') this.emit({ type: 'replaced', message });
       else this.emit({ type: 'error', message: `${code}: ${message}` });
     });
+    return this.restored;
   }
 
   stop(): void {
+    if (this.budgetTimer) clearTimeout(this.budgetTimer);
+    this.budgetTimer = null;
     this.socket?.removeAllListeners();
     this.socket?.disconnect();
     this.socket = null;
     this.state.connected = false;
   }
 
-  /** Tell the coordinator whether this person now has enough data to train this model on. */
+  /** The person's interactions changed: tell the coordinator this participant's standing (enough data, something new). */
   async interactionsChanged(): Promise<void> {
-    this.socket?.emit(EVENTS.eligibility, { eligible: await this.isEligible() });
+    await this.reportStanding();
   }
 
-  /** Enough interactions for this model to learn from (an update with no examples is never sent). */
-  private async isEligible(): Promise<boolean> {
-    return (await this.opts.store.getInteractions()).length >= minInteractionsFor(this.opts.model);
+  /** The answer of `mayTrainNow` may have changed (the page was hidden or shown): tell the coordinator. */
+  async trainingConditionsChanged(): Promise<void> {
+    await this.reportStanding();
   }
+
+  /**
+   * Sets the person's upload budget (bytes per rolling hour, every model of this device
+   * together; checkUploadBudget: whole bytes, 0 … 1e9, else a 'bad-config' FlockError
+   * and nothing changes). Kept in the store; applies from the next round on, here and in
+   * the device's other participants (they read it from the store before each round).
+   */
+  async setUploadBudget(bytesPerHour: number): Promise<void> {
+    checkUploadBudget(bytesPerHour);
+    await this.opts.store.putUploadBudget(bytesPerHour);
+    this.state.uploadBudgetBytesPerHour = bytesPerHour;
+    await this.reportStanding();
+  }
+
+  /** Loads the device's counters for this model and the upload budget into `state`. */
+  private async restore(): Promise<void> {
+    const p = await this.opts.store.getParticipation(this.opts.model);
+    this.state.roundsJoined = p.roundsJoined;
+    this.state.bytesSent = p.bytesSent;
+    this.state.updatesSent = p.updatesSent;
+    await this.readBudget(Date.now());
+  }
+
+  /** Reads the budget and the last hour's uploads (all models) into `state`; returns the upload log of the hour. */
+  private async readBudget(now: number) {
+    const budget = (await this.opts.store.getUploadBudget()) ?? DEFAULT_UPLOAD_BUDGET_BYTES_PER_HOUR;
+    const log = await this.opts.store.getUploadLog(now - UPLOAD_WINDOW_MS);
+    const used = uploadedInWindow(log, now);
+    if (budget !== this.state.uploadBudgetBytesPerHour || used !== this.state.uploadedLastHourBytes) {
+      this.state.uploadBudgetBytesPerHour = budget;
+      this.state.uploadedLastHourBytes = used;
+      this.emit({ type: 'budget', bytesPerHour: budget, usedLastHour: used });
+    }
+    return { budget, log };
+  }
+
+  /** The size the next update is expected to have: the last one's, else the model's largest. */
+  private async nextUpdateBytes(): Promise<number> {
+    const last = (await this.opts.store.getParticipation(this.opts.model)).lastUpdateBytes;
+    return last ?? (this.model ? maxEncodedUpdateBytes(this.model.spec) : 0);
+  }
+
+  /**
+   * Whether this participant takes part in rounds now (enough data, may train now,
+   * within the upload budget) and has anything new (training-need.ts). Updates
+   * state.trainingHold; while the budget holds it back, re-reports once it frees up.
+   */
+  private async standing(): Promise<Standing> {
+    const now = Date.now();
+    const interactions = await this.opts.store.getInteractions();
+    const participation = await this.opts.store.getParticipation(this.opts.model);
+    const { budget, log } = await this.readBudget(now);
+    const next = await this.nextUpdateBytes();
+    const enough = interactions.length >= minInteractionsFor(this.opts.model);
+    const mayTrain = this.opts.mayTrainNow?.() ?? true;
+    const withinBudget = budgetAllows(budget, log, next, now);
+    const fresh = hasNewData(participation.lastContribution, dataFingerprint(interactions), this.state.version);
+    const hold: TrainingHold | null = !enough ? 'not-enough-data' : !mayTrain ? 'not-now' : !withinBudget ? 'upload-budget' : !fresh ? 'up-to-date' : null;
+    this.state.trainingHold = hold;
+    if (this.budgetTimer) clearTimeout(this.budgetTimer);
+    this.budgetTimer = null;
+    const freesAt = hold === 'upload-budget' ? budgetFreesAt(budget, log, next, now) : null;
+    if (freesAt !== null && this.socket) this.budgetTimer = setTimeout(() => this.guard(() => this.reportStanding()), Math.max(1000, freesAt - now));
+    return { eligible: enough && mayTrain && withinBudget, hasNewData: fresh, hold };
+  }
+
+  /** Sends this participant's standing to the coordinator (in order, one at a time). */
+  private reportStanding(): Promise<void> {
+    return this.standingQueue.run(async () => {
+      if (!this.socket?.connected) return;
+      const s = await this.standing();
+      this.socket?.emit(EVENTS.eligibility, { eligible: s.eligible, hasNewData: s.hasNewData });
+      this.emit({ type: 'standing', ...s });
+    });
+  }
+
+  /** Declines a round it was selected for: tells the coordinator (which stops waiting for it) and the shell. */
+  private async decline(round: number, reason: TrainingHold): Promise<void> {
+    this.emit({ type: 'declined', round, reason });
+    await this.reportStanding();
+  }
+
 
   /**
    * Top-k unseen items for this person, scored on this device, and the global version
@@ -239,14 +359,21 @@ export class Participant {
     this.state.connected = true;
     this.emit({ type: 'connected' });
     this.unauthorizedRetries = 0;
+    await this.restored;
+    const standing = await this.standing();
     const join: JoinMessage = {
       protocolVersion: PROTOCOL_VERSION,
       backend: this.opts.backend.name,
-      eligible: await this.isEligible(),
+      eligible: standing.eligible,
+      hasNewData: standing.hasNewData,
     };
     this.socket?.emit(EVENTS.join, join);
-    // Updates computed while offline: send them; the coordinator rejects stale ones as 'late'.
-    for (const entry of await this.opts.store.takeOutbox(this.opts.model)) this.send(entry.round, entry.bytes);
+    // Updates computed while offline: send them (within the upload budget); the coordinator rejects stale ones as 'late'.
+    for (const entry of await this.opts.store.takeOutbox(this.opts.model)) {
+      const now = Date.now();
+      const { budget, log } = await this.readBudget(now);
+      if (budgetAllows(budget, log, entry.bytes.byteLength, now)) await this.send(entry.round, entry.bytes);
+    }
   }
 
   private useModel(d: ModelDescriptor): void {
@@ -273,6 +400,7 @@ export class Participant {
       this.globals = weights;
       this.state.version = version;
       this.emit({ type: 'model', version });
+      void this.reportStanding(); // a version it has not trained on: something new to learn
     }
     return weights;
   }
@@ -287,8 +415,12 @@ export class Participant {
     await this.tfQueue.run(async () => {
       const model = this.model;
       if (!model) throw new Error('round announced before the model was described');
-      const history = historyFromInteractions(await this.opts.store.getInteractions());
-      if (history.length < minInteractionsFor(this.opts.model)) return; // not eligible: the coordinator should not have asked
+      // Trains only with enough data, when it may (page visible or device idle), within the
+      // upload budget and with something new to learn from; otherwise it says so and stays out.
+      const standing = await this.standing();
+      if (standing.hold) return this.decline(msg.round, standing.hold);
+      const interactions = await this.opts.store.getInteractions();
+      const history = historyFromInteractions(interactions);
       const { config } = msg;
       const seed = deriveSeed(config.seed, msg.round, this.seed);
       const result = await trainLocally(model, base, await this.localParams(model), history, config, seed);
@@ -306,8 +438,13 @@ export class Participant {
       this.emit({ type: 'trained', round: msg.round, loss: result.loss, numExamples: result.numExamples, preClipNorm: update.preClipNorm, clipped: update.clipped });
       // Stopped (the person opted out, or another tab took over) while training: the update is dropped, never queued.
       if (!this.socket) return;
-      if (this.socket.connected) this.send(msg.round, bytes);
-      else {
+      const now = Date.now();
+      const { budget, log } = await this.readBudget(now);
+      if (!budgetAllows(budget, log, bytes.byteLength, now)) return this.decline(msg.round, 'upload-budget');
+      if (this.socket.connected) {
+        this.inFlight.set(msg.round, { baseVersion: msg.version, dataFingerprint: dataFingerprint(interactions) });
+        await this.send(msg.round, bytes);
+      } else {
         await this.opts.store.putOutbox({ modelKind: this.opts.model, round: msg.round, baseVersion: msg.version, bytes, createdAt: Date.now() });
         this.emit({ type: 'queued', round: msg.round });
       }
@@ -319,11 +456,15 @@ export class Participant {
     return encodeUpdate({ round: msg.round, baseVersion: msg.version, numExamples, preClipNorm, tensors: toWireTensors(spec, delta) });
   }
 
-  private send(round: number, bytes: Uint8Array): void {
+  /** Sends an update and counts it, in the store too (the device's cumulative counters and the rolling-hour log). */
+  private async send(round: number, bytes: Uint8Array): Promise<void> {
     this.socket?.emit(EVENTS.update, bytes);
     this.state.bytesSent += bytes.byteLength;
     this.state.updatesSent++;
+    const at = Date.now();
+    await this.opts.store.recordUpload({ modelKind: this.opts.model, bytes: bytes.byteLength, at });
     this.emit({ type: 'sent', round, bytes: bytes.byteLength });
+    await this.readBudget(at);
   }
 
   private guard(fn: () => Promise<void>): void {

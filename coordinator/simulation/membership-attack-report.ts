@@ -22,7 +22,7 @@ const settingName = (r: MembershipRow) =>
 
 export function membershipMarkdown(res: MembershipAttackResult, command: string): string {
   const lines = [
-    `# Membership attack: the curious coordinator (ML round ${res.round})`,
+    `# Membership attack: the curious coordinator, round ${res.round} of the in-process simulation`,
     '',
     '```sh',
     command,
@@ -60,7 +60,7 @@ export async function writeMembershipOutputs(dir: string, res: MembershipAttackR
   const files: [string, string][] = [
     ['table.md', membershipMarkdown(res, command)],
     ['table.csv', membershipCsv(res)],
-    ['results.json', `${JSON.stringify({ format: 'flock-membership-attack', formatVersion: 1, createdAt: new Date().toISOString(), command, config, result: res }, null, 2)}\n`],
+    ['results.json', `${JSON.stringify({ format: 'flock-membership-attack', formatVersion: 1, createdAt: new Date().toISOString(), command, config, result: res })}\n`],
   ];
   const out: string[] = [];
   for (const [name, text] of files) {

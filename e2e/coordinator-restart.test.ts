@@ -33,7 +33,7 @@ after(async () => {
 test('kill -9 mid-run: the coordinator resumes from the last written version and the fleet carries on', { timeout: 240_000 }, async () => {
   dataDir = await mkdtemp(path.join(tmpdir(), 'flock-restart-'));
   const port = await freePort();
-  const args = ['--port', String(port), '--min-clients', '6', '--round-delay', '50', '--static', path.join(dataDir, 'no-web-app')];
+  const args = ['--port', String(port), '--min-clients', '6', '--round-delay', '50', '--round-interval', '0', '--static', path.join(dataDir, 'no-web-app')];
   const first = await startCoordinator({ dataDir, extraArgs: args });
   running.push(first);
 

@@ -220,6 +220,7 @@ async function run(o: Options, deadline: number): Promise<BenchResult> {
     '--min-clients', String(o.participants),
     '--clients-per-round', String(o.perRound / o.participants),
     '--max-rounds', String(totalRounds),
+    '--round-interval', '0',
     '--round-timeout', String(o.roundTimeoutMs),
     // Every participant comes from 127.0.0.1: no per-address connection cap, and a credential for each.
     '--max-connections-per-address', '0',

@@ -35,7 +35,7 @@ async function runOne(setting: string, attackers: number): Promise<Row> {
   const [weighting, combine] = setting === 'default' ? [formatWeighting(DEFAULT_WEIGHTING), formatCombine(DEFAULT_COMBINE)] : setting.split('+');
   const coordinator = new CoordinatorProcess([], [
     '--port', '0', '--models', 'mf', '--data-dir', dataDir, '--static', path.join(dataDir, 'none'),
-    '--min-clients', String(o.clients), '--clients-per-round', '1', '--round-delay', '20', '--seed', String(o.seed),
+    '--min-clients', String(o.clients), '--clients-per-round', '1', '--round-delay', '20', '--round-interval', '0', '--seed', String(o.seed),
     '--credential-rate', `${o.clients * 4}/10m`, '--weighting', weighting, '--combine', combine,
   ]);
   const t0 = Date.now();

@@ -26,7 +26,7 @@ test('with a binding clip bound every participant clips, and only clipped update
   await useNodeBackend('wasm');
   const dataDir = await mkdtemp(path.join(tmpdir(), 'flock-clip-'));
   const c = await startCoordinator(
-    { ...DEFAULT_SERVE_CONFIG, models: ['mf'], port: 0, dataDir, dim: 8, minClients: 2, roundDelayMs: 10, staticDir: path.join(dataDir, 'none'), round: { ...DEFAULT_SERVE_CONFIG.round, clipNorm: CLIP } },
+    { ...DEFAULT_SERVE_CONFIG, models: ['mf'], port: 0, dataDir, dim: 8, minClients: 2, roundDelayMs: 10, roundIntervalMs: 0, staticDir: path.join(dataDir, 'none'), round: { ...DEFAULT_SERVE_CONFIG.round, clipNorm: CLIP } },
     pino({ level: 'silent' }),
   );
   const trained: Extract<ParticipantEvent, { type: 'trained' }>[] = [];

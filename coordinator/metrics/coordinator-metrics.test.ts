@@ -19,7 +19,7 @@ const update = (round: number, baseVersion: number) => encodeUpdate({ round, bas
 const UPDATE_BYTES = update(1, 0).byteLength;
 
 async function start(dataDir: string): Promise<RunningCoordinator> {
-  return startCoordinator({ ...DEFAULT_SERVE_CONFIG, models: ['mf'], port: 0, dataDir, dim: 4, minClients: 2, roundDelayMs: 10, staticDir: path.join(dataDir, 'none') }, pino({ level: 'silent' }));
+  return startCoordinator({ ...DEFAULT_SERVE_CONFIG, models: ['mf'], port: 0, dataDir, dim: 4, minClients: 2, roundDelayMs: 10, roundIntervalMs: 0, staticDir: path.join(dataDir, 'none') }, pino({ level: 'silent' }));
 }
 
 /** The value of one series in Prometheus text, or undefined when absent. */

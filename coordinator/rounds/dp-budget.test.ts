@@ -53,6 +53,7 @@ const plainConfig = (dataDir: string): ServeConfig => ({
   dim: 4,
   minClients: BOTS,
   roundDelayMs: 5,
+  roundIntervalMs: 0,
   staticDir: path.join(dataDir, 'none'),
   round: { ...DEFAULT_SERVE_CONFIG.round, clipNorm: 1 },
 });

@@ -25,6 +25,7 @@ test('DP: rounds that sampled nobody are released as noise and charged, and roun
     dim: 4,
     minClients: 1,
     roundDelayMs: 5,
+    roundIntervalMs: 0,
     staticDir: path.join(dataDir, 'none'),
     clientsPerRound: 0.05,
     serverOptimizer: { kind: 'sgd' },

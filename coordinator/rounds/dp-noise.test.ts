@@ -54,6 +54,7 @@ async function measureNoise(dp: ServeDpSettings, q: number, bots: number, claime
     dim: 16,
     minClients: bots,
     roundDelayMs: 5,
+    roundIntervalMs: 0,
     staticDir: path.join(dataDir, 'none'),
     clientsPerRound: q,
     serverOptimizer: { kind: 'sgd' },

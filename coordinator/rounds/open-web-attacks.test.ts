@@ -36,7 +36,7 @@ const honestUpdate = (round: number, baseVersion: number) => encodeUpdate({ roun
 async function withCoordinator(over: Partial<ServeConfig>, fn: (c: RunningCoordinator) => Promise<void>): Promise<void> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'flock-attacks-'));
   const c = await startCoordinator(
-    { ...DEFAULT_SERVE_CONFIG, models: ['mf'], port: 0, dataDir, dim: 4, minClients: 2, roundDelayMs: 10, staticDir: path.join(dataDir, 'none'), ...over },
+    { ...DEFAULT_SERVE_CONFIG, models: ['mf'], port: 0, dataDir, dim: 4, minClients: 2, roundDelayMs: 10, roundIntervalMs: 0, staticDir: path.join(dataDir, 'none'), ...over },
     pino({ level: 'silent' }),
   );
   try {

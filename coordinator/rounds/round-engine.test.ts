@@ -54,7 +54,7 @@ function update(over: Partial<{ round: number; baseVersion: number; tensors: Wir
 before(async () => {
   dataDir = await mkdtemp(path.join(tmpdir(), 'flock-engine-'));
   coordinator = await startCoordinator(
-    { ...DEFAULT_SERVE_CONFIG, port: 0, dataDir, dim: 4, minClients: 1, roundDelayMs: 10, staticDir: path.join(dataDir, 'none') },
+    { ...DEFAULT_SERVE_CONFIG, port: 0, dataDir, dim: 4, minClients: 1, roundDelayMs: 10, roundIntervalMs: 0, staticDir: path.join(dataDir, 'none') },
     pino({ level: 'silent' }),
   );
   // The coordinator federates both models (the default); this test client joins the embedding model's rounds.
@@ -112,7 +112,7 @@ test('a valid update is acknowledged, aggregated and a duplicate is rejected; th
 test('a round that misses its quorum by the deadline closes without changing the model, and the next one opens', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'flock-quorum-'));
   const c = await startCoordinator(
-    { ...DEFAULT_SERVE_CONFIG, models: ['mf'], port: 0, dataDir: dir, dim: 4, minClients: 1, roundDelayMs: 10, roundTimeoutMs: 300, staticDir: path.join(dir, 'none') },
+    { ...DEFAULT_SERVE_CONFIG, models: ['mf'], port: 0, dataDir: dir, dim: 4, minClients: 1, roundDelayMs: 10, roundIntervalMs: 0, roundTimeoutMs: 300, staticDir: path.join(dir, 'none') },
     pino({ level: 'silent' }),
   );
   const { socket: s } = await joinAs(c.url, 'mf', { eligible: false });

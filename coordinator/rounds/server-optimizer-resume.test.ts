@@ -51,7 +51,7 @@ const step = (a: NamedTensors, b: NamedTensors) => b.itemEmbedding[0] - a.itemEm
 test('FedAvgM momentum is checkpointed with each version and carries on after a restart', async () => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'flock-server-opt-'));
   const config: ServeConfig = {
-    ...DEFAULT_SERVE_CONFIG, models: ['mf'], port: 0, dataDir, dim: DIM, minClients: 1, roundDelayMs: 10, maxRounds: 0,
+    ...DEFAULT_SERVE_CONFIG, models: ['mf'], port: 0, dataDir, dim: DIM, minClients: 1, roundDelayMs: 10, roundIntervalMs: 0, maxRounds: 0,
     staticDir: path.join(dataDir, 'none'), rowNormalize: false, serverLearningRate: 1, serverOptimizer: { kind: 'momentum', momentum: 0.5 },
   };
   try {

@@ -85,7 +85,7 @@ test(`fuzz: ${MESSAGES} generated messages over every client event while honest 
   const dataDir = await mkdtemp(path.join(tmpdir(), 'flock-fuzz-'));
   const c = await startCoordinator(
     {
-      ...DEFAULT_SERVE_CONFIG, models: ['mf'], port: 0, dataDir, dim: 4, minClients: 2, roundDelayMs: 5, roundTimeoutMs: 2_000, stragglerGraceMs: 100,
+      ...DEFAULT_SERVE_CONFIG, models: ['mf'], port: 0, dataDir, dim: 4, minClients: 2, roundDelayMs: 5, roundIntervalMs: 0, roundTimeoutMs: 2_000, stragglerGraceMs: 100,
       staticDir: path.join(dataDir, 'none'),
       // The fuzzers must reach the round engine, not only the per-connection rate limit.
       messageRate: { perSecond: 100_000, burst: 100_000 },

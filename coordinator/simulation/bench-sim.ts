@@ -184,7 +184,7 @@ async function socketRoundSeconds(dataPath: string, clients: number, rounds: num
   const cli = fileURLToPath(new URL('../cli.ts', import.meta.url));
   const args = ['--import', 'tsx', cli, 'serve', '--port', '0', '--data', dataPath, '--data-dir', dataDir, '--static', path.join(dataDir, 'none'),
     '--models', 'mf', '--dim', '32', '--min-clients', String(clients), '--local-epochs', '1', '--negatives', '4', '--batch-size', '32', '--lr', '0.5',
-    '--round-delay', '0', '--max-rounds', String(rounds)];
+    '--round-delay', '0', '--round-interval', '0', '--max-rounds', String(rounds)];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     const url = await new Promise<string>((resolve, reject) => {

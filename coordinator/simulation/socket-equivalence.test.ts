@@ -22,7 +22,7 @@ test('in-process simulation and the socket fleet + coordinator reach the same gl
   const dataDir = await mkdtemp(path.join(tmpdir(), 'flock-equiv-'));
   const coordinator = await startCoordinator(
     {
-      ...D, models: ['mf'], port: 0, dataDir, dim, seed, minClients: clients, clientsPerRound: 1, roundDelayMs: 10, maxRounds: rounds,
+      ...D, models: ['mf'], port: 0, dataDir, dim, seed, minClients: clients, clientsPerRound: 1, roundDelayMs: 10, roundIntervalMs: 0, maxRounds: rounds,
       staticDir: path.join(dataDir, 'none'), round: { ...D.round, localEpochs: 1 },
     },
     pino({ level: 'silent' }),

@@ -118,7 +118,7 @@ const jsonLine = (l: string): Record<string, unknown> | undefined => {
 
 function startCoordinator(dataDir: string, port: number, env: Record<string, string>): Child {
   const args = ['--import', 'tsx', 'coordinator/cli.ts', 'serve', '--host', '127.0.0.1', '--port', String(port), '--models', 'mf', '--data-dir', dataDir,
-    '--min-clients', '2', '--round-delay', '50', '--server-optimizer', 'momentum', '--static', path.join(dataDir, 'no-web-app')];
+    '--min-clients', '2', '--round-delay', '50', '--round-interval', '0', '--server-optimizer', 'momentum', '--static', path.join(dataDir, 'no-web-app')];
   return new Child('coordinator', spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
 }
 

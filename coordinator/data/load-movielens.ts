@@ -16,6 +16,7 @@ import {
   parseUData,
   parseUItemTitles,
 } from '../../shared/data/movielens-parsers.ts';
+import { parseUItemFeatures } from '../../shared/data/item-features-movielens.ts';
 
 async function exists(file: string): Promise<boolean> {
   try {
@@ -31,7 +32,9 @@ export async function loadMovieLens(dir: string): Promise<Dataset> {
   const p = (f: string) => path.join(dir, f);
   if ((await exists(p('u.data'))) && (await exists(p('u.item')))) {
     const [ratings, items] = await Promise.all([readFile(p('u.data'), 'latin1'), readFile(p('u.item'))]);
-    return buildDataset('ml-100k', parseUData(ratings), parseUItemTitles(items));
+    const raw = parseUData(ratings);
+    // Genres, decade and title words: the MF feature tower's item features.
+    return { ...buildDataset('ml-100k', raw, parseUItemTitles(items)), itemFeatures: parseUItemFeatures(items, raw) };
   }
   if ((await exists(p('ratings.dat'))) && (await exists(p('movies.dat')))) {
     const [ratings, movies] = await Promise.all([readFile(p('ratings.dat'), 'latin1'), readFile(p('movies.dat'))]);

@@ -16,6 +16,8 @@ export interface Dataset {
   readonly interactions: readonly Interaction[];
   /** titles[item] */
   readonly titles: readonly string[];
+  /** itemFeatures[item]: feature names (genres, tags, title words) for the MF feature tower; absent: none known. */
+  readonly itemFeatures?: readonly (readonly string[])[];
 }
 
 /** Per-user leave-one-out split (see leave-one-out.ts). */

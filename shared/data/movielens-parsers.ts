@@ -93,7 +93,8 @@ function compareRawIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function denseIds(raw: Iterable<string>): Map<string, number> {
+/** Raw id → dense 0-based id, in sorted raw-id order (buildDataset's mapping). */
+export function denseIds(raw: Iterable<string>): Map<string, number> {
   const sorted = [...new Set(raw)].sort(compareRawIds);
   return new Map(sorted.map((id, i) => [id, i]));
 }

@@ -19,6 +19,9 @@
  *
  * Either way the held-out (last) item is not biased towards the least-liked pick, and
  * the set of items each person picked is the same for both orders.
+ *
+ * Each item also gets two genres named after its strongest latent directions
+ * (latentGenres): features with signal for the MF feature tower.
  */
 import { SeededRandom, deriveSeed } from '../random/seeded-random.ts';
 import type { Dataset, Interaction } from './interactions.ts';
@@ -50,6 +53,31 @@ const NOUNS = [
   'Orchard', 'Voyage', 'Lantern', 'Frontier', 'Canyon', 'Machine', 'Island', 'Tide', 'Engine', 'Citadel',
 ];
 const SEQUELS = ['', ' II', ' III', ' IV', ' V', ' VI', ' VII', ' VIII', ' IX', ' X'];
+/** Genre names of the latent directions: GENRES[2d] for +dimension d, GENRES[2d + 1] for −d. */
+const GENRES = [
+  'Drama', 'Comedy', 'Thriller', 'Romance', 'Sci-Fi', 'Western', 'Horror', 'Musical',
+  'Mystery', 'Fantasy', 'Crime', 'Documentary', 'Animation', 'War', 'Adventure', 'Noir',
+];
+/** Genres (tags) per synthetic item: its strongest latent directions. */
+const GENRES_PER_ITEM = 2;
+
+/**
+ * Each item's genres, derived deterministically from its latent vector so features carry
+ * taste signal: the GENRES_PER_ITEM dimensions of largest |v_d|, each named by its sign
+ * ("genre:Drama" for +d, "genre:Comedy" for −d; "genre:d9+" past the named ones).
+ */
+export function latentGenres(itemVecs: Float64Array, items: number, dim: number): string[][] {
+  const out: string[][] = [];
+  for (let i = 0; i < items; i++) {
+    const row = itemVecs.subarray(i * dim, i * dim + dim);
+    const dims = Array.from({ length: dim }, (_, d) => d).sort((a, b) => Math.abs(row[b]) - Math.abs(row[a]) || a - b);
+    out.push(dims.slice(0, Math.min(GENRES_PER_ITEM, dim)).map((d) => {
+      const k = 2 * d + (row[d] >= 0 ? 0 : 1);
+      return `genre:${k < GENRES.length ? GENRES[k] : `d${d}${row[d] >= 0 ? '+' : '-'}`}`;
+    }));
+  }
+  return out;
+}
 
 /** Deterministic, unique titles: "The Silent Harbor", "Midnight Circuit II", ... */
 function makeTitles(count: number, rng: SeededRandom): string[] {
@@ -165,5 +193,6 @@ export function generateSyntheticDataset(opts: SyntheticOptions): Dataset {
     numItems: items,
     interactions,
     titles: makeTitles(items, new SeededRandom(deriveSeed(seed, 2))),
+    itemFeatures: latentGenres(itemVecs, items, dim),
   };
 }

@@ -1,12 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
 import type { SeededRandom } from '../random/seeded-random.ts';
 import type { NamedTensors } from '../tensor/named-tensors.ts';
+import { addTower, checkItemFeatureTable, paddedBatchFeatures, type ItemFeatureTable } from './item-feature-tower.ts';
 import type { ModelSpec } from './model-spec.ts';
 import type { RecommenderModel, TrainConfig } from './recommender-model.ts';
 
 export interface EmbeddingModelConfig {
   readonly numItems: number;
   readonly dim: number;
+  /**
+   * Item features for the feature tower (item-feature-tower.ts): the GLOBAL parameters
+   * gain `featureEmbedding` [buckets, dim] and `featureBias` [buckets]. Absent: no tower.
+   */
+  readonly itemFeatures?: ItemFeatureTable;
+  /** Retired item ids: never sampled as negatives, never recommended (catalog.ts). */
+  readonly retiredItems?: number[];
 }
 
 /** A batch of positives, each with `negatives` sampled negative items. */
@@ -17,14 +25,40 @@ export interface PairBatch {
 }
 
 export function embeddingModelSpec(cfg: EmbeddingModelConfig): ModelSpec {
+  const tower = cfg.itemFeatures;
   return {
     kind: 'mf',
     params: [
       { name: 'itemEmbedding', shape: [cfg.numItems, cfg.dim], scope: 'global', rowSparse: true, init: { kind: 'normal', std: 0.1 } },
       { name: 'itemBias', shape: [cfg.numItems], scope: 'global', rowSparse: true, init: { kind: 'zeros' } },
+      // The feature tower is dense: every item's features may share a bucket.
+      ...(tower
+        ? ([
+            { name: 'featureEmbedding', shape: [tower.buckets, cfg.dim], scope: 'global', init: { kind: 'zeros' } },
+            { name: 'featureBias', shape: [tower.buckets], scope: 'global', init: { kind: 'zeros' } },
+          ] as const)
+        : []),
       { name: 'userEmbedding', shape: [cfg.dim], scope: 'local', init: { kind: 'normal', std: 0.1 } },
     ],
   };
+}
+
+/**
+ * The item vectors and biases the MF model scores with: the free tables, plus the
+ * feature tower's part when the model has one (fresh arrays either way).
+ */
+export function mfItemTables(cfg: EmbeddingModelConfig, globals: NamedTensors): { vectors: Float32Array; bias: Float32Array } {
+  const vectors = Float32Array.from(globals.itemEmbedding);
+  const bias = Float32Array.from(globals.itemBias);
+  if (cfg.itemFeatures) addTower(cfg.itemFeatures, globals.featureEmbedding, globals.featureBias, cfg.dim, vectors, bias);
+  return { vectors, bias };
+}
+
+/** The items a person's training must not use as negatives: what they touched and the retired ones. */
+export function excludedFromNegatives(history: Int32Array, retired: readonly number[] | undefined): Set<number> {
+  const out = new Set<number>(history);
+  for (const r of retired ?? []) out.add(r);
+  return out;
 }
 
 /** Negatives drawn uniformly from items the person has not touched (rejection sampling). */
@@ -47,12 +81,27 @@ export function sampleNegativeItems(count: number, numItems: number, seen: Set<n
  */
 export function createEmbeddingModel(cfg: EmbeddingModelConfig): RecommenderModel<PairBatch> {
   const spec = embeddingModelSpec(cfg);
+  const tower = cfg.itemFeatures;
+  if (tower) checkItemFeatureTable(tower, cfg.numItems);
+  // Item vectors (free row + tower) and biases of a batch of item ids, as tensors.
+  const itemRows = (vars: Readonly<Record<string, tf.Variable>>, ids: Int32Array): { vec: tf.Tensor2D; bias: tf.Tensor1D } => {
+    const idx = tf.tensor1d(ids, 'int32');
+    const free = tf.gather(vars.itemEmbedding, idx) as tf.Tensor2D;
+    const freeBias = tf.gather(vars.itemBias, idx) as tf.Tensor1D;
+    if (!tower) return { vec: free, bias: freeBias };
+    const f = paddedBatchFeatures(tower, ids);
+    const fIdx = tf.tensor1d(f.ids, 'int32');
+    const w = tf.tensor2d(f.weights, [ids.length, f.width]);
+    const towerVec = tf.sum(tf.mul(tf.gather(vars.featureEmbedding, fIdx).reshape([ids.length, f.width, cfg.dim]), w.expandDims(2)), 1);
+    const towerBias = tf.sum(tf.mul(tf.gather(vars.featureBias, fIdx).reshape([ids.length, f.width]), w), 1);
+    return { vec: tf.add(free, towerVec) as tf.Tensor2D, bias: tf.add(freeBias, towerBias) as tf.Tensor1D };
+  };
   return {
     spec,
     numItems: cfg.numItems,
 
     makeBatches(history, tc, numItems, rng) {
-      const seen = new Set<number>(history);
+      const seen = excludedFromNegatives(history, cfg.retiredItems);
       const order = rng.shuffle(Array.from(history));
       const batches: PairBatch[] = [];
       for (let start = 0; start < order.length; start += tc.batchSize) {
@@ -66,15 +115,11 @@ export function createEmbeddingModel(cfg: EmbeddingModelConfig): RecommenderMode
 
     loss(vars, batch, tc: TrainConfig) {
       return tf.tidy(() => {
-        const items = vars.itemEmbedding;
-        const bias = vars.itemBias;
         const user = vars.userEmbedding.reshape([cfg.dim, 1]);
-        const pos = tf.tensor1d(batch.positives, 'int32');
-        const neg = tf.tensor1d(batch.negatives, 'int32');
-        const posVec = tf.gather(items, pos);
-        const negVec = tf.gather(items, neg);
-        const posScore = tf.add(tf.matMul(posVec, user).reshape([-1]), tf.gather(bias, pos));
-        const negScore = tf.add(tf.matMul(negVec, user).reshape([-1]), tf.gather(bias, neg));
+        const { vec: posVec, bias: posBias } = itemRows(vars, batch.positives);
+        const { vec: negVec, bias: negBias } = itemRows(vars, batch.negatives);
+        const posScore = tf.add(tf.matMul(posVec, user).reshape([-1]), posBias);
+        const negScore = tf.add(tf.matMul(negVec, user).reshape([-1]), negBias);
         // −log σ(s⁺) − Σ log(1 − σ(s⁻)) = softplus(−s⁺) + Σ softplus(s⁻), per positive.
         const n = batch.positives.length;
         const data = tf.add(tf.sum(tf.softplus(tf.neg(posScore))), tf.sum(tf.softplus(negScore))).div(n);
@@ -84,8 +129,7 @@ export function createEmbeddingModel(cfg: EmbeddingModelConfig): RecommenderMode
     },
 
     scoreAll(globals, locals) {
-      const items = globals.itemEmbedding;
-      const bias = globals.itemBias;
+      const { vectors: items, bias } = mfItemTables(cfg, globals);
       const user = locals.userEmbedding;
       const out = new Float32Array(cfg.numItems);
       for (let i = 0; i < cfg.numItems; i++) {

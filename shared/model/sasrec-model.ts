@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FlockError } from '../errors.ts';
 import { SeededRandom } from '../random/seeded-random.ts';
-import { sampleNegativeItems } from './embedding-model.ts';
+import { excludedFromNegatives, sampleNegativeItems } from './embedding-model.ts';
 import type { NamedTensors } from '../tensor/named-tensors.ts';
 import type { ModelSpec, ParamSpec } from './model-spec.ts';
 import type { RecommenderModel, TrainConfig } from './recommender-model.ts';
@@ -43,6 +43,8 @@ export interface SequenceModelConfig {
   readonly heads: number;
   /** Dropout rate in [0, 1), training only. */
   readonly dropout: number;
+  /** Retired item ids: never sampled as negatives, never recommended. */
+  readonly retiredItems?: number[];
 }
 
 /** Training windows of one person's sequence: `rows` windows of `maxLen` positions. */
@@ -71,7 +73,7 @@ function blockName(b: number, name: string): string {
 }
 
 export function validateSequenceConfig(cfg: SequenceModelConfig): void {
-  const ints: (keyof SequenceModelConfig)[] = ['numItems', 'dim', 'maxLen', 'blocks', 'heads'];
+  const ints = ['numItems', 'dim', 'maxLen', 'blocks', 'heads'] as const;
   for (const k of ints) {
     if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new FlockError('bad-config', `sasrec ${k} must be a positive integer, got ${cfg[k]}`);
   }
@@ -358,7 +360,7 @@ export function createSequenceModel(cfg: SequenceModelConfig): RecommenderModel<
     numItems: cfg.numItems,
 
     makeBatches(history, tc: TrainConfig, numItems, rng) {
-      const seen = new Set<number>(history);
+      const seen = excludedFromNegatives(history, cfg.retiredItems);
       const k = Math.max(1, tc.negatives);
       // Transition i: input history[i] → target history[i + 1]. Windows of maxLen
       // transitions, cut from the end so the most recent window is full.

@@ -24,10 +24,22 @@ export const EVENTS = {
 export const BackendNameSchema = z.enum(['webgpu', 'webgl', 'wasm', 'cpu']);
 export type BackendName = z.infer<typeof BackendNameSchema>;
 
+/** Retired item ids (never recommended, never sampled as negatives); absent: none. */
+const RetiredItemsSchema = z.array(z.number().int().nonnegative()).max(1_000_000).optional();
+
+/** The MF feature tower's hashed item features (shared/model/item-feature-tower.ts), checked against numItems below. */
+export const ItemFeatureTableSchema = z.object({
+  buckets: z.number().int().min(1).max(65536),
+  offsets: z.array(z.number().int().nonnegative()).max(1_000_001),
+  ids: z.array(z.number().int().nonnegative()).max(16_000_000),
+});
+
 export const MfModelDescriptorSchema = z.object({
   kind: z.literal('mf'),
   numItems: z.number().int().positive(),
   dim: z.number().int().positive(),
+  itemFeatures: ItemFeatureTableSchema.optional(),
+  retiredItems: RetiredItemsSchema,
 });
 
 export const SasrecModelDescriptorSchema = z.object({
@@ -38,6 +50,7 @@ export const SasrecModelDescriptorSchema = z.object({
   blocks: z.number().int().positive().max(64),
   heads: z.number().int().positive().max(64),
   dropout: z.number().min(0).lt(1),
+  retiredItems: RetiredItemsSchema,
 });
 
 export const ModelDescriptorSchema = z
@@ -45,6 +58,15 @@ export const ModelDescriptorSchema = z
   .superRefine((d, ctx) => {
     if (d.kind === 'sasrec' && d.dim % d.heads !== 0) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['heads'], message: `dim ${d.dim} must be divisible by heads ${d.heads}` });
+    }
+    if (d.retiredItems?.some((i) => i >= d.numItems)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['retiredItems'], message: `retired item ids must be below numItems ${d.numItems}` });
+    }
+    if (d.kind === 'mf' && d.itemFeatures) {
+      const t = d.itemFeatures;
+      if (t.offsets.length !== d.numItems + 1 || t.offsets[0] !== 0 || t.offsets[d.numItems] !== t.ids.length || t.ids.some((f) => f >= t.buckets)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['itemFeatures'], message: `item features must have numItems + 1 offsets from 0 to the number of ids, ids below ${t.buckets}` });
+      }
     }
   });
 

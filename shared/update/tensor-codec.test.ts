@@ -182,3 +182,36 @@ test('toWireTensors rejects unknown names and wrong lengths', () => {
   expectFlock(() => toWireTensors(spec, { nope: new Float32Array(1) }), 'wrong-shape', /nope/);
   expectFlock(() => toWireTensors(spec, { item_bias: new Float32Array(4) }), 'wrong-shape', /item_bias/);
 });
+
+test('f16 and int8 tensors: encoded sizes, round trip with rows, refusals (weights, truncation, unknown dtype, inconsistent packing)', () => {
+  const data = Float32Array.from([1, 0.5, -2, 0.25, 0, 1]);
+  const f16: ModelUpdate['tensors'][number] = { name: 'item_emb', shape: [5, 3], rows: Uint32Array.from([1, 3]), data, packed: { encoding: 'f16', halves: Uint16Array.from([0x3c00, 0x3800, 0xc000, 0x3400, 0, 0x3c00]) } };
+  const int8: ModelUpdate['tensors'][number] = { name: 'item_bias', shape: [5], data: Float32Array.from([2, -1, 0, 0, 1]), packed: { encoding: 'int8', scales: Float32Array.from([2]), values: Int8Array.from([1, -1, 0, 0, 1]) } };
+  // The decoded values must be what `data` says: the decoder recomputes them from the packed ones.
+  int8.data.set([2, -2, 0, 0, 2]);
+  const u: ModelUpdate = { round: 3, baseVersion: 2, numExamples: 4, preClipNorm: 1, tensors: [f16, int8] };
+  const bytes = encodeUpdate(u);
+  const f32Bytes = encodeUpdate({ ...u, tensors: u.tensors.map(({ packed: _p, ...t }) => t) });
+  // f16: 6 values × 2 bytes (+ 0 pad) instead of 24; int8: 4 (scale) + 5 + 3 pad instead of 20.
+  assert.equal(f32Bytes.length - bytes.length, (24 - 12) + (20 - 12));
+  const back = decodeUpdate(bytes);
+  assert.deepEqual(back.tensors, u.tensors);
+  assert.deepEqual(decodeUpdate(bytes, { views: true }).tensors, u.tensors);
+  for (let cut = 1; cut < 12; cut++) assert.throws(() => decodeUpdate(bytes.subarray(0, bytes.length - cut)), { name: 'FlockError', code: 'malformed' });
+  // dtype byte of the first tensor: after the 32-byte header, count, name ("item_emb": 2+8 → 12 bytes) and layout.
+  const dtypeAt = 32 + 4 + 12 + 1;
+  assert.equal(bytes[dtypeAt], 2);
+  const unknown = bytes.slice();
+  unknown[dtypeAt] = 4;
+  assert.throws(() => decodeUpdate(unknown), { name: 'FlockError', code: 'unsupported-format' });
+  assert.throws(() => encodeWeights({ version: 1, round: 1, modelKind: 'mf', tensors: [f16] }), { name: 'FlockError', code: 'malformed' });
+  // A weights file whose tensor claims f16 is refused: weights are always f32.
+  const w = encodeWeights({ version: 1, round: 1, modelKind: 'mf', tensors: [{ name: 'item_bias', shape: [5], data: int8.data }] });
+  const wDtypeAt = 16 + 4 + 4 + 12 + 1; // header, modelKind "mf" (2+2), count, name "item_bias" (2+9+1), layout
+  assert.equal(w[wDtypeAt], 1);
+  const wF16 = w.slice();
+  wF16[wDtypeAt] = 2;
+  assert.throws(() => decodeWeights(wF16), { name: 'FlockError', code: 'unsupported-format' });
+  assert.throws(() => encodeUpdate({ ...u, tensors: [{ ...int8, packed: { encoding: 'int8', scales: Float32Array.from([1, 1]), values: Int8Array.from([1, -1, 0, 0, 1]) } }] }), { name: 'FlockError', code: 'malformed' });
+  assert.throws(() => encodeUpdate({ ...u, tensors: [{ ...f16, packed: { encoding: 'f16', halves: new Uint16Array(5) } }] }), { name: 'FlockError', code: 'malformed' });
+});

@@ -11,8 +11,15 @@
  *   magic[4] formatVersion:u16 reserved:u16 version:u32 round:u32 modelKind:str
  *   tensorSection
  * tensorSection: count:u32, then per tensor
- *   name:str layout:u8(0 dense, 1 row-sparse) dtype:u8(1 = f32) rank:u8 reserved:u8
- *   dims:u32[rank] [row-sparse: rowCount:u32 rows:u32[rowCount]] payload:f32[...]
+ *   name:str layout:u8(0 dense, 1 row-sparse) dtype:u8 rank:u8 reserved:u8
+ *   dims:u32[rank] [row-sparse: rowCount:u32 rows:u32[rowCount]] payload
+ * payload by dtype (n = the values sent: all, or rowCount × width for row-sparse):
+ *   1 f32:  f32[n]
+ *   2 f16:  u16[n] (IEEE binary16, float16.ts), zero-padded to a multiple of 4 bytes
+ *   3 int8: scales:f32[g] values:i8[n] (quantize-int8.ts; g = int8ScaleRows: the rows
+ *           sent for rank ≥ 2, one for the whole tensor below), zero-padded to 4 bytes
+ * f16 and int8 only in updates (issue 11, negotiated per round: update-encoding.ts);
+ * weights files are always f32.
  * str: byteLength:u16 then utf8 bytes, zero-padded so the next field starts at a multiple of 4.
  *
  * Decoding is defensive: input comes from untrusted peers. Every read is bounds
@@ -25,6 +32,9 @@
 import { FlockError } from '../errors.ts';
 import type { ModelSpec } from '../model/model-spec.ts';
 import { elementCount, type NamedTensors } from '../tensor/named-tensors.ts';
+import { decodeFloat16 } from './float16.ts';
+import { dequantizeInt8Rows } from './quantize-int8.ts';
+import type { UpdateEncoding } from './update-encoding.ts';
 
 export const UPDATE_FORMAT_VERSION = 1;
 export const WEIGHTS_FORMAT_VERSION = 1;
@@ -35,6 +45,23 @@ export interface WireTensor {
   data: Float32Array;
   /** Present ⇒ row-sparse: `data` holds rows.length × prod(shape[1..]) floats for these rows (strictly increasing). */
   rows?: Uint32Array;
+  /**
+   * Present ⇒ the values travel compressed (f16 or int8, update-encoding.ts) and `data`
+   * holds their decoded float32 values: quantize-update.ts builds both for the encoder,
+   * decodeUpdate returns both. Absent ⇒ f32.
+   */
+  packed?: PackedValues;
+}
+
+/** A tensor's values in a compressed wire encoding (same order and count as `data`). */
+export type PackedValues =
+  | { readonly encoding: Extract<UpdateEncoding, 'f16'>; readonly halves: Uint16Array }
+  | { readonly encoding: Extract<UpdateEncoding, 'int8'>; readonly scales: Float32Array; readonly values: Int8Array };
+
+/** How many int8 scales a tensor's payload carries: one per row sent for rank ≥ 2, one for the whole tensor below. */
+export function int8ScaleRows(t: Pick<WireTensor, 'shape' | 'rows'>): number {
+  if (t.shape.length < 2) return 1;
+  return t.rows ? t.rows.length : t.shape[0];
 }
 
 export interface ModelUpdate {
@@ -57,6 +84,8 @@ const WEIGHTS_MAGIC = 'FLKW';
 const LAYOUT_DENSE = 0;
 const LAYOUT_ROW_SPARSE = 1;
 const DTYPE_F32 = 1;
+const DTYPE_F16 = 2;
+const DTYPE_INT8 = 3;
 const MAX_RANK = 8;
 const MAX_NAME_BYTES = 1024;
 /**
@@ -100,6 +129,7 @@ function tensorLooksValid(t: WireTensor): boolean {
     dense *= d;
   }
   if (dense > MAX_TENSOR_ELEMENTS) return false;
+  if (t.packed && !packedLooksValid(t, t.packed)) return false;
   const rows = t.rows;
   if (!rows) return t.data.length === dense;
   if (t.shape.length < 1) return false;
@@ -111,6 +141,11 @@ function tensorLooksValid(t: WireTensor): boolean {
     prev = r;
   }
   return t.data.length === rows.length * (dense / rowCount);
+}
+
+function packedLooksValid(t: WireTensor, p: PackedValues): boolean {
+  if (p.encoding === 'f16') return p.halves.length === t.data.length;
+  return p.values.length === t.data.length && p.scales.length === int8ScaleRows(t);
 }
 
 function validateTensorAt(t: WireTensor, where: string): void {
@@ -132,6 +167,7 @@ function validateTensorAt(t: WireTensor, where: string): void {
   }
   const expected = t.rows ? t.rows.length * (dense / t.shape[0]) : dense;
   if (t.data.length !== expected) throw malformed(`${where}: expected ${expected} values for shape [${t.shape}], got ${t.data.length}`);
+  if (t.packed && !packedLooksValid(t, t.packed)) throw malformed(`${where}: ${t.packed.encoding} values do not match its ${t.data.length} values${t.packed.encoding === 'int8' ? ` and ${int8ScaleRows(t)} rows` : ''}`);
 }
 
 /**
@@ -207,6 +243,17 @@ class Writer {
     }
     this.pos += a.length * 4;
   }
+  bytes(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+  u16s(a: Uint16Array): void {
+    if (LITTLE_ENDIAN_HOST) return this.bytes(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    this.ensure(a.length * 2);
+    for (let i = 0; i < a.length; i++) this.view.setUint16(this.pos + i * 2, a[i], true);
+    this.pos += a.length * 2;
+  }
   finish(): Uint8Array { return this.buf.slice(0, this.pos); }
 }
 
@@ -215,16 +262,18 @@ function uint32Field(v: number, what: string): number {
   return v;
 }
 
-function writeTensors(w: Writer, tensors: WireTensor[]): void {
+function writeTensors(w: Writer, tensors: WireTensor[], allowPacked: boolean): void {
   const seen = new Set<string>();
   w.u32(tensors.length);
   for (const t of tensors) {
     if (seen.has(t.name)) throw malformed(`duplicate tensor name ${t.name}`);
     seen.add(t.name);
     validateTensor(t, `tensor ${t.name}`);
+    const packed = t.packed;
+    if (packed && !allowPacked) throw malformed(`tensor ${t.name}: ${packed.encoding} values only go in updates; weights files are f32`);
     w.str(t.name, `tensor name ${t.name}`);
     w.u8(t.rows ? LAYOUT_ROW_SPARSE : LAYOUT_DENSE);
-    w.u8(DTYPE_F32);
+    w.u8(!packed ? DTYPE_F32 : packed.encoding === 'f16' ? DTYPE_F16 : DTYPE_INT8);
     w.u8(t.shape.length);
     w.u8(0);
     for (const d of t.shape) w.u32(d);
@@ -232,7 +281,15 @@ function writeTensors(w: Writer, tensors: WireTensor[]): void {
       w.u32(t.rows.length);
       w.u32s(t.rows);
     }
-    w.f32s(t.data);
+    if (!packed) w.f32s(t.data);
+    else if (packed.encoding === 'f16') {
+      w.u16s(packed.halves);
+      w.pad4();
+    } else {
+      w.f32s(packed.scales);
+      w.bytes(new Uint8Array(packed.values.buffer, packed.values.byteOffset, packed.values.byteLength));
+      w.pad4();
+    }
   }
 }
 
@@ -245,7 +302,7 @@ export function encodeUpdate(u: ModelUpdate): Uint8Array {
   w.u32(uint32Field(u.baseVersion, 'baseVersion'));
   w.f64(u.numExamples);
   w.f64(u.preClipNorm);
-  writeTensors(w, u.tensors);
+  writeTensors(w, u.tensors, true);
   return w.finish();
 }
 
@@ -257,7 +314,7 @@ export function encodeWeights(wf: WeightsFile): Uint8Array {
   w.u32(uint32Field(wf.version, 'version'));
   w.u32(uint32Field(wf.round, 'round'));
   w.str(wf.modelKind, 'modelKind');
-  writeTensors(w, wf.tensors);
+  writeTensors(w, wf.tensors, false);
   return w.finish();
 }
 
@@ -322,6 +379,29 @@ class Reader {
     this.pos += n * 4;
     return out;
   }
+  /** Like f32s for n binary16 words (a view where 2-byte aligned), then the padding to 4 bytes. */
+  u16sPadded(n: number, field: string): Uint16Array {
+    const padded = (n * 2 + 3) & ~3;
+    this.need(padded, field);
+    let out: Uint16Array;
+    if (this.views && LITTLE_ENDIAN_HOST && (this.bytes.byteOffset + this.pos) % 2 === 0) {
+      out = new Uint16Array(this.bytes.buffer, this.bytes.byteOffset + this.pos, n);
+    } else {
+      out = new Uint16Array(n);
+      for (let i = 0; i < n; i++) out[i] = this.view.getUint16(this.pos + i * 2, true);
+    }
+    this.pos += padded;
+    return out;
+  }
+  /** n int8 values (a view with `views`, else a copy), then the padding to 4 bytes. */
+  i8sPadded(n: number, field: string): Int8Array {
+    const padded = (n + 3) & ~3;
+    this.need(padded, field);
+    const at = this.bytes.byteOffset + this.pos;
+    const out = this.views ? new Int8Array(this.bytes.buffer, at, n) : new Int8Array(this.bytes.buffer.slice(at, at + n));
+    this.pos += padded;
+    return out;
+  }
   /** A fresh Float32Array (copy); with `views`, a view into the input where it is aligned. */
   f32s(n: number, field: string): Float32Array {
     this.need(n * 4, field);
@@ -363,7 +443,7 @@ function whereOf(name: string): string {
   return `tensor ${JSON.stringify(name)}`;
 }
 
-function readTensors(r: Reader): WireTensor[] {
+function readTensors(r: Reader, allowPacked: boolean): WireTensor[] {
   const count = r.u32('tensor count');
   // Each tensor needs at least 8 bytes (name length + padding + layout word): reject absurd counts early.
   if (count * 8 > r.remaining) throw malformed(`tensor count ${count} cannot fit in the remaining ${r.remaining} bytes`);
@@ -381,7 +461,8 @@ function readTensors(r: Reader): WireTensor[] {
     const rank = r.u8('rank');
     r.u8('reserved');
     if (layout !== LAYOUT_DENSE && layout !== LAYOUT_ROW_SPARSE) throw malformed(`${whereOf(name)}: unknown layout ${layout}`);
-    if (dtype !== DTYPE_F32) throw new FlockError('unsupported-format', `${whereOf(name)}: unsupported dtype ${dtype} (only f32 = ${DTYPE_F32})`);
+    const known = dtype === DTYPE_F32 || (allowPacked && (dtype === DTYPE_F16 || dtype === DTYPE_INT8));
+    if (!known) throw new FlockError('unsupported-format', `${whereOf(name)}: unsupported dtype ${dtype} (${allowPacked ? `f32 = ${DTYPE_F32}, f16 = ${DTYPE_F16}, int8 = ${DTYPE_INT8}` : `only f32 = ${DTYPE_F32}`})`);
     if (rank > MAX_RANK) throw malformed(`${whereOf(name)}: rank ${rank} exceeds ${MAX_RANK}`);
     const shape: number[] = [];
     for (let d = 0; d < rank; d++) shape.push(r.u32('dims'));
@@ -397,10 +478,25 @@ function readTensors(r: Reader): WireTensor[] {
     } else {
       n = elementCount(shape);
     }
+    const scaleRows = dtype === DTYPE_INT8 ? int8ScaleRows({ shape, rows }) : 0;
+    const payloadBytes = dtype === DTYPE_F32 ? n * 4 : dtype === DTYPE_F16 ? n * 2 : scaleRows * 4 + n;
     // Products of u32 dims can exceed 2^53; compare in bytes against what is left before allocating.
-    if (!(n * 4 <= r.remaining)) throw malformed(`${whereOf(name)}: shape [${shape}] needs ${n * 4} payload bytes, only ${r.remaining} left`);
-    const data = r.f32s(n, 'payload');
+    if (!(payloadBytes <= r.remaining)) throw malformed(`${whereOf(name)}: shape [${shape}] needs ${payloadBytes} payload bytes, only ${r.remaining} left`);
+    let data: Float32Array;
+    let packed: PackedValues | undefined;
+    if (dtype === DTYPE_F32) data = r.f32s(n, 'payload');
+    else if (dtype === DTYPE_F16) {
+      packed = { encoding: 'f16', halves: r.u16sPadded(n, 'payload') };
+      data = new Float32Array(n);
+      decodeFloat16(packed.halves, data);
+    } else {
+      const scales = r.f32s(scaleRows, 'scales');
+      packed = { encoding: 'int8', scales, values: r.i8sPadded(n, 'payload') };
+      data = new Float32Array(n);
+      dequantizeInt8Rows(packed, data);
+    }
     const t: WireTensor = rows ? { name, shape, data, rows } : { name, shape, data };
+    if (packed) t.packed = packed;
     validateTensor(t);
     out.push(t);
   }
@@ -428,7 +524,7 @@ export function decodeUpdate(bytes: Uint8Array, limits?: { maxBytes?: number; vi
   const baseVersion = r.u32('baseVersion');
   const numExamples = r.f64('numExamples');
   const preClipNorm = r.f64('preClipNorm');
-  const tensors = readTensors(r);
+  const tensors = readTensors(r, true);
   r.end();
   return { round, baseVersion, numExamples, preClipNorm, tensors };
 }
@@ -449,7 +545,7 @@ export function decodeWeights(bytes: Uint8Array): WeightsFile {
   const version = r.u32('version');
   const round = r.u32('round');
   const modelKind = r.str('modelKind');
-  const tensors = readTensors(r);
+  const tensors = readTensors(r, false);
   r.end();
   return { version, modelKind, round, tensors };
 }

@@ -35,6 +35,7 @@
 import { FlockError } from '../errors.ts';
 import type { TrainConfig } from '../model/recommender-model.ts';
 import { SeededRandom } from '../random/seeded-random.ts';
+import { MfWasmKernel } from './mf-wasm-kernel.ts';
 
 /** The MF tables a call reads (globals) and updates (the trained clients' user vectors). */
 export interface MfFleetTables {
@@ -57,7 +58,15 @@ export interface MfFusedOptions {
   readonly clipNorm: number;
   /** Compute the reported loss (default true); false skips every softplus and ‖v‖². */
   readonly computeLoss?: boolean;
+  /**
+   * 'js' (default): this file's float64 kernel, bit-identical to trainMfLocally. 'wasm':
+   * the WebAssembly SIMD kernel (mf-wasm-kernel.ts; same batches and working sets, float32
+   * sums, within 1e-5 per step of tfjs), needs dim % 4 === 0 and WebAssembly SIMD.
+   */
+  readonly kernel?: MfKernel;
 }
+
+export type MfKernel = 'js' | 'wasm';
 
 /**
  * The clipped row-sparse Δs of a call's clients, in call order: client c's rows are
@@ -85,6 +94,7 @@ export interface MfClientsResult {
 export class MfFusedScratch {
   private numItems = 0;
   private arena: Arena | null = null;
+  private wasmKernel: MfWasmKernel | null = null;
   constructor(private readonly opts: { readonly shared?: boolean } = {}) {}
 
   /** The next call writes a fresh arena: results already returned stay valid for whoever holds them. */
@@ -98,6 +108,11 @@ export class MfFusedScratch {
     this.arena.used = 0;
     this.arena.reserve(capacity);
     return this.arena;
+  }
+
+  /** This thread's wasm kernel instance (compiled on first use). */
+  wasm(): MfWasmKernel {
+    return (this.wasmKernel ??= MfWasmKernel.create());
   }
 
   /** Per item: slot in the current client's working set, or −1. */
@@ -207,7 +222,26 @@ export function trainMfClients(
   const loss = new Float64Array(n);
   const preClipNorm = new Float64Array(n);
   const clipped = new Uint8Array(n);
-  for (let c = 0; c < n; c++) {
+  if (opts.kernel === 'wasm') {
+    const wasm = scratch.wasm();
+    let maxLen = 0;
+    for (let c = 0; c < n; c++) maxLen = Math.max(maxLen, tables.historyOffsets[clients[c] + 1] - tables.historyOffsets[clients[c]]);
+    wasm.prepare(numItems, dim, tables.itemEmbedding, tables.itemBias, maxLen, tc);
+    const wantLoss = opts.computeLoss !== false;
+    for (let c = 0; c < n; c++) {
+      const u = clients[c];
+      const hist = tables.historyItems.subarray(tables.historyOffsets[u], tables.historyOffsets[u + 1]);
+      arena.reserve(Math.min(numItems, epochs * hist.length * (1 + tc.negatives)));
+      const r = wasm.trainClient(hist, tables.users.subarray(u * dim, u * dim + dim), seeds[c], opts.clipNorm, wantLoss, arena.rows, arena.emb, arena.bias, arena.used);
+      if (!Number.isFinite(r.preClipNorm)) throw new FlockError('non-finite', `cannot clip an update whose L2 norm is ${r.preClipNorm}`);
+      arena.used += r.rows;
+      numExamples[c] = hist.length;
+      loss[c] = r.loss;
+      preClipNorm[c] = r.preClipNorm;
+      clipped[c] = r.clipped ? 1 : 0;
+      rowOffsets[c + 1] = arena.used;
+    }
+  } else for (let c = 0; c < n; c++) {
     const u = clients[c];
     const hist = tables.historyItems.subarray(tables.historyOffsets[u], tables.historyOffsets[u + 1]);
     const maxRows = Math.min(numItems, epochs * hist.length * (1 + tc.negatives));

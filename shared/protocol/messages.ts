@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ModelDescriptor } from '../model/model-registry.ts';
+import { SecAggParamsSchema, SECAGG_CLIENT_EVENTS, SECAGG_EVENTS } from './secagg-events.ts';
 
 /**
  * Every socket event and REST payload of Flock, defined once. Client and coordinator
@@ -19,6 +20,8 @@ export const EVENTS = {
   modelVersion: 'model:version',
   roundClosed: 'round:closed',
   protocolError: 'protocol:error',
+  /** Secure aggregation's phases (secagg-events.ts), only on a coordinator that runs it. */
+  ...SECAGG_EVENTS,
 } as const;
 
 export const BackendNameSchema = z.enum(['webgpu', 'webgl', 'wasm', 'cpu']);
@@ -161,6 +164,8 @@ export const RoundStartMessageSchema = z.object({
   /** ms since epoch */
   deadline: z.number().int(),
   config: RoundConfigSchema,
+  /** Present when the round is securely aggregated: the participant answers with secagg:* events instead of an update. */
+  secureAggregation: SecAggParamsSchema.optional(),
 });
 export type RoundStartMessage = z.infer<typeof RoundStartMessageSchema>;
 
@@ -235,7 +240,7 @@ export type ProtocolErrorMessage = z.infer<typeof ProtocolErrorMessageSchema>;
  * The events a participant may send, with the largest payload each may have (bytes
  * of its JSON, or of the binary update). Anything else on a model namespace is refused.
  */
-export const CLIENT_EVENTS = [EVENTS.join, EVENTS.eligibility, EVENTS.update] as const;
+export const CLIENT_EVENTS = [EVENTS.join, EVENTS.eligibility, EVENTS.update, ...SECAGG_CLIENT_EVENTS] as const;
 export type ClientEvent = (typeof CLIENT_EVENTS)[number];
 export const MAX_CONTROL_MESSAGE_BYTES = 1024;
 

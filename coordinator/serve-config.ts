@@ -81,6 +81,12 @@ export interface ServeConfig {
    * no DP. Build it with applyDp, which also sets the aggregation DP needs.
    */
   readonly dp?: ServeDpSettings;
+  /**
+   * Secure aggregation (coordinator/rounds/secure-round*.ts): the coordinator learns only
+   * the sum of each round's updates. Absent: off. Build it with applySecureAggregation
+   * (secure-round-settings.ts), which also sets the aggregation it needs.
+   */
+  readonly secureAggregation?: SecureAggregationSettings;
   /** What every round asks of its participants, for all models... */
   readonly round: Omit<RoundConfig, 'seed' | 'learningRate'>;
   /** ...except the local learning rate, which is per model (`--lr` sets them all). */
@@ -131,6 +137,12 @@ export interface ServeDpSettings {
   readonly population: number;
   /** Adaptive clipping (Andrew et al. 2021) towards this quantile of the update norms. */
   readonly adaptiveClip?: { readonly targetQuantile: number };
+}
+
+/** `flock serve --secure-aggregation [--secagg-dropout f]`. */
+export interface SecureAggregationSettings {
+  /** The fraction of a round's participants expected to vanish mid-round (sizes the SecAgg+ neighbourhoods; [0, 0.5)). */
+  readonly dropoutFraction: number;
 }
 
 export const DEFAULT_DP_ROUNDS = 100;

@@ -1,0 +1,87 @@
+/**
+ * `flock serve --secure-aggregation [--secagg-dropout f]`: what secure aggregation
+ * (Bonawitz et al. 2017, "Practical Secure Aggregation for Privacy-Preserving Machine
+ * Learning"; the SecAgg+ graph of Bell et al. 2020) needs from the rest of the
+ * aggregation pipeline, and the refusals when it cannot have it.
+ *
+ * The coordinator receives only masked ring vectors and, once a round is unmasked, their
+ * SUM. So every stage that needs one participant's update on the server is impossible:
+ * - combine: only 'mean' (the sum divided by the number of survivors). Trimmed mean,
+ *   median and centered clipping look at individual updates: refused.
+ * - weighting: only 'uniform' (each masked input weighs 1; the client cannot be trusted
+ *   to pre-weight, and the server cannot see what it would weigh).
+ * - row normalisation: off (per-row client counts would tell which rows each person
+ *   touched, the very leak secure aggregation closes).
+ * - clipping happens on the client before the update is encoded in the ring; the ring's
+ *   range is fixed by the clip bound, so an out-of-range input cannot be seen, only
+ *   bounded (THREAT-MODEL.md: a malicious client can still send any vector in range).
+ * - adaptive clipping under DP: its per-client "norm below C" bit would travel in the
+ *   clear; refused until it is summed in the ring too.
+ * - row-sparse updates: impossible, the masked vector is dense by construction.
+ *
+ * A combine rule or weighting the user did not ask for is switched (with a note for the
+ * log); one asked for explicitly is refused with FlockError('bad-config') naming the flag,
+ * as applyDp does: silently overriding a choice is worse than stopping.
+ */
+import { formatCombine, formatWeighting } from '../../shared/aggregate/aggregation-settings.ts';
+import { FlockError } from '../../shared/errors.ts';
+import type { SecureAggregationSettings, ServeConfig } from '../serve-config.ts';
+
+/**
+ * Plan for a third of a round's participants vanishing mid-round: it sizes the SecAgg+
+ * neighbourhoods (shared/secagg/secagg-params.ts chooseNeighbours); each neighbourhood
+ * still needs a majority (t = ⌊k/2⌋ + 1) of its members to answer the unmasking.
+ */
+export const DEFAULT_SECAGG_DROPOUT = 1 / 3;
+
+/** `--secure-aggregation` on `config`, with the aggregation it needs; notes say what was switched. */
+export function applySecureAggregation(
+  config: ServeConfig,
+  settings: SecureAggregationSettings,
+  explicit: { combine?: boolean; weighting?: boolean } = {},
+): { config: ServeConfig; notes: string[] } {
+  const notes: string[] = [];
+  if (config.combine.kind !== 'mean') {
+    if (explicit.combine) {
+      throw new FlockError('bad-config', `--combine ${formatCombine(config.combine)} cannot be used with --secure-aggregation: the coordinator only ever learns the SUM of a round's updates, and a robust rule needs each update on its own. Leave --combine out (or pass --combine mean).`);
+    }
+    notes.push(`combine 'mean' instead of the default '${formatCombine(config.combine)}' (under secure aggregation the coordinator sees only the sum)`);
+  }
+  if (config.weighting.kind !== 'uniform') {
+    if (explicit.weighting) {
+      throw new FlockError('bad-config', `--weighting ${formatWeighting(config.weighting)} cannot be used with --secure-aggregation: every masked input weighs exactly 1 (the server cannot see what it would weigh). Leave --weighting out (or pass --weighting uniform).`);
+    }
+    notes.push(`weighting 'uniform' instead of '${formatWeighting(config.weighting)}'`);
+  }
+  if (config.rowNormalize) notes.push('row normalisation off (per-row client counts would reveal which items each person touched)');
+  const out: ServeConfig = { ...config, secureAggregation: settings, combine: { kind: 'mean' }, weighting: { kind: 'uniform' }, rowNormalize: false };
+  checkSecureAggregation(out);
+  return { config: out, notes };
+}
+
+/**
+ * Refuses a configuration secure aggregation cannot run with (FlockError 'bad-config'),
+ * before anything starts; nothing to do without `config.secureAggregation`.
+ */
+export function checkSecureAggregation(config: ServeConfig): void {
+  const sa = config.secureAggregation;
+  if (!sa) return;
+  if (!(Number.isFinite(sa.dropoutFraction) && sa.dropoutFraction >= 0 && sa.dropoutFraction < 0.5)) {
+    throw new FlockError('bad-config', `--secagg-dropout must be in [0, 0.5): the fraction of a round's participants expected to vanish mid-round (each neighbourhood's threshold is a majority), got ${sa.dropoutFraction}`);
+  }
+  if (config.combine.kind !== 'mean') {
+    throw new FlockError('bad-config', `secure aggregation needs --combine mean: '${formatCombine(config.combine)}' needs individual updates, and the coordinator only learns their sum`);
+  }
+  if (config.weighting.kind !== 'uniform') {
+    throw new FlockError('bad-config', `secure aggregation needs --weighting uniform, got '${formatWeighting(config.weighting)}'`);
+  }
+  if (config.rowNormalize) {
+    throw new FlockError('bad-config', 'secure aggregation needs row normalisation off (--no-row-normalize): per-row client counts would reveal which items each person touched');
+  }
+  if (config.dp?.adaptiveClip) {
+    throw new FlockError('bad-config', '--adaptive-clip cannot be used with --secure-aggregation yet: each participant\'s "norm below the bound" bit would reach the coordinator in the clear. Use a fixed --clip.');
+  }
+  if (config.minClients < 2) {
+    throw new FlockError('bad-config', `secure aggregation needs --min-clients of at least 2 (got ${config.minClients}): the sum of one update is that update`);
+  }
+}

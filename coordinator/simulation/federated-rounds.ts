@@ -16,6 +16,10 @@ import type { DpPlan } from '../../shared/privacy/dp-plan.ts';
 import { deriveSeed, SeededRandom } from '../../shared/random/seeded-random.ts';
 import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
 import type { DeltaTensors } from '../../shared/update/check-update.ts';
+import { deltaToWireTensors } from '../../shared/update/delta-wire-tensors.ts';
+import { quantizeWireTensors } from '../../shared/update/quantize-update.ts';
+import { decodeUpdate, encodeUpdate } from '../../shared/update/tensor-codec.ts';
+import { checkUpdateEncodings } from '../../shared/update/update-encoding.ts';
 import { sampleParticipants } from '../rounds/sample-participants.ts';
 import { SimulationDpRounds, type RoundPrivacy } from './dp-simulation.ts';
 import { isEvaluationRound, RoundTally } from './round-tally.ts';
@@ -145,10 +149,13 @@ export async function runFederatedRounds(o: FederatedRoundsOptions): Promise<Sim
     const aggregation = dp
       ? new RoundAggregation(o.spec, { ...settings, clipNorm }, { maxUpdates: Math.max(1, selected.length), dp: dp.roundDp(r) })
       : new RoundAggregation(o.spec, settings, { maxUpdates: perRound });
+    let wireBytes = 0;
     const submit = (user: number, delta: DeltaTensors, numExamples: number, preClipNorm?: number) => {
       if (cfg.attack && attackers.has(user)) {
         const poisoned = poisonUpdate(cfg.attack.kind, delta, cfg.clipNorm, new SeededRandom(deriveSeed(cfg.seed, r, user, 0x417ac)));
         aggregation.addDelta(poisoned, ATTACKER_CLAIMED_EXAMPLES);
+      } else if (cfg.updateEncoding) {
+        wireBytes += submitOverWire(o.spec, aggregation, cfg, delta, { round: r, user, numExamples, preClipNorm, clipNorm });
       } else {
         aggregation.addDelta(delta, numExamples, preClipNorm);
       }
@@ -165,7 +172,9 @@ export async function runFederatedRounds(o: FederatedRoundsOptions): Promise<Sim
     }
     const seconds = now() - t0;
     trainSeconds += seconds;
-    const m: RoundMetrics = privacy ? { ...tally.metrics(r, seconds), ...privacy } : tally.metrics(r, seconds);
+    const counted = tally.metrics(r, seconds);
+    const measured = cfg.updateEncoding ? { ...counted, bytesUploaded: wireBytes } : counted;
+    const m: RoundMetrics = privacy ? { ...measured, ...privacy } : measured;
     rounds.push(m);
     const point = isEvaluationRound(r, cfg.rounds, cfg.evalEvery) ? log.record(r, () => o.evaluate(globals), extend) : undefined;
     o.hooks.onRound?.(m, point);
@@ -173,3 +182,27 @@ export async function runFederatedRounds(o: FederatedRoundsOptions): Promise<Sim
   return { rounds, evaluations: log.points, globals, clientUpdates, trainSeconds, evalSeconds: log.seconds, ...(dp ? { privacy: dp.summary() } : {}) };
 }
 
+/**
+ * One honest client's update the way it travels between a participant and the
+ * coordinator (cfg.updateEncoding): row layout cfg.updateRows, quantized with a seeded
+ * stochastic source (deriveSeed(seed, round, user, 0xc0dec)), encoded, decoded, checked
+ * against the offered encoding and folded by RoundAggregation.add. Returns the encoded bytes.
+ */
+function submitOverWire(
+  spec: ModelSpec,
+  aggregation: RoundAggregation,
+  cfg: SimulationConfig,
+  delta: DeltaTensors,
+  at: { round: number; user: number; numExamples: number; preClipNorm: number | undefined; clipNorm: number },
+): number {
+  const encoding = cfg.updateEncoding ?? 'f32';
+  const wire = deltaToWireTensors(spec, delta, cfg.updateRows ?? 'when-smaller');
+  const tensors = quantizeWireTensors(wire, encoding, at.clipNorm, new SeededRandom(deriveSeed(cfg.seed, at.round, at.user, 0xc0dec)));
+  // A client that does not report its pre-clip norm (it only feeds adaptive clipping) counts as above the bound, as with addDelta.
+  const preClipNorm = at.preClipNorm ?? Number.MAX_VALUE;
+  const bytes = encodeUpdate({ round: at.round, baseVersion: at.round - 1, numExamples: at.numExamples, preClipNorm, tensors });
+  const update = decodeUpdate(bytes, { views: true });
+  checkUpdateEncodings(update.tensors, [encoding]);
+  aggregation.add(update);
+  return bytes.byteLength;
+}

@@ -8,6 +8,8 @@ import type { CombineRule, WeightingPolicy } from '../../shared/aggregate/aggreg
 import type { ServerOptimizerKind } from '../../shared/aggregate/server-optimizer.ts';
 import type { AttackKind } from '../../shared/attack/poison-update.ts';
 import type { TestHistory } from '../../shared/eval/evaluate-split.ts';
+import type { RowEncoding } from '../../shared/update/tensor-codec.ts';
+import type { UpdateEncoding } from '../../shared/update/update-encoding.ts';
 import type { SimulationDp } from './dp-simulation.ts';
 import type { SequenceSettings } from './sequence-settings.ts';
 
@@ -60,6 +62,15 @@ export interface SimulationConfig {
   readonly dp?: SimulationDp;
   /** Also score the test item from the other test history at every evaluation (EvaluationPoint.testByHistory). */
   readonly bothTestHistories?: boolean;
+  /**
+   * The wire path (issue 11): every honest client update goes through the participant's
+   * encoding and the coordinator's decoding — rows laid out as `updateRows` (default
+   * 'when-smaller', what participants send), values quantized to this encoding with a
+   * seeded stochastic source, encodeUpdate → decodeUpdate → RoundAggregation.add — and
+   * bytesUploaded counts the encoded bytes. Absent: updates are folded in memory (addDelta).
+   */
+  readonly updateEncoding?: UpdateEncoding;
+  readonly updateRows?: RowEncoding;
 }
 
 export interface SimulationAttack {

@@ -10,6 +10,7 @@ import { defaultMovieLensDir } from '../data/load-movielens.ts';
 import { DEFAULT_DP_ROUNDS, DEFAULT_LEARNING_RATE, DEFAULT_SERVE_CONFIG as D } from '../serve-config.ts';
 import { runMembershipAttack, type CohortSize, type MembershipAttackOptions } from './membership-attack.ts';
 import { membershipMarkdown, writeMembershipOutputs } from './membership-attack-report.ts';
+import { secAggCohortSum, secAggRunnerAvailable } from './membership-attack-secagg.ts';
 import { loadSource, parseSyntheticSpec, researchSplit, type DataSource } from './simulation-data.ts';
 import type { SimulationConfig } from './simulation-config.ts';
 
@@ -69,6 +70,7 @@ export function registerAttackCommand(program: Command): void {
     .option('--negatives <n>', 'sampled negatives per positive', positiveInt('--negatives'), D.round.negatives)
     .option('--clip <c>', 'L2 bound C on every update', positive('--clip'), D.round.clipNorm)
     .option('--server-lr <x>', 'server learning rate', positive('--server-lr'), D.serverLearningRate)
+    .option('--no-secure-aggregation', 'compute the secure-aggregation sums directly instead of running the protocol (shared/secagg) per cohort')
     .option('--out <dir>', 'folder for table.md, table.csv, results.json', 'reports/attack/membership')
     .action(async (o) => {
       if (o.delta !== undefined && !(o.delta > 0 && o.delta < 1)) throw new InvalidArgumentError(`--delta must be in (0, 1), got ${o.delta}`);
@@ -80,12 +82,18 @@ export function registerAttackCommand(program: Command): void {
         learningRate: o.lr, negatives: o.negatives, l2: D.round.l2, clipNorm: o.clip, serverLearningRate: o.serverLr, rowNormalize: D.rowNormalize,
         evalEvery: 0, trainer: 'typed-array',
       };
-      const opts: MembershipAttackOptions = { sim, cohorts: o.cohorts, epsilons: o.epsilons, dpRounds: o.dpRounds, ...(o.delta !== undefined ? { delta: o.delta } : {}) };
       const log = (line: string) => console.error(line);
+      const secure = o.secureAggregation !== false && secAggRunnerAvailable();
+      if (!secure) log(o.secureAggregation === false ? 'secure-aggregation sums computed directly (--no-secure-aggregation)' : 'shared/secagg runSecAggRound is not available yet: secure-aggregation sums computed directly (the value the protocol decodes)');
+      const secureSum: MembershipAttackOptions['secureSum'] = secure
+        ? { label: 'shared/secagg runSecAggRound: masked inputs, unmasked decoded sum (32-bit fixed-point ring)', sum: (updates, members, numItems, dim) => secAggCohortSum(updates, members, numItems, dim, o.clip, o.seed) }
+        : undefined;
+      const opts: MembershipAttackOptions = { sim, cohorts: o.cohorts, epsilons: o.epsilons, dpRounds: o.dpRounds, ...(o.delta !== undefined ? { delta: o.delta } : {}), ...(secureSum ? { secureSum } : {}) };
       const res = await runMembershipAttack(dataset, split, opts, undefined, log);
       const command = `npm run flock -- attack membership ${process.argv.slice(4).join(' ')}`.trim();
       console.log(membershipMarkdown(res, command));
-      const config = { data: source.kind === 'movielens' ? dataset.name : `synthetic ${source.users},${source.items},${source.seed}`, ...opts };
+      const { secureSum: _fn, ...rest } = opts;
+      const config = { data: source.kind === 'movielens' ? dataset.name : `synthetic ${source.users},${source.items},${source.seed}`, ...rest, secureSum: res.secureSum };
       for (const f of await writeMembershipOutputs(path.resolve(o.out), res, command, config)) console.log(`wrote ${f}`);
     });
 }

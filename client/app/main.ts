@@ -12,12 +12,16 @@ import {
   type BackendName,
   type CatalogResponse,
 } from '../../shared/protocol/messages.ts';
-import { CatalogView } from './catalog-view.ts';
+import { CatalogView, type ItemMark } from './catalog-view.ts';
+import { HealthFeed } from './health-feed.ts';
+import { LikesView } from './likes-view.ts';
+import { ScoringClient } from './scoring-client.ts';
 import { byTestId, el } from './dom.ts';
 import { RecommendationsView } from './recommendations-view.ts';
 import { PrivacyPanel } from './privacy-panel.ts';
 import type { PrivacyState } from './privacy-text.ts';
 import { StateMirror, type TrainerSnapshot } from './state-mirror.ts';
+import type { ModelStatus } from './model-status.ts';
 import { StatusPanel } from './status-panel.ts';
 import { electTrainer, type TabElection } from './tab-election.ts';
 import { Trainer } from './trainer.ts';
@@ -79,8 +83,26 @@ function showStartupFailure(message: string): void {
   document.querySelector<HTMLButtonElement>('[data-testid=opt-out]')?.setAttribute('disabled', '');
 }
 
-function markLabel(i: StoredInteraction): string {
-  return i.kind === 'rating' ? '★'.repeat(i.rating) : 'Liked';
+/** What the person did with each item (its latest rating, if any), the most recent first. */
+function marksOf(interactions: readonly StoredInteraction[]): Map<number, ItemMark> {
+  const latest = new Map<number, { at: number; rating: number | null }>();
+  for (const i of interactions) {
+    const prev = latest.get(i.item);
+    const rating = i.kind === 'rating' ? i.rating : null;
+    if (!prev) latest.set(i.item, { at: i.timestamp, rating });
+    else latest.set(i.item, { at: Math.max(prev.at, i.timestamp), rating: rating !== null && i.timestamp >= prev.at ? rating : prev.rating ?? rating });
+  }
+  return new Map([...latest].sort((a, b) => b[1].at - a[1].at).map(([item, m]) => [item, { rating: m.rating }]));
+}
+
+/** The scoring worker, or null where workers are unavailable (scoring then stays on the main thread). */
+function startScoring(): ScoringClient | null {
+  try {
+    return new ScoringClient();
+  } catch (err) {
+    console.warn('no scoring worker, scoring on the main thread:', err);
+    return null;
+  }
 }
 
 /**
@@ -94,6 +116,7 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
   const status = new StatusPanel(byTestId(document, 'status'), backend, models);
   const privacy = new PrivacyPanel(byTestId(document, 'privacy-models'), models);
   const views = new Map(models.map((kind) => [kind, new RecommendationsView(kind, catalog.titles)] as const));
+  const scoring = startScoring();
   byTestId(document, 'recs-panels').replaceChildren(...[...views.values()].map((v) => v.root));
   // Never sent: seeds this device's local randomness. The identity is the coordinator's credential, kept in IndexedDB.
   const seedKey = await getOrCreateClientId(store);
@@ -108,33 +131,59 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
   /** An opt-out change made in this follower tab that the trainer's snapshots do not show yet. */
   let requested: boolean | null = null;
 
+  // The catalog and "your likes" show what IndexedDB holds, re-read after every change (made here or in another tab).
+  const showMarks = async (): Promise<void> => {
+    const marks = marksOf(await store.getInteractions());
+    for (const item of [...shownMarks.keys()]) if (!marks.has(item)) catalogView.mark(item, null);
+    for (const [item, mark] of marks) catalogView.mark(item, mark);
+    shownMarks = marks;
+    likesView.show([...marks].map(([item, m]) => ({ item, rating: m.rating })));
+  };
+  let shownMarks = new Map<number, ItemMark>();
   // A like or rating is written to IndexedDB by the tab it was made in, then told to the others.
   const record = async (interaction: StoredInteraction): Promise<void> => {
     await store.addInteraction(interaction);
-    catalogView.mark(interaction.item, markLabel(interaction));
+    await showMarks();
     mirror.announceInteraction(interaction);
+    await trainer?.interactionsChanged();
+  };
+  const unlike = async (item: number): Promise<void> => {
+    await store.removeInteractions(item);
+    await showMarks();
+    mirror.announceUnlike(item);
     await trainer?.interactionsChanged();
   };
   const catalogView = new CatalogView(byTestId(document, 'catalog-panel'), catalog.titles, {
     onLike: (item) => void record({ item, rating: 1, kind: 'click', timestamp: Date.now() }),
+    onUnlike: (item) => void unlike(item),
     onRate: (item, rating) => void record({ item, rating, kind: 'rating', timestamp: Date.now() }),
   });
-  for (const i of await store.getInteractions()) catalogView.mark(i.item, markLabel(i));
+  const likesView = new LikesView(byTestId(document, 'likes-panel'), catalog.titles, (item) => void unlike(item));
+  await showMarks();
+  const health = new HealthFeed(params.server, () => render());
 
   const render = (): void => {
     if (trainer) {
-      status.update(trainer.states(), participating);
+      const statuses = trainer.statuses();
+      status.update(trainer.states(), participating, statuses);
+      for (const [kind, s] of statuses) views.get(kind)?.setState(s.state, s.text);
       status.setReplaced(trainer.replacedModels());
       privacy.update(trainer.privacyStates());
       mirror.publish(trainer.snapshot());
     } else if (followed) {
       status.setBackend(followed.backend.name, followed.backend.reason);
-      status.update(new Map(Object.entries(followed.models).map(([k, m]) => [k as ModelKind, m.state])), participating);
+      status.update(
+        new Map(Object.entries(followed.models).map(([k, m]) => [k as ModelKind, m.state])),
+        participating,
+        new Map(Object.entries(followed.models).flatMap(([k, m]) => (m.status ? [[k as ModelKind, m.status as ModelStatus] as const] : []))),
+      );
       status.setReplaced(new Map(Object.entries(followed.models).flatMap(([k, m]) => (m.replaced ? [[k as ModelKind, m.replaced] as const] : []))));
       privacy.update(new Map(Object.entries(followed.models).flatMap(([k, m]): [ModelKind, PrivacyState][] => (m.privacy ? [[k as ModelKind, m.privacy]] : []))));
       for (const [kind, view] of views) {
         const recs = followed.models[kind]?.recs;
         if (recs) view.apply(recs);
+        const st = followed.models[kind]?.status;
+        if (st) view.setState(st.state, st.text);
       }
     } else {
       status.update(new Map(), participating);
@@ -153,8 +202,12 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
     onHello: () => {
       if (trainer) mirror.publish(trainer.snapshot());
     },
-    onInteraction: (i) => {
-      catalogView.mark(i.item, markLabel(i));
+    onInteraction: () => {
+      void showMarks();
+      if (trainer) void trainer.interactionsChanged();
+    },
+    onUnlike: () => {
+      void showMarks();
       if (trainer) void trainer.interactionsChanged();
     },
     onParticipation: (p) => {
@@ -175,6 +228,10 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
     trainer?.setParticipating(next);
     render();
   });
+  status.budget.addEventListener('change', () => {
+    const bytesPerHour = Number(status.budget.value);
+    if (trainer) trainer.setUploadBudget(bytesPerHour).catch((err: unknown) => showError(`Could not change the upload budget: ${err instanceof Error ? err.message : String(err)}`));
+  });
   status.trainHere.addEventListener('click', () => {
     if (trainer) trainer.reclaim();
     else mirror.askToReclaim();
@@ -187,6 +244,10 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
     trainer = new Trainer({
       server: params.server, backend, store, models, views, seedKey, credentials, tfQueue,
       carried: followed,
+      catalogPopular: catalog.popular ?? [],
+      excludedItems: () => [],
+      peopleOnline: (kind) => health.peopleOnline(kind),
+      scoring,
       onChange: render,
       onError: showError,
     });
@@ -194,10 +255,12 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
     trainer.setParticipating(participating);
     trainer.refreshAll();
     trainer.refreshPrivacy();
+    health.start();
   };
   const follow = (): void => {
     trainer?.stop();
     trainer = null;
+    health.stop();
     for (const view of views.values()) view.show([], null, 'Waiting for the tab that trains…');
     render();
     mirror.hello();
@@ -215,6 +278,7 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
   await election.decided;
   await roleSettled;
   addEventListener('pagehide', () => election.close());
+  document.addEventListener('visibilitychange', () => trainer?.visibilityChanged());
   // Back from the back/forward cache, this tab holds no role any more: start afresh.
   addEventListener('pageshow', (e) => {
     if (e.persisted) location.reload();

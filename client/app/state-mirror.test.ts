@@ -9,6 +9,7 @@ function tab(name: string, heard: Heard[]): StateMirror {
     onSnapshot: (value) => heard.push({ type: 'snapshot', value }),
     onHello: () => heard.push({ type: 'hello' }),
     onInteraction: (value) => heard.push({ type: 'interaction', value }),
+    onUnlike: (value) => heard.push({ type: 'unlike', value }),
     onParticipation: (value) => heard.push({ type: 'participation', value }),
     onReclaim: () => heard.push({ type: 'reclaim' }),
   };
@@ -28,8 +29,9 @@ const snapshot: TrainerSnapshot = {
   participating: true,
   models: {
     mf: {
-      state: { connected: true, version: 3, roundsJoined: 2, lastLoss: 0.61, bytesSent: 5120, updatesSent: 2, lastRejection: null },
-      recs: { heading: 'Recommended for you', items: [7, 2, 9], version: 3 },
+      state: { connected: true, version: 3, roundsJoined: 2, lastLoss: 0.61, bytesSent: 5120, updatesSent: 2, lastRejection: null, uploadBudgetBytesPerHour: 1048576, uploadedLastHourBytes: 5120, trainingHold: null },
+      recs: { heading: 'Recommended for you', items: [7, 2, 9], version: 3, source: 'personal' },
+      status: { state: 'up-to-date', text: 'Up to date with the shared model (version 3).' },
       replaced: null,
       privacy: {
         status: 'ok',
@@ -40,7 +42,7 @@ const snapshot: TrainerSnapshot = {
       },
     },
     sasrec: {
-      state: { connected: true, version: 1, roundsJoined: 1, lastLoss: null, bytesSent: 100, updatesSent: 1, lastRejection: null },
+      state: { connected: true, version: 1, roundsJoined: 1, lastLoss: null, bytesSent: 100, updatesSent: 1, lastRejection: null, uploadBudgetBytesPerHour: 1048576, uploadedLastHourBytes: 5120, trainingHold: null },
       recs: null,
       replaced: null,
       // An older trainer tab's snapshot carries no privacy: still accepted.
@@ -58,12 +60,14 @@ test('what one tab says reaches the other tabs of the profile, checked; malforme
   try {
     follower.hello();
     follower.announceInteraction({ item: 4, rating: 1, kind: 'click', timestamp: 1 });
+    follower.announceUnlike(4);
     follower.announceParticipation(false);
     follower.askToReclaim();
-    await waitForCount(trainerHeard, 4);
+    await waitForCount(trainerHeard, 5);
     assert.deepEqual(trainerHeard, [
       { type: 'hello' },
       { type: 'interaction', value: { item: 4, rating: 1, kind: 'click', timestamp: 1 } },
+      { type: 'unlike', value: 4 },
       { type: 'participation', value: false },
       { type: 'reclaim' },
     ]);
@@ -76,7 +80,7 @@ test('what one tab says reaches the other tabs of the profile, checked; malforme
     trainer.publish(snapshot);
     await waitForCount(followerHeard, 1);
     assert.deepEqual(followerHeard, [{ type: 'snapshot', value: snapshot }]);
-    assert.equal(trainerHeard.length, 4, 'a tab does not hear itself');
+    assert.equal(trainerHeard.length, 5, 'a tab does not hear itself');
   } finally {
     trainer.close();
     follower.close();

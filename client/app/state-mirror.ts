@@ -26,6 +26,9 @@ const ParticipantStateSchema = z.object({
   bytesSent: z.number().nonnegative(),
   updatesSent: z.number().int().nonnegative(),
   lastRejection: z.string().nullable(),
+  uploadBudgetBytesPerHour: z.number().nonnegative(),
+  uploadedLastHourBytes: z.number().nonnegative(),
+  trainingHold: z.enum(['not-enough-data', 'not-now', 'upload-budget', 'up-to-date']).nullable(),
 }) satisfies z.ZodType<ParticipantState>;
 
 /** One recommendation panel as shown: heading, items in rank order, the version they came from. */
@@ -34,6 +37,8 @@ export const RecsSnapshotSchema = z.object({
   items: z.array(z.number().int().nonnegative()),
   version: z.number().int().nullable(),
   note: z.string().optional(),
+  /** 'popular': what many people like (before the model knows this person); 'personal': scored for them. */
+  source: z.enum(['popular', 'personal']).optional(),
 });
 export type RecsSnapshot = z.infer<typeof RecsSnapshotSchema>;
 
@@ -44,6 +49,8 @@ const ModelSnapshotSchema = z.object({
   replaced: z.string().nullable(),
   /** The model's privacy guarantee as the trainer last fetched it; absent from a tab running an older build. */
   privacy: PrivacyStateSchema.optional(),
+  /** Where the model's training stands (client/app/model-status.ts); absent from a tab running an older build. */
+  status: z.object({ state: z.string(), text: z.string() }).optional(),
 });
 export type ModelSnapshot = z.infer<typeof ModelSnapshotSchema>;
 
@@ -69,6 +76,8 @@ const MirrorMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('hello') }),
   /** A tab wrote this interaction to IndexedDB. */
   z.object({ type: z.literal('interaction'), interaction: StoredInteractionSchema }),
+  /** A tab removed every interaction with this item from IndexedDB (the person unliked it). */
+  z.object({ type: z.literal('unlike'), item: z.number().int().nonnegative() }),
   /** A tab changed the profile's opt-out (already written to IndexedDB). */
   z.object({ type: z.literal('participation'), participating: z.boolean() }),
   /** A follower asks the trainer to train again the models it stopped after 'replaced'. */
@@ -80,6 +89,7 @@ export interface MirrorHandlers {
   onSnapshot(snapshot: TrainerSnapshot): void;
   onHello(): void;
   onInteraction(interaction: StoredInteraction): void;
+  onUnlike(item: number): void;
   onParticipation(participating: boolean): void;
   onReclaim(): void;
 }
@@ -105,6 +115,8 @@ export class StateMirror {
           return handlers.onHello();
         case 'interaction':
           return handlers.onInteraction(msg.interaction);
+        case 'unlike':
+          return handlers.onUnlike(msg.item);
         case 'participation':
           return handlers.onParticipation(msg.participating);
         case 'reclaim':
@@ -129,6 +141,10 @@ export class StateMirror {
   announceInteraction(interaction: StoredInteraction): void {
     const { item, rating, kind, timestamp } = interaction;
     this.post({ type: 'interaction', interaction: { item, rating, kind, timestamp } });
+  }
+
+  announceUnlike(item: number): void {
+    this.post({ type: 'unlike', item });
   }
 
   announceParticipation(participating: boolean): void {

@@ -1,5 +1,6 @@
 import type { BackendChoice } from '../backend/select-backend.ts';
-import type { ModelKind } from '../../shared/model/model-registry.ts';
+import { exclusionMask, topKOfScores } from '../../shared/eval/top-k.ts';
+import { minInteractionsFor, type ModelKind } from '../../shared/model/model-registry.ts';
 import type { CredentialSource } from '../../shared/participant/credential-source.ts';
 import { historyFromInteractions } from '../../shared/participant/history.ts';
 import { Participant, type ParticipantEvent, type ParticipantState } from '../../shared/participant/participant.ts';
@@ -7,10 +8,12 @@ import type { ParticipantStore } from '../../shared/participant/participant-stor
 import type { SerialQueue } from '../../shared/participant/serial-queue.ts';
 import { PrivacyFeed } from './privacy-feed.ts';
 import type { PrivacyState } from './privacy-text.ts';
-import type { RecommendationsView } from './recommendations-view.ts';
+import { describeModelStatus, type ModelStatus } from './model-status.ts';
+import { RECS_SHOWN, type RecommendationsView } from './recommendations-view.ts';
+import type { ScoringClient } from './scoring-client.ts';
 import type { TrainerSnapshot } from './state-mirror.ts';
 
-const TOP_K = 10;
+const TOP_K = RECS_SHOWN;
 
 export interface TrainerOptions {
   readonly server: string;
@@ -26,6 +29,14 @@ export interface TrainerOptions {
   readonly tfQueue: SerialQueue;
   /** What the tab that trained before this one had counted (rounds, bytes), carried on; null when none. */
   readonly carried: TrainerSnapshot | null;
+  /** The catalog's own popularity order, most popular first (/api/catalog), for a model that has learned nothing yet. */
+  readonly catalogPopular: readonly number[];
+  /** Items never to recommend (retired from the catalog). */
+  readonly excludedItems: () => Iterable<number>;
+  /** People connected to each model per the coordinator (/api/health), null while unknown. */
+  readonly peopleOnline: (kind: ModelKind) => number | null;
+  /** Scores the embedding model's top-K off the main thread; null: score on the main thread. */
+  readonly scoring: ScoringClient | null;
   /** Something shown changed: a participant event, new recommendations, a participant stood down. */
   readonly onChange: () => void;
   readonly onError: (message: string) => void;
@@ -36,6 +47,9 @@ interface ModelSlot {
   readonly refresh: () => void;
   /** The model's privacy guarantee, fetched again with every new version. */
   readonly privacy: PrivacyFeed;
+  /** Between a round's start and this device's update leaving (or being refused). */
+  training: boolean;
+  everConnected: boolean;
 }
 
 /**
@@ -48,6 +62,8 @@ export class Trainer {
   private readonly replaced = new Map<ModelKind, string>();
   private participating = false;
   private stopped = false;
+  /** The person's interaction count as of the last refresh (for the "like more items" state). */
+  private interactions = 0;
 
   constructor(private readonly opts: TrainerOptions) {
     for (const kind of opts.models) {
@@ -60,6 +76,8 @@ export class Trainer {
         tfQueue: opts.tfQueue,
         backend: { name: opts.backend.name, reason: opts.backend.reason },
         onEvent: (e) => this.onEvent(kind, e),
+        // Train only while the person has the page in front of them (participant.ts: mayTrainNow).
+        mayTrainNow: () => typeof document === 'undefined' || document.visibilityState === 'visible',
       });
       const view = opts.views.get(kind);
       if (!view) throw new Error(`no recommendation panel for the ${kind} model`);
@@ -71,7 +89,7 @@ export class Trainer {
           if (!this.stopped) opts.onChange();
         },
       });
-      this.slots.set(kind, { participant, refresh: this.refresher(participant, view), privacy });
+      this.slots.set(kind, { participant, refresh: this.refresher(participant, view), privacy, training: false, everConnected: false });
     }
   }
 
@@ -83,6 +101,17 @@ export class Trainer {
       if (participating && !this.replaced.has(kind)) s.participant.start();
       else s.participant.stop();
     }
+    this.opts.onChange();
+  }
+
+  /** The page was hidden or shown: each participant tells the coordinator whether it may train now. */
+  visibilityChanged(): void {
+    for (const s of this.slots.values()) void s.participant.trainingConditionsChanged();
+  }
+
+  /** The person's per-hour upload budget for this device (all models together), applied from the next round on. */
+  async setUploadBudget(bytesPerHour: number): Promise<void> {
+    for (const s of this.slots.values()) await s.participant.setUploadBudget(bytesPerHour);
     this.opts.onChange();
   }
 
@@ -112,24 +141,40 @@ export class Trainer {
     return new Map([...this.slots].map(([kind, s]) => [kind, s.privacy.state] as const));
   }
 
-  /** Each model's state as shown: this tab's counters added to those carried from the tab that trained before. */
+  /**
+   * Each model's state as shown. The counters are this device's cumulative totals, kept in
+   * IndexedDB (participant-events.ts): shown as they are, never added to a previous tab's.
+   * Until this tab's participant has a version, the one the previous trainer tab showed.
+   */
   states(): Map<ModelKind, ParticipantState> {
     const out = new Map<ModelKind, ParticipantState>();
     for (const [kind, s] of this.slots) {
       const live = s.participant.state;
       const before = this.opts.carried?.models[kind]?.state;
+      out.set(kind, { ...live, version: live.version ?? before?.version ?? null, lastLoss: live.lastLoss ?? before?.lastLoss ?? null });
+    }
+    return out;
+  }
+
+  /** Where each model's training stands, in words (client/app/model-status.ts). */
+  statuses(): Map<ModelKind, ModelStatus> {
+    const out = new Map<ModelKind, ModelStatus>();
+    for (const [kind, s] of this.slots) {
+      const privacy = s.privacy.state;
       out.set(
         kind,
-        before
-          ? {
-              ...live,
-              version: live.version ?? before.version,
-              roundsJoined: before.roundsJoined + live.roundsJoined,
-              lastLoss: live.lastLoss ?? before.lastLoss,
-              bytesSent: before.bytesSent + live.bytesSent,
-              updatesSent: before.updatesSent + live.updatesSent,
-            }
-          : { ...live },
+        describeModelStatus({
+          participating: this.participating,
+          privacySpent: privacy.status === 'ok' && privacy.privacy !== null && privacy.privacy.exhausted,
+          replaced: this.replaced.has(kind),
+          connected: s.participant.state.connected,
+          everConnected: s.everConnected,
+          training: s.training,
+          version: s.participant.state.version,
+          interactions: this.interactions,
+          minInteractions: minInteractionsFor(kind),
+          peopleOnline: this.opts.peopleOnline(kind),
+        }),
       );
     }
     return out;
@@ -142,6 +187,7 @@ export class Trainer {
 
   snapshot(): TrainerSnapshot {
     const states = this.states();
+    const statuses = this.statuses();
     const models: TrainerSnapshot['models'] = {};
     for (const kind of this.opts.models) {
       models[kind] = {
@@ -149,6 +195,7 @@ export class Trainer {
         recs: this.opts.views.get(kind)?.snapshot() ?? null,
         replaced: this.replaced.get(kind) ?? null,
         privacy: this.slots.get(kind)!.privacy.state,
+        status: statuses.get(kind),
       };
     }
     return { backend: { name: this.opts.backend.name, reason: this.opts.backend.reason }, participating: this.participating, models };
@@ -166,6 +213,12 @@ export class Trainer {
   private onEvent(kind: ModelKind, e: ParticipantEvent): void {
     if (this.stopped) return;
     if (e.type === 'error') console.warn(`participant (${kind}):`, e.message);
+    const slot = this.slots.get(kind);
+    if (slot) {
+      if (e.type === 'connected') slot.everConnected = true;
+      if (e.type === 'round-start') slot.training = true;
+      if (['sent', 'queued', 'ack', 'rejected', 'error', 'disconnected', 'declined'].includes(e.type)) slot.training = false;
+    }
     if (e.type === 'replaced') {
       // Another session with this profile's identity (e.g. a copied profile) connected: stand down, don't fight it.
       console.warn(`participant (${kind}) replaced:`, e.message);
@@ -182,6 +235,42 @@ export class Trainer {
     this.opts.onChange();
   }
 
+  /**
+   * What many people like, for a person the model cannot score yet: the embedding model's
+   * item bias once it has learned from a round (a popularity signal the federated rounds
+   * learned, no individual's data), else the catalog's own popularity order.
+   */
+  private async popularTopK(history: Int32Array): Promise<number[]> {
+    const retired = [...this.opts.excludedItems()];
+    const mf = this.slots.get('mf')?.participant;
+    const version = mf?.state.version ?? null;
+    if (mf && version !== null && version > 0) {
+      const bias = (await this.opts.store.getWeights('mf', version))?.itemBias;
+      if (bias) return topKOfScores(bias, TOP_K, exclusionMask(bias.length, history, retired));
+    }
+    const skip = new Set([...history, ...retired]);
+    return this.opts.catalogPopular.filter((i) => !skip.has(i)).slice(0, TOP_K);
+  }
+
+  /**
+   * Top-K for this person: the embedding model scores its user vector against the item
+   * table in the scoring worker (one table copy per version); the sequence model scores
+   * on the main thread as before (its hidden state is computed inside the model).
+   */
+  private async personalTopK(participant: Participant, history: Int32Array): Promise<number[]> {
+    const retired = [...this.opts.excludedItems()];
+    const { scoring } = this.opts;
+    if (participant.modelKind === 'mf' && scoring) {
+      const inputs = await participant.scoringInputs();
+      if (!inputs) return [];
+      const { itemEmbedding, itemBias } = inputs.globals;
+      scoring.ensureTable('mf', inputs.version, { vectors: itemEmbedding, dim: itemEmbedding.length / itemBias.length, bias: itemBias });
+      return scoring.topK('mf', inputs.locals.userEmbedding, TOP_K, [...inputs.history, ...retired]);
+    }
+    const skip = new Set(retired);
+    return (await participant.recommend(TOP_K + skip.size)).items.filter((i) => !skip.has(i)).slice(0, TOP_K);
+  }
+
   /** Keeps one model's recommendations fresh: one refresh at a time, coalescing requests made meanwhile. */
   private refresher(participant: Participant, view: RecommendationsView): () => void {
     const { store } = this.opts;
@@ -193,15 +282,19 @@ export class Trainer {
         do {
           pending = false;
           const interactions = await store.getInteractions();
-          // With no likes yet the ranking would only reflect a random taste vector: ask for likes instead.
-          const hasHistory = interactions.length > 0;
-          const { items, version } = hasHistory ? await participant.recommend(TOP_K) : { items: [], version: participant.state.version };
+          this.interactions = interactions.length;
+          const history = historyFromInteractions(interactions);
+          const version = participant.state.version;
+          // Until the shared model has learned from a round (version 0 is random weights) or
+          // before the person liked anything, a personal ranking would mean nothing: show what is popular.
+          const personal = history.length > 0 && version !== null && version > 0;
+          const items = personal ? await this.personalTopK(participant, history) : await this.popularTopK(history);
           if (this.stopped) return;
-          view.setHeading(recommendationHeading(participant.modelKind, historyFromInteractions(interactions), view));
+          view.setHeading(personal ? recommendationHeading(participant.modelKind, history, view) : 'Popular now');
           // Show what was computed, labelled with the version it was scored with (even when a
           // newer one arrived meanwhile: rounds can land faster than a slow device scores),
           // then go again if a newer model or a new like is waiting.
-          view.show(items, version, hasHistory && version === null ? 'Waiting for the shared model…' : undefined);
+          view.show(items, version, items.length === 0 ? 'Like a few items to get recommendations' : undefined, personal ? 'personal' : 'popular');
           if (participant.state.version !== version) pending = true;
         } while (pending);
         this.opts.onChange();

@@ -33,7 +33,7 @@ const READ_STATE_JS = `(() => {
     models[kind] = {
       version: int(text(document, 'model-version-' + kind)),
       roundsJoined: int(text(document, 'rounds-joined-' + kind)) ?? 0,
-      bytesSent: int(text(document, 'bytes-sent-' + kind)) ?? 0,
+      bytesSent: int(document.querySelector('[data-testid="bytes-sent-' + kind + '"]')?.dataset.bytes) ?? 0,
       recsVersion: int(panel.dataset.recsVersion),
       recsHeading: text(panel, 'recs-heading'),
       recs: Array.from(panel.querySelectorAll('[data-testid=recommendations] [data-testid=rec-item]')).map((e) => Number(e.dataset.itemId)),
@@ -93,10 +93,14 @@ export async function readTabRole(page: Page): Promise<TabRoleState> {
   return (await page.evaluate(READ_TAB_ROLE_JS)) as TabRoleState;
 }
 
-/** Every figure of the status panel by test id (version, rounds joined, last loss, bytes sent, connection, …), as shown. */
+/**
+ * Every figure of the status panel by test id (version, rounds joined, last loss, bytes
+ * sent, connection, …), as shown; a byte count (shown formatted, "133 KB") as the exact
+ * number of bytes behind it (its data-bytes).
+ */
 const READ_STATUS_TEXTS_JS = `(() => {
   const out = {};
-  for (const dd of document.querySelectorAll('[data-testid=status] dd[data-testid]')) out[dd.dataset.testid] = (dd.textContent ?? '').trim();
+  for (const dd of document.querySelectorAll('[data-testid=status] dd[data-testid]')) out[dd.dataset.testid] = dd.dataset.bytes ?? (dd.textContent ?? '').trim();
   return out;
 })()`;
 

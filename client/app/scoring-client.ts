@@ -1,0 +1,53 @@
+import type { ItemTable } from '../../shared/eval/top-k.ts';
+import type { ScoringReply, ScoringRequest } from './scoring-protocol.ts';
+
+/**
+ * The page's handle on its scoring worker (scoring-worker.ts): hands it an item table
+ * once per model version (a copy, transferred) and asks for top-K lists, so scoring a
+ * large catalog never blocks typing or scrolling.
+ */
+export class ScoringClient {
+  private readonly worker: Worker;
+  private readonly loaded = new Map<string, number>();
+  private readonly waiting = new Map<number, { resolve: (items: number[]) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  /** How long the last query took inside the worker (ms). */
+  lastMs = 0;
+
+  constructor() {
+    this.worker = new Worker(new URL('./scoring-worker.ts', import.meta.url), { type: 'module' });
+    this.worker.onmessage = (e: MessageEvent<ScoringReply>) => {
+      const r = e.data;
+      const w = this.waiting.get(r.id);
+      if (!w) return;
+      this.waiting.delete(r.id);
+      if (r.type === 'result') {
+        this.lastMs = r.ms;
+        w.resolve(r.items);
+      } else w.reject(new Error(r.message));
+    };
+    this.worker.onerror = (e) => {
+      for (const w of this.waiting.values()) w.reject(new Error(`the scoring worker failed: ${e.message}`));
+      this.waiting.clear();
+    };
+  }
+
+  /** Sends `key`'s table for `version` unless the worker holds it already (a copy: the caller keeps its arrays). */
+  ensureTable(key: string, version: number, table: ItemTable): void {
+    if (this.loaded.get(key) === version) return;
+    const vectors = table.vectors.slice();
+    const bias = table.bias ? table.bias.slice() : null;
+    const msg: ScoringRequest = { type: 'table', key, vectors, dim: table.dim, bias };
+    this.worker.postMessage(msg, bias ? [vectors.buffer, bias.buffer] : [vectors.buffer]);
+    this.loaded.set(key, version);
+  }
+
+  topK(key: string, query: Float32Array, k: number, excluded: readonly number[]): Promise<number[]> {
+    const id = this.nextId++;
+    const msg: ScoringRequest = { type: 'top-k', id, key, query: query.slice(), k, excluded: [...excluded] };
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.worker.postMessage(msg);
+    });
+  }
+}

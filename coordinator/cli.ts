@@ -25,6 +25,7 @@ import { startCoordinator } from './server.ts';
 import { edgeServeConfig, edgeServeOptions } from './http/edge-flags.ts';
 import { registerKeysCommand } from './identity/keys-command.ts';
 import { registerAttackCommand } from './simulation/membership-attack-command.ts';
+import { simulateReplay } from './simulation/replay-command.ts';
 import type { SimulationDp } from './simulation/dp-simulation.ts';
 import { describeDpPlan } from '../shared/privacy/dp-plan.ts';
 import { DEFAULT_ADAPTIVE_CLIP, type AdaptiveClipSettings } from '../shared/aggregate/adaptive-clipping.ts';
@@ -259,9 +260,15 @@ sequenceShapeOptions(program
   .option('--batch-clients <n>', 'in-process, sasrec: clients trained together, one batched tfjs forward/backward per local step (the same updates; default 128; 1 = one tfjs run per client)', int('--batch-clients'))
   .option('--trainer <name>', 'in-process: typed-array (fast) or tfjs (trainLocally + buildUpdate, slow)', 'typed-array')
   .option('--centralized-epochs <n>', 'in-process: also train the centralized baseline for the plot (0 = skip)', int('--centralized-epochs'), 20)
+  .option('--replay', 'in-process, MF: play the data set in timestamp order, one day per step; prequential next-day HR@10/NDCG@10 of a frozen model trained on the first half (--centralized-epochs epochs), the federated model updated online and a centralized model retrained daily (writes replay.csv, replay.svg, table.md to --out, default reports/replay)')
+  .option('--rounds-per-day <n>', 'with --replay: federated rounds per simulated day among the people active that day', int('--rounds-per-day'), 1)
   .option('--out <dir>', 'in-process: folder for report.json, rounds.csv, hr-ndcg.svg', 'reports/simulate')
   .action(async (o) => {
     if (o.backend !== 'wasm' && o.backend !== 'cpu') throw new InvalidArgumentError('--backend must be wasm or cpu');
+    if (o.replay) {
+      await simulateReplay(dataSource(o), o);
+      return;
+    }
     if (!o.url) {
       await simulateInProcess(o);
       return;

@@ -32,11 +32,18 @@ export class ScoringClient {
     };
   }
 
-  /** Sends `key`'s table for `version` unless the worker holds it already (a copy: the caller keeps its arrays). */
+  /** Whether the worker holds `key`'s table of this version. */
+  hasTable(key: string, version: number): boolean {
+    return this.loaded.get(key) === version;
+  }
+
+  /**
+   * Hands the worker `key`'s table for `version` unless it holds it already. The arrays
+   * are transferred: the caller must not use them afterwards (pass copies).
+   */
   ensureTable(key: string, version: number, table: ItemTable): void {
     if (this.loaded.get(key) === version) return;
-    const vectors = table.vectors.slice();
-    const bias = table.bias ? table.bias.slice() : null;
+    const { vectors, bias } = table;
     const msg: ScoringRequest = { type: 'table', key, vectors, dim: table.dim, bias };
     this.worker.postMessage(msg, bias ? [vectors.buffer, bias.buffer] : [vectors.buffer]);
     this.loaded.set(key, version);

@@ -1,5 +1,6 @@
 import type { BackendChoice } from '../backend/select-backend.ts';
 import { exclusionMask, topKOfScores } from '../../shared/eval/top-k.ts';
+import { mfItemTables } from '../../shared/model/embedding-model.ts';
 import { minInteractionsFor, type ModelKind } from '../../shared/model/model-registry.ts';
 import type { CredentialSource } from '../../shared/participant/credential-source.ts';
 import { historyFromInteractions } from '../../shared/participant/history.ts';
@@ -245,8 +246,12 @@ export class Trainer {
     const mf = this.slots.get('mf')?.participant;
     const version = mf?.state.version ?? null;
     if (mf && version !== null && version > 0) {
-      const bias = (await this.opts.store.getWeights('mf', version))?.itemBias;
-      if (bias) return topKOfScores(bias, TOP_K, exclusionMask(bias.length, history, retired));
+      // The item bias the rounds learned (with the feature tower's part): no one person's data.
+      const inputs = await mf.scoringInputs();
+      if (inputs?.descriptor.kind === 'mf') {
+        const { bias } = mfItemTables(inputs.descriptor, inputs.globals);
+        return topKOfScores(bias, TOP_K, exclusionMask(bias.length, history, retired, inputs.descriptor.retiredItems ?? []));
+      }
     }
     const skip = new Set([...history, ...retired]);
     return this.opts.catalogPopular.filter((i) => !skip.has(i)).slice(0, TOP_K);
@@ -262,10 +267,11 @@ export class Trainer {
     const { scoring } = this.opts;
     if (participant.modelKind === 'mf' && scoring) {
       const inputs = await participant.scoringInputs();
-      if (!inputs) return [];
-      const { itemEmbedding, itemBias } = inputs.globals;
-      scoring.ensureTable('mf', inputs.version, { vectors: itemEmbedding, dim: itemEmbedding.length / itemBias.length, bias: itemBias });
-      return scoring.topK('mf', inputs.locals.userEmbedding, TOP_K, [...inputs.history, ...retired]);
+      if (!inputs || inputs.descriptor.kind !== 'mf') return [];
+      const d = inputs.descriptor;
+      // The vectors the model scores with (free rows plus the feature tower's part), a copy per version for the worker.
+      if (!scoring.hasTable('mf', inputs.version)) scoring.ensureTable('mf', inputs.version, { ...mfItemTables(d, inputs.globals), dim: d.dim });
+      return scoring.topK('mf', inputs.locals.userEmbedding, TOP_K, [...inputs.history, ...retired, ...(d.retiredItems ?? [])]);
     }
     const skip = new Set(retired);
     return (await participant.recommend(TOP_K + skip.size)).items.filter((i) => !skip.has(i)).slice(0, TOP_K);

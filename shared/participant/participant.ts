@@ -321,17 +321,17 @@ export class Participant {
   }
 
   /**
-   * What scoring elsewhere needs (the web app's scoring worker): the global weights, the
-   * person's LOCAL parameters fitted to their history (fold-in done and stored), the
+   * What scoring elsewhere needs (the web app's scoring worker): the model's descriptor
+   * (feature tower, retired items), the global weights, the person's LOCAL parameters fitted to their history (fold-in done and stored), the
    * history and the version; null before weights arrive.
    */
-  async scoringInputs(): Promise<{ globals: NamedTensors; locals: NamedTensors; history: Int32Array; version: number } | null> {
+  async scoringInputs(): Promise<{ descriptor: ModelDescriptor; globals: NamedTensors; locals: NamedTensors; history: Int32Array; version: number } | null> {
     return this.tfQueue.run(async () => {
-      const { model, globals } = this;
+      const { model, globals, descriptor } = this;
       const version = this.state.version;
-      if (!model || !globals || version === null) return null;
+      if (!model || !globals || !descriptor || version === null) return null;
       const history = historyFromInteractions(await this.opts.store.getInteractions());
-      return { globals, locals: await this.fittedLocals(model, globals, history), history, version };
+      return { descriptor, globals, locals: await this.fittedLocals(model, globals, history), history, version };
     });
   }
 

@@ -1,11 +1,15 @@
 /**
- * A whole secure-aggregation round in one process: SecAggClient per participant and one
- * SecAggServer, messages passed by value exactly as the wire would carry them. For the
- * simulation (`flock simulate --secure-aggregation`), tests and the cost benchmark.
+ * A whole secure-aggregation round in one process: one SecAggClient per participant and
+ * one SecAggServer, every message passed exactly as the wire would carry it (the same
+ * objects the zod schemas accept). For the simulation (`flock simulate
+ * --secure-aggregation`), tests and the cost benchmark (coordinator/bench/secagg-cost.ts).
  */
 import type { UniformSource } from '../random/secure-random.ts';
+import { SecAggClient } from './secagg-client.ts';
+import { messageBytes } from './secagg-messages.ts';
 import type { SecAggParams } from './secagg-params.ts';
-import type { SecAggSum } from './secagg-server.ts';
+import { SecAggServer, type SecAggSum } from './secagg-server.ts';
+import { SecAggError } from './secagg-error.ts';
 
 /** Who vanishes, and when: before advertising keys, after advertising, after sending shares, after sending the masked input. */
 export interface SecAggDropouts {
@@ -17,8 +21,9 @@ export interface SecAggDropouts {
 
 export interface SecAggRoundOptions {
   readonly drop?: SecAggDropouts;
+  /** Stochastic-rounding source shared by all clients (default: each client's CSPRNG). */
   readonly rounding?: UniformSource;
-  /** Measure each client's and the server's CPU time and bytes (performance.now around each step). */
+  /** Measure each client's and the server's CPU time (performance.now around each step) and bytes. */
   readonly measure?: boolean;
 }
 
@@ -36,8 +41,71 @@ export interface SecAggRoundResult extends SecAggSum {
 
 /** Runs the round; throws SecAggError('too-many-dropped') when it cannot complete. */
 export function runSecAggRound(params: SecAggParams, updates: ReadonlyMap<string, Float32Array>, options: SecAggRoundOptions = {}): SecAggRoundResult {
-  void params;
-  void updates;
-  void options;
-  throw new Error('not implemented yet');
+  for (const id of params.participants) {
+    if (!updates.has(id)) throw new SecAggError('bad-params', `no update for participant ${id}`);
+  }
+  const drop = options.drop ?? {};
+  const gone = new Set<string>();
+  const leave = (ids: readonly string[] | undefined) => ids?.forEach((id) => gone.add(id));
+  const measure = options.measure === true;
+  const cost = new Map<string, { cpuMs: number; bytesSent: number; bytesReceived: number }>();
+  let serverCpuMs = 0;
+  const now = () => (measure ? performance.now() : 0);
+  const costOf = (id: string) => {
+    let c = cost.get(id);
+    if (!c) cost.set(id, (c = { cpuMs: 0, bytesSent: 0, bytesReceived: 0 }));
+    return c;
+  };
+  /** Runs one client step, charging its time and traffic. */
+  const onClient = <T>(id: string, received: unknown, step: () => T): T => {
+    const t0 = now();
+    const out = step();
+    if (measure) {
+      const c = costOf(id);
+      c.cpuMs += now() - t0;
+      if (received !== undefined) c.bytesReceived += messageBytes(received);
+      c.bytesSent += messageBytes(out);
+    }
+    return out;
+  };
+  const onServer = <T>(step: () => T): T => {
+    const t0 = now();
+    const out = step();
+    serverCpuMs += now() - t0;
+    return out;
+  };
+
+  const server = onServer(() => new SecAggServer(params));
+  const clients = new Map<string, SecAggClient>();
+  leave(drop.beforeKeys);
+  for (const id of params.participants) {
+    if (gone.has(id)) continue;
+    const client = onClient(id, params, () => new SecAggClient(params, id, { rounding: options.rounding }));
+    clients.set(id, client);
+    const ad = onClient(id, undefined, () => client.advertiseKeys());
+    onServer(() => server.receiveKeys(ad));
+  }
+  leave(drop.afterKeys);
+  const neighbourKeys = onServer(() => server.closeKeys());
+  for (const [id, msg] of neighbourKeys) {
+    if (gone.has(id)) continue;
+    const out = onClient(id, msg, () => clients.get(id)!.shareKeys(msg));
+    onServer(() => server.receiveShares(out));
+  }
+  leave(drop.afterShares);
+  const sharesForMe = onServer(() => server.closeShares());
+  for (const [id, msg] of sharesForMe) {
+    if (gone.has(id)) continue;
+    const out = onClient(id, msg, () => clients.get(id)!.maskedInput(msg, updates.get(id)!));
+    onServer(() => server.receiveMaskedInput(out));
+  }
+  leave(drop.afterMaskedInput);
+  const request = onServer(() => server.closeMaskedInputs());
+  for (const id of request.survivors) {
+    if (gone.has(id)) continue;
+    const out = onClient(id, request, () => clients.get(id)!.unmask(request));
+    onServer(() => server.receiveUnmaskResponse(out));
+  }
+  const sum = onServer(() => server.finish());
+  return measure ? { ...sum, clientCost: cost, serverCpuMs } : sum;
 }

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { dailyTimeline } from '../../shared/data/daily-timeline.ts';
+import { generateSyntheticDataset } from '../../shared/data/synthetic-dataset.ts';
+import { FlockError } from '../../shared/errors.ts';
+import { drawNegatives, pooled, runReplay, type ReplayConfig } from './replay.ts';
+import { replayCsv, replaySvg } from './replay-report.ts';
+
+const cfg: ReplayConfig = {
+  dim: 8, seed: 1, roundsPerDay: 1, localEpochs: 1, batchSize: 32, learningRate: 0.5, negatives: 4, l2: 1e-4,
+  clipNorm: 1, serverLearningRate: 1, rowNormalize: true, centralEpochsPerDay: 1, frozenEpochs: 10,
+};
+
+test('drawNegatives: distinct items of the existing prefix outside the person\'s items, fixed by the seed, all of them when fewer exist', () => {
+  const exclude = new Set([0, 3, 7]);
+  const a = drawNegatives(50, exclude, 20, 9);
+  assert.equal(new Set(a).size, 20);
+  assert.ok(Array.from(a).every((i) => i >= 0 && i < 50 && !exclude.has(i)));
+  assert.deepEqual(a, drawNegatives(50, exclude, 20, 9));
+  assert.notDeepEqual(a, drawNegatives(50, exclude, 20, 10));
+  assert.deepEqual(Array.from(drawNegatives(5, exclude, 20, 1)).sort(), [1, 2, 4]);
+});
+
+test('replay on a synthetic stream: the catalog grows, every arm scores the same test cases, trained models beat chance, the frozen arm starts at the half', () => {
+  const dataset = generateSyntheticDataset({ users: 300, items: 120, seed: 5, meanInteractionsPerUser: 25 });
+  const tl = dailyTimeline(dataset);
+  const r = runReplay(dataset, cfg);
+  assert.equal(r.days.length, tl.days.length);
+  assert.deepEqual(r.days.map((d) => d.items), Array.from(tl.itemsBy));
+  for (const d of r.days) {
+    const ns = Object.values(d.arms).map((a) => a!.n + a!.coldN);
+    assert.ok(ns.every((n) => n === ns[0]), `day ${d.day}: arms scored different case counts ${ns}`);
+    assert.equal(d.arms.frozen !== undefined, d.day >= r.half && d.arms.federated !== undefined);
+  }
+  // Chance with ≤ 100 negatives is ≥ 10/101; the trained models must do much better.
+  const central = pooled(r.days, 'centralized-daily', r.half);
+  const frozen = pooled(r.days, 'frozen', r.half);
+  assert.ok(central.n > 500, `${central.n} test cases`);
+  assert.ok(central.hr10 > 0.3, `centralized daily HR@10 ${central.hr10}`);
+  assert.ok(frozen.hr10 > 0.3, `frozen HR@10 ${frozen.hr10}`);
+  assert.equal(replayCsv(r).trim().split('\n').length, r.days.length + 1);
+  assert.match(replaySvg(r, 't'), /<svg[\s\S]*federated[\s\S]*<\/svg>/);
+});
+
+test('bad replay settings are refused with a typed error', () => {
+  const dataset = generateSyntheticDataset({ users: 20, items: 10, seed: 1 });
+  assert.throws(() => runReplay(dataset, { ...cfg, dim: 0 }), (e: unknown) => e instanceof FlockError && e.code === 'bad-config');
+  assert.throws(() => runReplay(dataset, { ...cfg, clipNorm: -1 }), (e: unknown) => e instanceof FlockError && e.code === 'bad-config');
+});

@@ -24,9 +24,11 @@
  * - A round that can no longer complete (SecAggError 'too-many-dropped', or any failure
  *   closing a phase) ends with ok: false; nothing is learned, the model does not change.
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Socket } from 'socket.io';
 import { FlockError } from '../../shared/errors.ts';
+import type { ModelSpec } from '../../shared/model/model-spec.ts';
 import { EVENTS } from '../../shared/protocol/messages.ts';
 import {
   SecAggKeysWireSchema,
@@ -34,10 +36,12 @@ import {
   SecAggSharesWireSchema,
   SecAggUnmaskWireSchema,
   SECAGG_EVENTS,
+  type SecAggRejectedMessage,
 } from '../../shared/protocol/secagg-events.ts';
 import { SecAggError } from '../../shared/secagg/secagg-error.ts';
-import type { SecAggParams } from '../../shared/secagg/secagg-params.ts';
+import { buildSecAggParams, type SecAggParams } from '../../shared/secagg/secagg-params.ts';
 import { SecAggServer, type SecAggSum } from '../../shared/secagg/secagg-server.ts';
+import { globalVectorLength } from '../../shared/update/flat-global-vector.ts';
 
 export type SecurePhase = 'keys' | 'shares' | 'masked-inputs' | 'unmasking' | 'done';
 
@@ -87,6 +91,11 @@ export class SecureRound {
 
   get round(): number {
     return this.o.round;
+  }
+
+  /** What was announced with the round. */
+  get params(): SecAggParams {
+    return this.o.params;
   }
 
   /**
@@ -202,4 +211,25 @@ function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | 
   if (r.success) return r.data;
   const issue = r.error.issues[0];
   throw new SecAggError('malformed', `${event}: ${issue ? `${issue.path.join('.') || '(message)'}: ${issue.message}` : 'does not parse'}`);
+}
+
+/** What a refused secagg:* message gets back (it changed nothing). */
+export function secAggRejection(round: number | null, err: FlockError): SecAggRejectedMessage {
+  return { round, code: err.code, reason: err instanceof SecAggError ? err.reason : 'wire', message: err.message.slice(0, 1000) };
+}
+
+/**
+ * The parameters of one securely aggregated round of `spec`'s model: its selected
+ * participants, the dense GLOBAL vector, the round's clip bound as the ring's range, and a
+ * context that binds every key, share and mask to this coordinator run, model, round and
+ * base version (a random nonce: a round number reused after a restart gets other keys).
+ */
+export function secureRoundParams(o: { spec: ModelSpec; round: number; version: number; participants: readonly string[]; clipNorm: number; dropoutFraction: number }): SecAggParams {
+  return buildSecAggParams({
+    context: `${o.spec.kind}/round-${o.round}/v${o.version}/${randomBytes(8).toString('hex')}`,
+    participants: o.participants,
+    vectorLength: globalVectorLength(o.spec),
+    clipBound: o.clipNorm,
+    dropoutFraction: o.dropoutFraction,
+  });
 }

@@ -31,8 +31,6 @@ import {
   UnmaskResponseSchema,
 } from '../secagg/secagg-messages.ts';
 import type { SecAggRefusal } from '../secagg/secagg-error.ts';
-import type { ModelSpec } from '../model/model-spec.ts';
-import { globalVectorLength } from '../update/flat-global-vector.ts';
 
 export const SECAGG_EVENTS = {
   secaggKeys: 'secagg:keys',
@@ -94,12 +92,17 @@ export const MAX_SECAGG_CONTROL_BYTES = 1024;
 /** Shares and unmask responses grow with the neighbourhood k (O(log n) under SecAgg+; n − 1 for a complete graph). */
 export const MAX_SECAGG_SHARES_BYTES = 512 * 1024;
 
-/** Per-event size limits of the client → coordinator secure-aggregation events of `spec`'s model (socket-guard). */
-export function secAggEventLimits(spec: ModelSpec): Record<(typeof SECAGG_CLIENT_EVENTS)[number], number> {
+/**
+ * Per-event size limits of the client → coordinator secure-aggregation events
+ * (socket-guard). `maskedInputBytes`: the model's largest update (maxEncodedUpdateBytes),
+ * which bounds its masked input (4 bytes per coordinate of the dense GLOBAL vector, less
+ * than a dense float32 update with its header).
+ */
+export function secAggEventLimits(maskedInputBytes: number): Record<(typeof SECAGG_CLIENT_EVENTS)[number], number> {
   return {
     [SECAGG_EVENTS.secaggKeys]: MAX_SECAGG_CONTROL_BYTES,
     [SECAGG_EVENTS.secaggShares]: MAX_SECAGG_SHARES_BYTES,
-    [SECAGG_EVENTS.secaggMaskedInput]: 4 * globalVectorLength(spec) + MAX_SECAGG_CONTROL_BYTES,
+    [SECAGG_EVENTS.secaggMaskedInput]: maskedInputBytes + MAX_SECAGG_CONTROL_BYTES,
     [SECAGG_EVENTS.secaggUnmask]: MAX_SECAGG_SHARES_BYTES,
   };
 }

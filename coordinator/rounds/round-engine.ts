@@ -36,6 +36,9 @@ import { decideRound, nextRoundAt, type RoundHold } from './round-pacing.ts';
 import { roundSize, type RoundSize } from './round-size.ts';
 import { poissonSample, sampleParticipants } from './sample-participants.ts';
 import { secureUniform } from '../../shared/random/secure-random.ts';
+import { SECAGG_CLIENT_EVENTS } from '../../shared/protocol/secagg-events.ts';
+import { secAggRejection, SecureRound, secureRoundParams, type SecureRoundEnd } from './secure-round.ts';
+import { SecureSumRelease } from './secure-round-release.ts';
 
 type CloseReason = 'target' | 'nobody-left' | 'stragglers-dropped' | 'deadline';
 
@@ -68,6 +71,9 @@ interface OpenRound {
   rejected: number;
   examples: number;
   normSum: number;
+  /** Under secure aggregation (secure-round.ts): the round's phases; its unmasked sum once it ends. */
+  readonly secure?: SecureRound;
+  secureRelease?: SecureSumRelease;
 }
 
 export interface EngineState {
@@ -253,12 +259,14 @@ export class RoundEngine {
         const open = this.open;
         if ((!client.eligible || !client.hasNewData) && open && open.selected.has(participantId) && !open.reported.has(participantId)) {
           open.departed.add(participantId);
+          open.secure?.departed(participantId);
           this.closeIfDone();
         }
         this.scheduleRound();
       }),
     );
     socket.on(EVENTS.update, (raw: unknown) => this.guarded('update', () => this.onUpdate(socket, participantId, joined, raw)));
+    for (const event of SECAGG_CLIENT_EVENTS) socket.on(event, (raw: unknown) => this.guarded(event, () => this.onSecAgg(socket, participantId, joined, event, raw)));
     socket.on('disconnect', (reason) =>
       this.guarded('disconnect', () => {
         const client = this.clients.get(participantId);
@@ -274,6 +282,7 @@ export class RoundEngine {
     const open = this.open;
     if (open && open.selected.has(client.participantId) && !open.reported.has(client.participantId)) {
       open.departed.add(client.participantId);
+      open.secure?.departed(client.participantId);
       this.closeIfDone();
     }
   }
@@ -309,6 +318,8 @@ export class RoundEngine {
     let bytes = 0;
     try {
       if (!joined) throw new FlockError('not-selected', 'send join before any update');
+      // Under secure aggregation the coordinator never takes an update in the clear, not even to decode it.
+      if (this.config.secureAggregation) throw new FlockError('unsupported-format', 'this coordinator runs secure aggregation: send masked input (secagg:* messages), never a plain update');
       const payload = UpdatePayloadSchema.safeParse(raw);
       if (!payload.success) throw new FlockError('malformed', 'update must be one binary argument (an encoded ModelUpdate)');
       const body = payload.data instanceof Uint8Array ? payload.data : new Uint8Array(payload.data);
@@ -356,6 +367,30 @@ export class RoundEngine {
     }, nextRoundAt(now, this.lastOpenedAt, this.config) - now);
   }
 
+  /** A secagg:* message: handed to the open round's SecureRound; refused (typed, nothing changes) otherwise. */
+  private onSecAgg(socket: Socket, participantId: string, joined: boolean, event: string, raw: unknown): void {
+    const open = this.open;
+    const live = open?.secure && !this.closing ? open : null;
+    try {
+      if (!joined) throw new FlockError('not-selected', `send join before ${event}`);
+      if (!live?.secure) throw new FlockError('late', `${event}: no securely aggregated round is open (last round ${this.roundCounter})`);
+      live.secure.receive(event, participantId, raw);
+    } catch (err) {
+      if (!(err instanceof FlockError)) throw err;
+      if (live) live.rejected++;
+      socket.emit(EVENTS.secaggRejected, secAggRejection(live?.round ?? null, err));
+      this.log.warn({ round: live?.round ?? null, event, code: err.code, message: err.message }, 'secure aggregation message refused');
+    }
+  }
+
+  /** The secure round has its sum (or cannot get one): fold it in and close the round. */
+  private onSecureEnd(open: OpenRound, end: SecureRoundEnd): void {
+    if (this.open !== open || this.closing || !open.secure) return;
+    open.secureRelease = new SecureSumRelease(this.spec, end.ok ? end.sum : null, open.secure.params.clipBound, this.dp?.roundDp());
+    if (!end.ok) open.reported.clear(); // nothing of them is in an aggregate
+    this.requestClose(end.ok && end.sum.summands === open.selected.size ? 'target' : 'nobody-left');
+  }
+
   private startRound(): void {
     if (this.stopped || this.open || this.closing) return;
     // Under DP whether a round opens must not depend on anyone's data: no data gate (round-pacing.ts).
@@ -393,33 +428,54 @@ export class RoundEngine {
       size = roundSize(eligible.length, this.config);
       selected = sampleParticipants(eligible, 0, size.selected, deriveSeed(this.config.seed, round));
     }
+    const sa = this.config.secureAggregation;
+    // A secure sum needs two at least: without DP take two; under DP one sampled alone is left out (the noise alone is released).
+    if (sa && selected.length < 2) selected = this.dp ? [] : sampleParticipants(eligible, 0, Math.min(2, eligible.length), deriveSeed(this.config.seed, round));
     const settings = this.settings;
     const now = Date.now();
     const deadline = now + this.config.roundTimeoutMs;
+    let secure: SecureRound | undefined;
+    if (sa && selected.length >= 2) {
+      const params = secureRoundParams({ spec: this.spec, round, version: this.version, participants: selected, clipNorm: settings.clipNorm, dropoutFraction: sa.dropoutFraction });
+      // Four phases share the round's time; the engine's own deadline below is only a backstop.
+      secure = new SecureRound({
+        round, params, phaseMs: this.config.roundTimeoutMs / 4, log: this.log,
+        socketOf: (id) => this.clients.get(id)?.socket,
+        onMaskedInput: (id, bytes) => {
+          this.open?.reported.add(id);
+          this.observer.updateAccepted(this.descriptor.kind, bytes);
+          this.clients.get(id)?.socket.emit(EVENTS.updateAck, { round, received: this.open?.reported.size ?? 0 });
+        },
+        onEnd: (end) => this.onSecureEnd(open, end),
+      });
+    }
     this.roundCounter = round;
     this.lastOpenedAt = now;
     this.open = {
       round,
       baseVersion: this.version,
       target: size.target,
-      needed: size.needed,
+      needed: secure && !this.dp ? Math.max(2, size.needed) : size.needed,
       selected: new Set(selected),
       reported: new Set(),
       departed: new Set(),
       aggregation: new RoundAggregation(this.spec, this.aggregation, { maxUpdates: Math.max(1, selected.length), ...(this.dp ? { dp: this.dp.roundDp() } : {}) }),
       startedAt: now,
       deadline,
-      timer: setTimeout(() => this.requestClose('deadline'), this.config.roundTimeoutMs),
+      timer: setTimeout(() => this.requestClose('deadline'), this.config.roundTimeoutMs * (secure ? 1.25 : 1)),
       graceTimer: null,
       rejected: 0,
       examples: 0,
       normSum: 0,
+      ...(secure ? { secure } : {}),
     };
+    const open = this.open;
     const announce: RoundStartMessage = {
       round,
       version: this.version,
       deadline,
       config: { ...settings, seed: deriveSeed(this.config.seed, round, 1) },
+      ...(secure ? { secureAggregation: { ...secure.params, participants: [...secure.params.participants] } } : {}),
     };
     for (const id of selected) this.clients.get(id)?.socket.emit(EVENTS.roundStart, announce);
     this.log.info({ round, version: this.version, selected: selected.length, target: size.target, eligible: decision.eligible, pool: eligible.length, ...(this.dp ? { clipNorm: settings.clipNorm } : {}) }, 'round opened');
@@ -432,7 +488,7 @@ export class RoundEngine {
    */
   private closeIfDone(): void {
     const open = this.open;
-    if (!open || this.closing) return;
+    if (!open || this.closing || open.secure) return; // a secure round closes when its phases end (onSecureEnd)
     const received = open.reported.size;
     const waitingFor = open.selected.size - received - open.departed.size;
     if (received >= open.target) return this.requestClose('target');
@@ -456,8 +512,9 @@ export class RoundEngine {
    */
   private async publish(open: OpenRound): Promise<{ version: number; dp?: Record<string, number> }> {
     const before = this.optimizer.state();
-    const next = this.optimizer.step(this.globals, open.aggregation.result());
-    const release = open.aggregation.dpRelease();
+    const combined = open.secureRelease ?? open.aggregation;
+    const next = this.optimizer.step(this.globals, combined.result());
+    const release = combined.dpRelease();
     // Above every version on disk, even ones moved aside as damaged: versions only move forward.
     const newVersion = Math.max(this.version + 1, this.store.nextVersion());
     const charge = this.dp && release ? this.dp.prepareRelease(release, newVersion, open.round) : undefined;
@@ -498,6 +555,7 @@ export class RoundEngine {
     if (!open || this.closing || this.stopped) return; // stopped: the round in flight is abandoned, the model stays as saved
     this.closing = true;
     clearTimeout(open.timer);
+    open.secure?.abort();
     if (open.graceTimer) clearTimeout(open.graceTimer);
     const received = open.reported.size;
     let newVersion: number | null = null;
@@ -527,7 +585,7 @@ export class RoundEngine {
       rejected: open.rejected,
       dropped: open.selected.size - received,
       examples: open.examples,
-      meanPreClipNorm: received > 0 ? open.normSum / received : null,
+      meanPreClipNorm: received > 0 && !open.secure ? open.normSum / received : null,
       startedAt: open.startedAt,
       closedAt: Date.now(),
       closedBy: why,

@@ -22,6 +22,8 @@ import { resolveOperatorToken } from './identity/operator-token.ts';
 import { requireCredential } from './identity/socket-credential.ts';
 import { CoordinatorMetrics } from './metrics/coordinator-metrics.ts';
 import { openModelFederation, refuseSingleModelLayout, type ModelFederation } from './model-federation.ts';
+import { checkSecureAggregation } from './rounds/secure-round-settings.ts';
+import { secAggEventLimits } from '../shared/protocol/secagg-events.ts';
 import { checkModels, modelDescriptor, planServeDp, type ServeConfig } from './serve-config.ts';
 
 export interface RunningCoordinator {
@@ -61,6 +63,7 @@ export const SOCKET_BUFFER_MARGIN_BYTES = 16 * 1024;
 export async function startCoordinator(config: ServeConfig, log: Logger): Promise<RunningCoordinator> {
   const models = checkModels(config.models);
   planServeDp(config); // an impossible DP plan is refused before anything is written
+  checkSecureAggregation(config); // so is an aggregation secure aggregation cannot run with
   const dataset = await loadDataset(config.dataPath);
   await refuseSingleModelLayout(config.dataDir);
 
@@ -133,7 +136,7 @@ export async function startCoordinator(config: ServeConfig, log: Logger): Promis
   for (const kind of models) {
     const nsp = io.of(modelNamespace(kind));
     requireCredential(nsp, issuer, () => metrics.refused('unauthorized'));
-    guardSocket(nsp, { [EVENTS.join]: MAX_CONTROL_MESSAGE_BYTES, [EVENTS.eligibility]: MAX_CONTROL_MESSAGE_BYTES, [EVENTS.update]: updateLimit.get(kind)! }, messageRate, onGuardRefusal(kind));
+    guardSocket(nsp, { [EVENTS.join]: MAX_CONTROL_MESSAGE_BYTES, [EVENTS.eligibility]: MAX_CONTROL_MESSAGE_BYTES, [EVENTS.update]: updateLimit.get(kind)!, ...(config.secureAggregation ? secAggEventLimits(updateLimit.get(kind)!) : {}) }, messageRate, onGuardRefusal(kind));
   }
 
   const federations: ModelFederation[] = [];

@@ -22,6 +22,7 @@ import { DEFAULT_CATALOG } from '../shared/data/synthetic-dataset.ts';
 import { parseModelKind } from '../shared/model/model-registry.ts';
 import { ADAPTIVE_CLIP_LEARNING_RATE, applyDp, checkModels, DEFAULT_ADAPTIVE_CLIP_QUANTILE, DEFAULT_DP_ROUNDS, DEFAULT_LEARNING_RATE, DEFAULT_SERVE_CONFIG as D, type ModelKind, type ServeConfig, type ServeDpSettings } from './serve-config.ts';
 import { startCoordinator } from './server.ts';
+import { applySecureAggregation, DEFAULT_SECAGG_DROPOUT } from './rounds/secure-round-settings.ts';
 import { edgeServeConfig, edgeServeOptions } from './http/edge-flags.ts';
 import { registerKeysCommand } from './identity/keys-command.ts';
 import { registerAttackCommand } from './simulation/membership-attack-command.ts';
@@ -139,6 +140,8 @@ edgeServeOptions(sequenceShapeOptions(program
   .option('--dp-rounds <n>', `with DP: round budget of each model, never exceeded (default ${DEFAULT_DP_ROUNDS})`, int('--dp-rounds'))
   .option('--dp-population <n>', 'with DP (required): how many people may ever take part; the guarantee is stated for them and the fixed denominator is q × this', int('--dp-population'))
   .option('--adaptive-clip [quantile]', `with DP: the clip bound tracks this quantile of the update norms (Andrew et al. 2021; default ${DEFAULT_ADAPTIVE_CLIP_QUANTILE}, η ${ADAPTIVE_CLIP_LEARNING_RATE}, σ_b = m/20); --clip is the initial bound`))
+  .option('--secure-aggregation', 'secure aggregation (Bonawitz et al. 2017 with the SecAgg+ graph): the coordinator learns only the sum of each round\'s clipped updates; implies --combine mean, uniform weighting and no row normalisation (other explicit choices are refused)')
+  .option('--secagg-dropout <f>', `with --secure-aggregation: fraction of a round's participants expected to vanish mid-round, in [0, 0.5) (default ${DEFAULT_SECAGG_DROPOUT.toFixed(3)}); sizes the neighbourhoods`, Number)
   .action(async (o, cmd: Command) => {
     const log = pino({ base: undefined });
     let config: ServeConfig = {
@@ -171,6 +174,12 @@ edgeServeOptions(sequenceShapeOptions(program
       learningRate: o.lr === undefined ? DEFAULT_LEARNING_RATE : { mf: o.lr, sasrec: o.lr },
       ...edgeServeConfig(o),
     };
+    if (o.secureAggregation) {
+      const given = (flag: string) => cmd.getOptionValueSource(flag) === 'cli';
+      const applied = applySecureAggregation(config, { dropoutFraction: o.secaggDropout ?? DEFAULT_SECAGG_DROPOUT }, { combine: given('combine'), weighting: given('weighting') });
+      config = applied.config;
+      if (applied.notes.length > 0) log.info({ notes: applied.notes }, `secure aggregation: ${applied.notes.join('; ')}`);
+    } else if (o.secaggDropout !== undefined) throw new InvalidArgumentError('--secagg-dropout only means something with --secure-aggregation');
     const dp = serveDp(o);
     if (dp) {
       const explicit = (flag: string) => cmd.getOptionValueSource(flag) === 'cli';

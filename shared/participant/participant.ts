@@ -28,6 +28,7 @@ import type { ParticipantEvent, ParticipantState, TrainingHold } from './partici
 import type { CredentialSource } from './credential-source.ts';
 import type { ParticipantStore } from './participant-store.ts';
 import { SerialQueue } from './serial-queue.ts';
+import { SecAggSession } from './secagg-participant.ts';
 import { dataFingerprint, hasNewData } from './training-need.ts';
 import { budgetAllows, budgetFreesAt, checkUploadBudget, DEFAULT_UPLOAD_BUDGET_BYTES_PER_HOUR, UPLOAD_WINDOW_MS, uploadedInWindow } from './upload-budget.ts';
 
@@ -106,6 +107,8 @@ export class Participant {
     trainingHold: null,
   };
   private socket: Socket | null = null;
+  /** Securely aggregated rounds on this socket (secagg-participant.ts). */
+  private secagg: SecAggSession | null = null;
   /** The counters and budget loaded from the store (started by start()). */
   private restored: Promise<void> | null = null;
   /** Standing reports go out one at a time, in order, each computed when its turn comes. */
@@ -151,6 +154,7 @@ export class Participant {
       },
     });
     this.socket = socket;
+    this.secagg = new SecAggSession({ socket, model: this.opts.model, emit: (e) => this.emit(e), onSent: (round, bytes) => this.guard(() => this.countUpload(round, bytes)) });
     socket.on('connect', () => void this.onConnect());
     // The coordinator refused the credential (rotated key, expired, another coordinator): get a new one and retry once per refusal.
     socket.on('connect_error', (err: Error & { data?: { code?: string } }) => {
@@ -167,6 +171,7 @@ export class Participant {
     socket.on(EVENTS.welcome, (raw) => this.guard(async () => {
       const msg = WelcomeMessageSchema.parse(raw);
       if (msg.model.kind !== this.opts.model) throw new Error(`joined the ${this.opts.model} rounds but the coordinator describes a ${msg.model.kind} model`);
+      if (this.secagg) this.secagg.identity = msg.participantId;
       this.useModel(msg.model);
       await this.ensureWeights(msg.version);
     }));
@@ -411,6 +416,8 @@ export class Participant {
 
   private async runRound(msg: RoundStartMessage): Promise<void> {
     this.emit({ type: 'round-start', round: msg.round, version: msg.version });
+    // A securely aggregated round: keys go out at once, the update later as a masked input (never in the clear).
+    const secure = this.secagg?.begin(msg) ?? null;
     const base = await this.ensureWeights(msg.version);
     await this.tfQueue.run(async () => {
       const model = this.model;
@@ -438,6 +445,12 @@ export class Participant {
       this.emit({ type: 'trained', round: msg.round, loss: result.loss, numExamples: result.numExamples, preClipNorm: update.preClipNorm, clipped: update.clipped });
       // Stopped (the person opted out, or another tab took over) while training: the update is dropped, never queued.
       if (!this.socket) return;
+      if (secure) {
+        // Masked with this connection's round keys: offline it is a dropout, never queued.
+        if (!this.socket.connected) return;
+        this.inFlight.set(msg.round, { baseVersion: msg.version, dataFingerprint: dataFingerprint(interactions) });
+        return secure.input(model.spec, update.delta);
+      }
       const now = Date.now();
       const { budget, log } = await this.readBudget(now);
       if (!budgetAllows(budget, log, bytes.byteLength, now)) return this.decline(msg.round, 'upload-budget');
@@ -459,11 +472,16 @@ export class Participant {
   /** Sends an update and counts it, in the store too (the device's cumulative counters and the rolling-hour log). */
   private async send(round: number, bytes: Uint8Array): Promise<void> {
     this.socket?.emit(EVENTS.update, bytes);
-    this.state.bytesSent += bytes.byteLength;
+    await this.countUpload(round, bytes.byteLength);
+  }
+
+  /** Counts an upload (an update, or a masked input) in the state, the upload log and the budget. */
+  private async countUpload(round: number, bytes: number): Promise<void> {
+    this.state.bytesSent += bytes;
     this.state.updatesSent++;
     const at = Date.now();
-    await this.opts.store.recordUpload({ modelKind: this.opts.model, bytes: bytes.byteLength, at });
-    this.emit({ type: 'sent', round, bytes: bytes.byteLength });
+    await this.opts.store.recordUpload({ modelKind: this.opts.model, bytes, at });
+    this.emit({ type: 'sent', round, bytes });
     await this.readBudget(at);
   }
 

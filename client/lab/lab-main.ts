@@ -7,6 +7,7 @@ import { SeededRandom } from '../../shared/random/seeded-random.ts';
 import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
 import { trainOnBatches } from '../../shared/train/local-training.ts';
 import { benchmarkTraining, type BenchmarkInput, type BenchmarkResult } from '../../shared/train/training-benchmark.ts';
+import { measureTopKLatency, type TopKLatencyInput, type TopKLatencyResult } from './top-k-latency.ts';
 
 /**
  * A batch as JSON: every typed-array field of the model's batch (PairBatch for 'mf',
@@ -39,6 +40,8 @@ export interface FlockLab {
   trainOnBatches(input: LabTrainInput): Promise<LabTrainOutput>;
   /** Times local training steps of either model on this page's backend (e2e/bench/training-benchmark.ts). */
   benchmark(input: BenchmarkInput): Promise<BenchmarkResult>;
+  /** Times one person's top-K over a whole catalog, query by query (client/lab/top-k-latency.ts). */
+  topKLatency(input: TopKLatencyInput): Promise<TopKLatencyResult>;
 }
 
 declare global {
@@ -103,7 +106,7 @@ async function labTrain(input: LabTrainInput): Promise<LabTrainOutput> {
 async function main(): Promise<void> {
   const forced = BackendNameSchema.safeParse(new URLSearchParams(location.search).get('backend'));
   const backend = await selectBackend(forced.success ? forced.data : null);
-  window.flockLab = { backend, trainOnBatches: labTrain, benchmark: benchmarkTraining };
+  window.flockLab = { backend, trainOnBatches: labTrain, benchmark: benchmarkTraining, topKLatency: measureTopKLatency };
   document.querySelector('[data-testid=lab-status]')!.textContent = JSON.stringify(backend, null, 2);
   document.body.dataset.backend = backend.name;
   document.body.dataset.ready = 'true';

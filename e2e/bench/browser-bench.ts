@@ -10,7 +10,15 @@
  * repetition times (about REP_TARGET_MS each), so slow backends run fewer steps.
  *
  * Options (environment): BENCH_REPS (default 5), BENCH_REP_MS (default 1200),
- * BENCH_BACKENDS (comma list, default webgpu,webgl,wasm,node-wasm,node-cpu).
+ * BENCH_BACKENDS (comma list, default webgpu,webgl,wasm,node-wasm,node-cpu),
+ * BENCH_SECTIONS (comma list, default training,topk).
+ *
+ * Second section, real-time inference: one person's top-10 over a catalog of 10,000 and
+ * of 100,000 items for both models (client/lab/top-k-latency.ts), query by query, median
+ * and p95 latency: the shared top-K on typed arrays (what the web app's scoring worker
+ * runs; measured on the wasm page, it uses no backend) and the same on the tfjs backend
+ * of each Chromium target. BENCH_TOPK_QUERIES (default 30) timed queries per case after
+ * 3 untimed ones.
  */
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,6 +32,7 @@ import { ensureBuilt } from '../harness/build.ts';
 import { collectConsole, launchChromium } from '../harness/chromium.ts';
 import { serveStatic, type StaticServer } from '../harness/static-server.ts';
 import { benchmarkTraining, type BenchmarkInput, type BenchmarkResult } from '../../shared/train/training-benchmark.ts';
+import type { TopKLatencyInput, TopKLatencyResult } from '../../client/lab/top-k-latency.ts';
 
 const REPS = Number(process.env.BENCH_REPS ?? 5);
 const REP_TARGET_MS = Number(process.env.BENCH_REP_MS ?? 1200);
@@ -32,6 +41,11 @@ const NUM_ITEMS = 1682; // ML-100K's catalog size
 
 type Target = 'webgpu' | 'webgl' | 'wasm' | 'node-wasm' | 'node-cpu';
 const ALL_TARGETS: readonly Target[] = ['webgpu', 'webgl', 'wasm', 'node-wasm', 'node-cpu'];
+const SECTIONS = (process.env.BENCH_SECTIONS ?? 'training,topk').split(',').map((s) => s.trim());
+const TOPK_QUERIES = Number(process.env.BENCH_TOPK_QUERIES ?? 30);
+const TOPK_CATALOGS = [10_000, 100_000] as const;
+const TOPK_K = 10;
+const TOPK_HISTORY = 50;
 const TARGETS = (process.env.BENCH_BACKENDS?.split(',').map((s) => s.trim()) ?? ALL_TARGETS).filter((t): t is Target =>
   (ALL_TARGETS as readonly string[]).includes(t),
 );
@@ -224,12 +238,95 @@ function printTable(all: Measurement[]): void {
   for (const r of rows) console.log(line(r));
 }
 
+interface TopKMeasurement {
+  readonly model: 'mf' | 'sasrec';
+  readonly numItems: number;
+  /** 'js' (shared top-K on typed arrays, the worker's path) or the tfjs backend's name. */
+  readonly path: string;
+  readonly result: TopKLatencyResult | null;
+  readonly error?: string;
+}
+
+/** Nearest-rank percentile. */
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))];
+}
+
+/** Top-10 latency, both models, both catalog sizes: the js path once (on the wasm page), the tfjs path per Chromium target. */
+async function topKMeasurements(targets: Target[], progress: (s: string) => void): Promise<TopKMeasurement[]> {
+  const out: TopKMeasurement[] = [];
+  if (targets.length === 0) return out;
+  const distCopy = await snapshotDist();
+  const server = await serveStatic(distCopy);
+  const browser = await launchChromium();
+  try {
+    // The js path first, on the first target's page (it uses no backend).
+    const paths: { target: Target; path: 'js' | 'tfjs' }[] = [{ target: targets.includes('wasm') ? 'wasm' : targets[0], path: 'js' }, ...targets.map((t) => ({ target: t, path: 'tfjs' as const }))];
+    for (const { target, path: which } of paths) {
+      const { page, lines } = await openLab(browser, server.url, target);
+      const pageError = await page.evaluate(() => document.body.dataset.error);
+      const info = pageError ? null : await page.evaluate(() => window.flockLab!.backend);
+      for (const model of ['mf', 'sasrec'] as const) {
+        for (const numItems of TOPK_CATALOGS) {
+          const label = which === 'js' ? 'js' : target;
+          if (pageError || !info || typeof (await page.evaluate(() => typeof window.flockLab?.topKLatency)) !== 'string' || (which === 'tfjs' && info.name !== target)) {
+            out.push({ model, numItems, path: label, result: null, error: `unavailable (${pageError ?? info?.reason ?? 'no lab'})` });
+            continue;
+          }
+          const input: TopKLatencyInput = { model, numItems, path: which, k: TOPK_K, queries: TOPK_QUERIES, warmup: 3, historyLength: TOPK_HISTORY, seed: 11 };
+          try {
+            const result = await page.evaluate((i) => window.flockLab!.topKLatency(i), input);
+            out.push({ model, numItems, path: label, result });
+            progress(`top-${TOPK_K} ${model} ${numItems} items, ${label}: median ${percentile(result.msPerQuery, 0.5).toFixed(2)} ms`);
+          } catch (err) {
+            out.push({ model, numItems, path: label, result: null, error: `${(err as Error).message.split('\n')[0]} ${lines.slice(-5).join(' | ')}` });
+            progress(`top-${TOPK_K} ${model} ${numItems} items, ${label} failed: ${(err as Error).message.split('\n')[0]}`);
+          }
+        }
+      }
+      await page.close();
+    }
+  } finally {
+    await browser.close().catch(() => {});
+    await server.close().catch(() => {});
+    await rm(distCopy, { recursive: true, force: true }).catch(() => {});
+  }
+  return out;
+}
+
+function printTopKTable(all: TopKMeasurement[]): void {
+  const header = ['model', 'items', 'path', 'median ms', 'p95 ms', 'queries', 'same top-10 as js'];
+  const rows = all.map((m) => {
+    if (!m.result) return [m.model, String(m.numItems), m.path, '—', '—', '—', (m.error ?? '').slice(0, 90)];
+    const js = all.find((x) => x.model === m.model && x.numItems === m.numItems && x.path === 'js')?.result?.firstTopK;
+    const same = m.path === 'js' ? '(reference)' : js ? (JSON.stringify(js) === JSON.stringify(m.result.firstTopK) ? 'yes' : 'no') : 'n/a';
+    return [m.model, String(m.numItems), m.path === 'js' ? 'js' : `tfjs ${m.path}`, percentile(m.result.msPerQuery, 0.5).toFixed(2), percentile(m.result.msPerQuery, 0.95).toFixed(2), String(m.result.msPerQuery.length), same];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => (i === 0 || i === 2 || i === 6 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
+  console.log(line(header));
+  console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
+  for (const r of rows) console.log(line(r));
+}
+
 async function main(): Promise<void> {
   const start = Date.now();
   const progress = (s: string) => process.stderr.write(`[bench ${((Date.now() - start) / 1000).toFixed(0)}s] ${s}\n`);
   const browserTargets = TARGETS.filter((t) => !t.startsWith('node-'));
   const nodeTargets = TARGETS.filter((t) => t.startsWith('node-'));
   // Sequential, never overlapping: browser and Node would compete for the same cores.
+  const topK = SECTIONS.includes('topk') ? await topKMeasurements(browserTargets, progress) : [];
+  if (SECTIONS.includes('topk')) {
+    console.log(`\nReal-time inference: top-${TOPK_K} of one person over the whole catalog (client/lab/top-k-latency.ts), ${TOPK_QUERIES} timed queries after 3 untimed,`);
+    console.log(`  each a new query (MF: a user vector, dim 16; SASRec dim 16, maxLen 50, 2 blocks, 1 head: the forward pass over a new ${TOPK_HISTORY}-item history included), its ${TOPK_HISTORY} items excluded;`);
+    console.log('  js = shared/eval/top-k.ts on typed arrays (the web app\'s scoring worker; no backend), tfjs = matMul + tf.topk on the backend, read back with async data(); tables uploaded once, not timed\n');
+    printTopKTable(topK);
+  }
+  if (!SECTIONS.includes('training')) {
+    console.log(`Total ${((Date.now() - start) / 1000).toFixed(0)} s on ${(await import('node:os')).cpus().length} CPU cores.`);
+    return;
+  }
   const results = [...(await browserMeasurements(browserTargets, progress)), ...(await nodeMeasurements(nodeTargets, progress))];
 
   console.log('\nFlock local-training benchmark (e2e/bench/training-benchmark.ts, the same code in every row)');

@@ -9,7 +9,8 @@
  * injected uniform source), so each encoding is unbiased: E[q/s] = x. Error bound: each
  * summand is off by less than 1/s, so the decoded sum of m summands is within m/s of the
  * true sum (and with probability ≥ 1 − 2e^{−2λ²} within λ·√m/s, Hoeffding). At n = 1000,
- * b = 32, C = 1: 1/s = 4.66e−7 per summand.
+ * b = 32, C = 1: 1/s = 4.66e−7 per summand. A coordinate within 1e−5 (relative) above C
+ * is saturated at C (its error is then that overshoot, not 1/s).
  *
  * Arithmetic runs mod 2^32 in Uint32Array (a store reduces mod 2^32 for free); since 2^b
  * divides 2^32, reducing mod 2^b once at the end gives the same ring element.
@@ -18,13 +19,20 @@ import type { UniformSource } from '../random/secure-random.ts';
 import { SecAggError } from './secagg-error.ts';
 import type { SecAggParams } from './secagg-params.ts';
 
+/**
+ * Float32 rounding of a coordinate at the clip bound may overshoot it by an ulp: accepted
+ * within this relative tolerance (as shared/update/check-update.ts does for norms) and
+ * saturated at ±R, so the ring bound still holds.
+ */
+const CLIP_TOLERANCE = 1e-5;
+
 /** The encoding of `update` in Z_{2^32}, reduced mod 2^ringBits; refuses (SecAggError 'out-of-range', 'malformed') before touching anything. */
 export function encodeFixedPoint(update: Float32Array, params: SecAggParams, rounding: UniformSource): Uint32Array {
   if (update.length !== params.vectorLength) throw new SecAggError('malformed', `update has ${update.length} values, the round expects ${params.vectorLength}`);
-  const c = params.clipBound;
+  const c = params.clipBound * (1 + CLIP_TOLERANCE);
   for (let i = 0; i < update.length; i++) {
     const x = update[i];
-    if (!(x >= -c && x <= c)) throw new SecAggError('out-of-range', `coordinate ${i} is ${x}, outside [−${c}, ${c}] (clip the update before masking)`);
+    if (!(x >= -c && x <= c)) throw new SecAggError('out-of-range', `coordinate ${i} is ${x}, outside [−${params.clipBound}, ${params.clipBound}] (clip the update before masking)`);
   }
   const s = params.scale;
   const range = Math.floor((2 ** (params.ringBits - 1) - 1) / params.maxSummands);

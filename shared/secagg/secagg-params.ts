@@ -89,10 +89,12 @@ function binomialTail(k: number, p: number, m: number): number {
 }
 
 /**
- * k for n participants at an expected dropout fraction: the smallest even k (or n − 1)
- * such that, with t = ⌊k/2⌋ + 1 and each participant dropping independently with that
+ * k for n participants at an expected dropout fraction: the smallest even k ≥ 2⌈log2 n⌉
+ * (or n − 1) such that, with t = ⌊k/2⌋ + 1 and each participant dropping independently with that
  * probability, the union bound n · P(more than k − t of one neighbourhood drop) is at
- * most SECAGG_GRAPH_FAILURE_PROBABILITY. It grows like log n (Bell et al. 2020, Thm 4.x:
+ * most SECAGG_GRAPH_FAILURE_PROBABILITY. The 2⌈log2 n⌉ floor keeps the graph an
+ * expander even without dropouts (Bell et al.: k = Ω(log n) for connectivity and against
+ * colluding neighbours). It grows like log n (Bell et al. 2020, Thm 4.x:
  * k = O(log n) for a constant dropout rate).
  */
 export function chooseNeighbours(participants: number, dropoutFraction = DEFAULT_SECAGG_DROPOUT_FRACTION): number {
@@ -100,7 +102,7 @@ export function chooseNeighbours(participants: number, dropoutFraction = DEFAULT
     throw new SecAggError('bad-params', `dropout fraction must be in [0, 0.5) (the threshold is a majority of each neighbourhood), got ${dropoutFraction}`);
   }
   const complete = participants - 1;
-  for (let k = 2; k < complete; k += 2) {
+  for (let k = 2 * Math.ceil(Math.log2(participants)); k < complete; k += 2) {
     const t = defaultThreshold(k);
     if (participants * binomialTail(k, dropoutFraction, k - t + 1) <= SECAGG_GRAPH_FAILURE_PROBABILITY) return k;
   }

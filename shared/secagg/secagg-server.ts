@@ -214,7 +214,7 @@ export class SecAggServer {
     const sum = this.maskedSum.slice();
     const scratch = new Uint8Array(sum.length * 4);
     for (const [v, points] of keyPoints) {
-      const sSecret = reconstructSecret(points, t, SECRET_BYTES);
+      const sSecret = reconstructOrRefuse(points, t, `${v}'s key`);
       const advertised = this.keys.get(v)!;
       if (!equalBytes(x25519.getPublicKey(sSecret), advertised.sPublicKey)) {
         throw new SecAggError('tampered-share', `the revealed shares of ${v}'s key do not reconstruct the key it advertised (a participant sent a wrong share)`);
@@ -225,7 +225,7 @@ export class SecAggServer {
         addMask(sum, seed, compareIds(w, v) < 0 ? -1 : 1, scratch);
       }
     }
-    for (const [u, points] of selfMaskPoints) addMask(sum, reconstructSecret(points, t, SECRET_BYTES), -1, scratch);
+    for (const [u, points] of selfMaskPoints) addMask(sum, reconstructOrRefuse(points, t, `${u}'s self-mask seed`), -1, scratch);
     reduceToRing(sum, this.params.ringBits);
     const contributors = [...survivors].sort(compareIds);
     const decoded = decodeFixedPointSum(sum, this.params);
@@ -259,6 +259,18 @@ export class SecAggServer {
   private advance(expected: ReadonlySet<string>): void {
     this.current = PHASES[PHASES.indexOf(this.current) + 1];
     this.expected = expected;
+  }
+}
+
+/** A revealed share that is wrong (a lying participant) usually reconstructs a value too large for a 32-byte secret. */
+function reconstructOrRefuse(points: readonly SharePoint[], t: number, what: string): Uint8Array {
+  try {
+    return reconstructSecret(points, t, SECRET_BYTES);
+  } catch (e) {
+    if (e instanceof SecAggError && e.reason === 'malformed') {
+      throw new SecAggError('tampered-share', `the revealed shares of ${what} do not reconstruct a secret (a participant sent a wrong share)`);
+    }
+    throw e;
   }
 }
 

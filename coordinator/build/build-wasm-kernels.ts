@@ -25,8 +25,8 @@ export const WASM_KERNELS: readonly WasmKernel[] = [
   { source: 'shared/kernels/mf-client-step.ts', output: 'shared/kernels/mf-client-step-wasm.ts', constant: 'MF_CLIENT_STEP_WASM_BASE64' },
 ];
 
-/** Compiler flags: optimised, no runtime (the kernels allocate nothing), SIMD on, no assertion traps. */
-export const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--noAssert', '--enable', 'simd'] as const;
+/** Compiler flags: optimised, no runtime (the kernels allocate nothing), SIMD on, no assertion traps, function names kept (profiles name them). */
+export const ASC_FLAGS = ['-O3', '--runtime', 'stub', '--noAssert', '--enable', 'simd', '--debug'] as const;
 
 const repoPath = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 

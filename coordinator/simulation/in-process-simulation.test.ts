@@ -50,7 +50,9 @@ for (const [name, over] of [
   ['examples-capped:10, trimmed mean', { weighting: { kind: 'examples-capped', cap: 10 }, combine: { kind: 'trimmed-mean', trim: 0.2 } }],
 ] as const) test(`a round's model equals the coordinator's path (${name}): dense Δ, clipToL2, encode/decode, RoundAggregation.add, applyServerUpdate`, async () => {
   const one: SimulationConfig = { ...cfg, rounds: 1, evalEvery: 0, ...over };
-  const sim = await runInProcessSimulation(dataset, split, one);
+  // The JS fused kernel is bit-identical to trainMfLocally; the default wasm one agrees within float32 rounding.
+  const sim = await runInProcessSimulation(dataset, split, one, {}, undefined, 'js');
+  const wasm = await runInProcessSimulation(dataset, split, one, {}, undefined, 'wasm');
 
   const model = createEmbeddingModel({ numItems: dataset.numItems, dim: cfg.dim }) as RecommenderModel<PairBatch>;
   const base = initParams(model.spec, 'global', cfg.seed);
@@ -70,6 +72,9 @@ for (const [name, over] of [
   const expected = applyServerUpdate(base, acc.result(), cfg.serverLearningRate);
   assert.deepEqual(sim.globals.itemEmbedding, expected.itemEmbedding);
   assert.deepEqual(sim.globals.itemBias, expected.itemBias);
+  const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+  assert.ok(maxDiff(wasm.globals.itemEmbedding, expected.itemEmbedding) < 1e-5, `wasm kernel: ${maxDiff(wasm.globals.itemEmbedding, expected.itemEmbedding)}`);
+  assert.ok(maxDiff(wasm.globals.itemBias, expected.itemBias) < 1e-5);
 });
 
 test('the typed-array trainer and the tfjs trainer (trainLocally + buildUpdate) reach the same model', async () => {

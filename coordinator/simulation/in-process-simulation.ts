@@ -40,11 +40,16 @@ import { deriveSeed, hashString } from '../../shared/random/seeded-random.ts';
 import { trainLocally } from '../../shared/train/local-training.ts';
 import { buildUpdate } from '../../shared/update/build-update.ts';
 import { evaluateMf } from './evaluate-mf.ts';
-import { aggregationSettingsFor, fleetClientId, otherTestEvaluation, runFederatedRounds, type RoundClients, type SimulationHooks } from './federated-rounds.ts';
+import { fleetClientId, otherTestEvaluation, runFederatedRounds, type RoundClients, type SimulationHooks } from './federated-rounds.ts';
 import type { SimulationConfig } from './simulation-config.ts';
 import type { SimulationResult } from './simulation-result.ts';
 import { runSequenceSimulation } from './sequence-simulation.ts';
 import { SimulationWorkerPool } from './worker-pool.ts';
+import type { MfKernel } from '../../shared/train/mf-fused-training.ts';
+import { MfWasmKernel, wasmSimdAvailable } from '../../shared/train/mf-wasm-kernel.ts';
+
+/** The fused MF kernel a simulation uses unless told: the wasm SIMD one where it runs (SIMD, dim % 4 = 0), else plain JS. */
+export const defaultMfKernel = (dim: number): MfKernel => (wasmSimdAvailable() && MfWasmKernel.supportsDim(dim) ? 'wasm' : 'js');
 
 /** A SharedArrayBuffer when several threads share it, else a plain one. */
 const sharedBuffer = (threads: number, bytes: number): ArrayBuffer | SharedArrayBuffer => (threads > 1 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
@@ -56,6 +61,8 @@ export async function runInProcessSimulation(
   hooks: SimulationHooks = {},
   /** The evaluation's candidate lists (default: the data set's own, shared/eval/candidates.ts). */
   candidates?: EvaluationCandidates,
+  /** The typed-array trainer's kernel (default defaultMfKernel(dim): wasm SIMD where it runs). */
+  mfKernel: MfKernel = defaultMfKernel(cfg.dim),
 ): Promise<SimulationResult> {
   if (cfg.model === 'sasrec') return runSequenceSimulation(dataset.numItems, split, cfg, hooks, candidates);
   const { dim } = cfg;
@@ -84,9 +91,8 @@ export async function runInProcessSimulation(
     for (let u = 0; u < numUsers; u++) trainOffsets[u + 1] = trainOffsets[u] + split.train[u].length;
     const trainItems = new Int32Array(sharedBuffer(workers, trainOffsets[numUsers] * 4));
     for (let u = 0; u < numUsers; u++) trainItems.set(split.train[u], trainOffsets[u]);
-    pool = await SimulationWorkerPool.start(workers, { numItems, dim, train, trainOffsets, trainItems, globals: sharedGlobals.buffer, users: users.buffer });
+    pool = await SimulationWorkerPool.start(workers, { numItems, dim, train, kernel: mfKernel, trainOffsets, trainItems, globals: sharedGlobals.buffer, users: users.buffer });
   }
-  const streaming = aggregationSettingsFor(cfg).combine.kind === 'mean';
   const trainClients = async ({ round: r, roundSeed, selected, globals, clipNorm, submit, tally }: RoundClients): Promise<number> => {
     let updates = 0;
     if (pool && sharedGlobals) {
@@ -107,7 +113,7 @@ export async function runInProcessSimulation(
           tally.add({ loss: part.loss[c], numExamples: part.numExamples[c], preClipNorm: part.preClipNorm[c], clipped: part.clipped[c] > 0, bytes: denseUpdateBytes });
           updates++;
         }
-      }, streaming);
+      });
       return updates;
     }
     for (const u of selected) {

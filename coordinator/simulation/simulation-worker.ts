@@ -10,12 +10,14 @@
  */
 import { parentPort } from 'node:worker_threads';
 import type { TrainConfig } from '../../shared/model/recommender-model.ts';
-import { MfFusedScratch, trainMfClients, type MfClientsResult, type MfFleetTables } from '../../shared/train/mf-fused-training.ts';
+import { MfFusedScratch, trainMfClients, type MfClientsResult, type MfFleetTables, type MfKernel } from '../../shared/train/mf-fused-training.ts';
 
 export interface WorkerInit {
   readonly numItems: number;
   readonly dim: number;
   readonly train: TrainConfig;
+  /** Which fused kernel trains the clients (mf-fused-training.ts MfFusedOptions.kernel). */
+  readonly kernel: MfKernel;
   /** CSR train histories (SharedArrayBuffer views). */
   readonly trainOffsets: Int32Array;
   readonly trainItems: Int32Array;
@@ -46,11 +48,11 @@ export interface WorkerBlockResult {
  * Trains block `b` of a round on this thread. With `fresh`, the result owns a new arena
  * (stays valid after later blocks); without, it reuses the scratch's (valid until the next call).
  */
-export function trainBlock(tables: MfFleetTables, req: WorkerRoundRequest, train: TrainConfig, b: number, scratch: MfFusedScratch, fresh = true): MfClientsResult {
+export function trainBlock(tables: MfFleetTables, req: WorkerRoundRequest, train: TrainConfig, kernel: MfKernel, b: number, scratch: MfFusedScratch, fresh = true): MfClientsResult {
   const a = b * req.blockSize;
   const e = Math.min(req.clients.length, a + req.blockSize);
   if (fresh) scratch.releaseOutput();
-  return trainMfClients(tables, req.clients.subarray(a, e), req.seeds.subarray(a, e), { train, clipNorm: req.clipNorm }, scratch);
+  return trainMfClients(tables, req.clients.subarray(a, e), req.seeds.subarray(a, e), { train, clipNorm: req.clipNorm, kernel }, scratch);
 }
 
 let state: { init: WorkerInit; tables: MfFleetTables; scratch: MfFusedScratch } | null = null;
@@ -75,7 +77,7 @@ parentPort?.on('message', (msg: { init?: WorkerInit; round?: WorkerRoundRequest 
   const req = msg.round;
   const blocks = Math.ceil(req.clients.length / req.blockSize);
   for (let b = Atomics.add(req.counter, 0, 1); b < blocks; b = Atomics.add(req.counter, 0, 1)) {
-    const result = trainBlock(state.tables, req, state.init.train, b, state.scratch);
+    const result = trainBlock(state.tables, req, state.init.train, state.init.kernel, b, state.scratch);
     const out: WorkerBlockResult = { block: b, result };
     const buffers = [result.rowOffsets, result.rows, result.itemEmbedding, result.itemBias, result.numExamples, result.loss, result.preClipNorm, result.clipped].map((a) => a.buffer as ArrayBuffer);
     parentPort!.postMessage(out, [...new Set(buffers)]);

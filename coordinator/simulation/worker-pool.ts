@@ -10,7 +10,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { TrainConfig } from '../../shared/model/recommender-model.ts';
-import { MfFusedScratch, type MfClientsResult, type MfFleetTables } from '../../shared/train/mf-fused-training.ts';
+import { MfFusedScratch, type MfClientsResult, type MfFleetTables, type MfKernel } from '../../shared/train/mf-fused-training.ts';
 import { trainBlock, type WorkerBlockResult, type WorkerInit, type WorkerRoundRequest } from './simulation-worker.ts';
 
 /** Clients per block: small enough to balance two loaded cores, large enough to amortise a message. */
@@ -23,6 +23,7 @@ export class SimulationWorkerPool {
     private readonly workers: Worker[],
     private readonly tables: MfFleetTables,
     private readonly train: TrainConfig,
+    private readonly kernel: MfKernel,
   ) {}
 
   /** Starts threads − 1 workers over the tables (SharedArrayBuffers when threads > 1; plain buffers do for 1). */
@@ -44,7 +45,7 @@ export class SimulationWorkerPool {
       historyOffsets: init.trainOffsets,
       historyItems: init.trainItems,
     };
-    return new SimulationWorkerPool(workers, tables, init.train);
+    return new SimulationWorkerPool(workers, tables, init.train, init.kernel);
   }
 
   /** Trainers, the main thread included. */
@@ -62,10 +63,10 @@ export class SimulationWorkerPool {
     seeds: Uint32Array,
     clipNorm: number,
     consume: (first: number, r: MfClientsResult) => void,
-    /** consume() keeps no reference to a block after it returns (a streaming combine): alone, the main thread reuses one arena. */
-    streaming = false,
   ): Promise<void> {
-    const reuse = streaming && this.workers.length === 0;
+    // consume() keeps nothing of a block after it returns (RoundAggregation folds or copies):
+    // alone, the main thread trains every block into one reused arena.
+    const reuse = this.workers.length === 0;
     const blockSize = CLIENTS_PER_BLOCK;
     const blocks = Math.ceil(clients.length / blockSize);
     const counter = new Int32Array(new SharedArrayBuffer(4));
@@ -103,7 +104,7 @@ export class SimulationWorkerPool {
         }
         const b = Atomics.add(counter, 0, 1);
         if (b < blocks) {
-          ready.set(b, trainBlock(this.tables, req, this.train, b, this.scratch, !reuse));
+          ready.set(b, trainBlock(this.tables, req, this.train, this.kernel, b, this.scratch, !reuse));
           // Let the workers' messages in before looking again.
           if (this.workers.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
         } else {

@@ -184,7 +184,7 @@ function gatherWorkingSet(totalPos: i32, totalNeg: i32, outRows: usize, outEmb: 
     const i = load<i32>(outRows + (<usize>r << 2));
     store<i32>(slotOf + (<usize>i << 2), r);
     store<f32>(outBias + (<usize>r << 2), load<f32>(gBias + (<usize>i << 2)));
-    memory.copy(outEmb + <usize>r * rowBytes, gEmb + <usize>i * rowBytes, rowBytes);
+    copyRow(outEmb + <usize>r * rowBytes, gEmb + <usize>i * rowBytes, rowBytes);
   }
   for (let k = 0; k < totalPos; k++) {
     const p = positives + (<usize>k << 2);
@@ -196,6 +196,11 @@ function gatherWorkingSet(totalPos: i32, totalNeg: i32, outRows: usize, outEmb: 
   }
   for (let r = 0; r < W; r++) store<i32>(slotOf + (<usize>load<i32>(outRows + (<usize>r << 2)) << 2), -1);
   return W;
+}
+
+/** rowBytes (a multiple of 16) from src to dst, 16 at a time (memory.copy's call costs more than a 128-byte row). */
+function copyRow(dst: usize, src: usize, rowBytes: usize): void {
+  for (let d: usize = 0; d < rowBytes; d += 16) v128.store(dst + d, v128.load(src + d));
 }
 
 /** 1 if item was not yet in the working set (now marked and listed at rows[W]), else 0. */
@@ -259,22 +264,34 @@ function sgdStep(items: usize, bias: usize, user: usize, ebase: i32, len: i32, g
     memory.copy(batchSlots, positives + (<usize>b0 << 2), <usize>nPos << 2);
     memory.copy(batchSlots + (<usize>nPos << 2), negatives + (<usize>(b0 * negPer) << 2), <usize>(nPos * negPer) << 2);
     const reg = scoreRows(items, bias, user, nRows, lossHere);
-    // σ and ∂L/∂s in place of each logit, and the loss terms.
+    // σ and ∂L/∂s in place of each logit, and the loss: Σ softplus(−s) over positives +
+    // Σ softplus(s) over negatives = Σ_k log(1 + e^(−s_k)) + Σ_neg s_k, the logs taken as
+    // ONE log of the running product Π(1 + e^(−s_k)) (float64, rescaled by 2^−512 when it
+    // grows past 2^512; ≥ 1, so it never underflows), instead of a log1p per row.
     let data: f64 = 0;
+    let prod: f64 = 1;
+    let scaled: i32 = 0;
     const inv = 1.0 / <f64>nPos;
+    const invf = <f32>inv;
     for (let k = 0; k < nRows; k++) {
       const p = scores + (<usize>k << 2);
-      const sc = <f64>load<f32>(p);
-      const ex = Math.exp(-sc);
-      const sig = 1.0 / (1.0 + ex);
-      if (k < nPos) {
-        store<f32>(p, <f32>((sig - 1.0) * inv));
-        if (lossHere) data += sc >= 0 ? Math.log1p(ex) : -sc + Math.log1p(Math.exp(sc));
-      } else {
-        store<f32>(p, <f32>(sig * inv));
-        if (lossHere) data += sc > 0 ? sc + Math.log1p(ex) : Math.log1p(Math.exp(sc));
+      const sc = load<f32>(p);
+      const ex = Mathf.exp(-sc);
+      const sig = <f32>1.0 / (<f32>1.0 + ex);
+      if (k < nPos) store<f32>(p, (sig - <f32>1.0) * invf);
+      else store<f32>(p, sig * invf);
+      if (lossHere) {
+        if (k >= nPos) data += <f64>sc;
+        if (ex < <f32>1e30) {
+          prod *= 1.0 + <f64>ex;
+          if (prod > 1.3407807929942597e154) {
+            prod *= 7.458340731200207e-155;
+            scaled++;
+          }
+        } else data += -<f64>sc + Math.log1p(Math.exp(<f64>sc)); // e^(−s) overflows float32: this term alone, exactly
       }
     }
+    if (lossHere) data += Math.log(prod) + <f64>scaled * 354.891356446692;
     // Rows in order: once in the step → updated now; repeated → buffered.
     for (let k = 0; k < nRows; k++) {
       const slot = load<i32>(batchSlots + (<usize>k << 2));

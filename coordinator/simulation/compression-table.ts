@@ -16,11 +16,13 @@
  * f32 dense wire row.
  *
  *   npm run bench:compression -- [--data PATH] [--rounds 20] [--seeds 1,2] [--out reports/compression]
+ *     [--cells LOG,LOG…]   (no runs: the table from the JSON lines runs printed on stderr,
+ *                           e.g. seeds run in separate processes)
  *
  * MovieLens is read in place (FLOCK_ML100K or --data, default ../shared/data/ml-100k);
  * without it the script says so and exits 0. Writes table.md, table.csv and results.json.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -37,6 +39,7 @@ const { values: a } = parseArgs({
     rounds: { type: 'string', default: '20' },
     seeds: { type: 'string', default: '1,2' },
     out: { type: 'string', default: 'reports/compression' },
+    cells: { type: 'string' },
   },
 });
 
@@ -75,14 +78,15 @@ interface Cell {
 }
 
 const dataset = await loadSource({ kind: 'movielens', path: dataPath });
-const split = researchSplit(dataset);
-console.error(`${dataset.name}: ${rounds} rounds × ${variants.length} variants × seeds ${seeds.join(',')}`);
-const cells: Cell[] = [];
-for (const seed of seeds) {
+const cells: Cell[] = a.cells ? loggedCells(a.cells.split(',')) : [];
+if (a.cells) seeds.splice(0, seeds.length, ...new Set(cells.map((c) => c.seed)));
+else console.error(`${dataset.name}: ${rounds} rounds × ${variants.length} variants × seeds ${seeds.join(',')}`);
+const split = a.cells ? undefined : researchSplit(dataset);
+for (const seed of a.cells ? [] : seeds) {
   for (const v of variants) {
     const t0 = performance.now();
     const cfg: SimulationConfig = { ...base, seed, ...(v.encoding ? { updateEncoding: v.encoding, updateRows: v.rows } : {}) };
-    const r = await runInProcessSimulation(dataset, split, cfg);
+    const r = await runInProcessSimulation(dataset, split!, cfg);
     const last = r.evaluations[r.evaluations.length - 1];
     const bytes = r.rounds.reduce((s, m) => s + m.bytesUploaded, 0);
     const updates = r.rounds.reduce((s, m) => s + m.clients, 0);
@@ -94,6 +98,11 @@ for (const seed of seeds) {
     cells.push(cell);
     console.error(JSON.stringify(cell));
   }
+}
+
+/** Cells from the JSON lines earlier runs logged (one object per line; other lines skipped). */
+function loggedCells(files: string[]): Cell[] {
+  return files.flatMap((f) => readFileSync(f, 'utf8').split('\n').filter((l) => l.startsWith('{"variant"')).map((l) => JSON.parse(l) as Cell));
 }
 
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;

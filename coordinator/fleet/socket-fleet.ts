@@ -3,6 +3,7 @@ import { evaluateRanking, type RankingReport } from '../../shared/eval/evaluate-
 import { initParams } from '../../shared/model/init-params.ts';
 import { createModel, type ModelKind } from '../../shared/model/model-registry.ts';
 import { MemoryParticipantStore } from '../../shared/participant/memory-participant-store.ts';
+import { MAX_UPLOAD_BUDGET_BYTES_PER_HOUR } from '../../shared/participant/upload-budget.ts';
 import { coordinatorCredentials } from '../../shared/participant/credential-source.ts';
 import { Participant, type UpdateMod } from '../../shared/participant/participant.ts';
 import { ATTACKER_CLAIMED_EXAMPLES, pickAttackers, poisonUpdate, type AttackKind } from '../../shared/attack/poison-update.ts';
@@ -103,6 +104,8 @@ export async function runSocketFleet(o: SocketFleetOptions): Promise<SocketFleet
       store,
       backend: { name: o.backend ?? 'wasm', reason: 'Node fleet participant' },
       foldInEpochs: 0,
+      // Simulated participants are nobody's metered connection: no upload budget binds them.
+      defaultUploadBudget: MAX_UPLOAD_BUDGET_BYTES_PER_HOUR,
       updateMod: attackMod(u),
       onEvent: (e) => {
         if (e.type === 'rejected') {

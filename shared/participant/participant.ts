@@ -74,6 +74,12 @@ export interface ParticipantOptions {
    * (document.visibilityState) and calls trainingConditionsChanged() when that changes.
    */
   readonly mayTrainNow?: () => boolean;
+  /**
+   * The upload budget (bytes per rolling hour) while the person has not set one in the
+   * store; DEFAULT_UPLOAD_BUDGET_BYTES_PER_HOUR if absent. Simulated fleets, which are
+   * not anyone's metered connection, pass MAX_UPLOAD_BUDGET_BYTES_PER_HOUR.
+   */
+  readonly defaultUploadBudget?: number;
 }
 
 /** What the participant tells the coordinator about itself (shared/protocol/messages.ts, EligibilityMessage). */
@@ -102,7 +108,7 @@ export class Participant {
     bytesSent: 0,
     updatesSent: 0,
     lastRejection: null,
-    uploadBudgetBytesPerHour: DEFAULT_UPLOAD_BUDGET_BYTES_PER_HOUR,
+    uploadBudgetBytesPerHour: DEFAULT_UPLOAD_BUDGET_BYTES_PER_HOUR, // the store's or the default, once restored
     uploadedLastHourBytes: 0,
     trainingHold: null,
   };
@@ -247,7 +253,7 @@ export class Participant {
 
   /** Reads the budget and the last hour's uploads (all models) into `state`; returns the upload log of the hour. */
   private async readBudget(now: number) {
-    const budget = (await this.opts.store.getUploadBudget()) ?? DEFAULT_UPLOAD_BUDGET_BYTES_PER_HOUR;
+    const budget = (await this.opts.store.getUploadBudget()) ?? this.opts.defaultUploadBudget ?? DEFAULT_UPLOAD_BUDGET_BYTES_PER_HOUR;
     const log = await this.opts.store.getUploadLog(now - UPLOAD_WINDOW_MS);
     const used = uploadedInWindow(log, now);
     if (budget !== this.state.uploadBudgetBytesPerHour || used !== this.state.uploadedLastHourBytes) {

@@ -173,7 +173,14 @@ test('a person alone, then with someone: popular items and "waiting for others",
     await waitFor(`${m}: "waiting for others"`, 30_000, async () => (await modelStateOf(alice, m)) === 'waiting', 250, diagnostics);
     assert.match(await alice.locator(`[data-testid=model-state-text-${m}]`).innerText(), /Waiting for others/);
   }
-  // Before any round the recommendations stay popular ones, never the untrained model's ranking.
+  // Before any round the recommendations stay popular ones, never the untrained model's ranking,
+  // and never what the person already liked.
+  const touched = [rated, ...aliceLikes];
+  const popularLeft = popular.filter((i) => !touched.includes(i)).slice(0, 10);
+  await waitFor('popular items without the liked ones', 30_000, async () => {
+    const s = await readState(alice);
+    return MODELS.every((m) => JSON.stringify(modelState(s, m).recs) === JSON.stringify(popularLeft));
+  }, 250, diagnostics);
   for (const m of MODELS) assert.equal(modelState(await readState(alice), m).recsHeading, 'Popular now');
 
   // The 1280 px layout: the status panel starts above the fold, all three columns side by side.

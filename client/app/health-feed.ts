@@ -23,6 +23,14 @@ export class HealthFeed {
     this.timer = null;
   }
 
+  /** Ask again now (e.g. this device just connected and is not counted in the last answer). */
+  refresh(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    void this.poll();
+  }
+
   /** People connected to this model, this device included; null before the first answer. */
   peopleOnline(kind: string): number | null {
     return this.last?.models[kind]?.clients ?? null;

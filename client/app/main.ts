@@ -247,6 +247,8 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
       catalogPopular: catalog.popular ?? [],
       excludedItems: () => [],
       peopleOnline: (kind) => health.peopleOnline(kind),
+      // After the join has reached the coordinator (the handshake, then the join message).
+      onConnected: () => setTimeout(() => health.refresh(), 1000),
       scoring,
       onChange: render,
       onError: showError,

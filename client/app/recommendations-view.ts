@@ -35,8 +35,8 @@ export class RecommendationsView {
     this.root = el(
       'section',
       { class: 'panel recs-panel', 'data-testid': `recs-${kind}`, 'data-model': kind, 'aria-label': MODEL_LABELS[kind] },
-      this.heading,
-      el('p', { class: 'muted small model-label' }, el('span', {}, MODEL_LABELS[kind]), this.stateBadge),
+      el('div', { class: 'recs-head' }, this.heading, this.stateBadge),
+      el('p', { class: 'muted small model-label' }, MODEL_LABELS[kind]),
       this.list,
       this.sourceNote,
     );

@@ -36,6 +36,8 @@ export interface TrainerOptions {
   readonly excludedItems: () => Iterable<number>;
   /** People connected to each model per the coordinator (/api/health), null while unknown. */
   readonly peopleOnline: (kind: ModelKind) => number | null;
+  /** A participant (re)connected: the count of people online should include it now. */
+  readonly onConnected: () => void;
   /** Scores the embedding model's top-K off the main thread; null: score on the main thread. */
   readonly scoring: ScoringClient | null;
   /** Something shown changed: a participant event, new recommendations, a participant stood down. */
@@ -216,7 +218,10 @@ export class Trainer {
     if (e.type === 'error') console.warn(`participant (${kind}):`, e.message);
     const slot = this.slots.get(kind);
     if (slot) {
-      if (e.type === 'connected') slot.everConnected = true;
+      if (e.type === 'connected') {
+        slot.everConnected = true;
+        this.opts.onConnected();
+      }
       if (e.type === 'round-start') slot.training = true;
       if (['sent', 'queued', 'ack', 'rejected', 'error', 'disconnected', 'declined'].includes(e.type)) slot.training = false;
     }

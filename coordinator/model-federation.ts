@@ -12,11 +12,23 @@ import { RoundEngine, serverStateTag } from './rounds/round-engine.ts';
 import { openRoundPrivacy } from './rounds/round-privacy.ts';
 import type { RoundObserver } from './rounds/round-observer.ts';
 import type { NamedTensors } from '../shared/tensor/named-tensors.ts';
-import { modelDescriptor, type ServeConfig } from './serve-config.ts';
+import type { ServeConfig } from './serve-config.ts';
+import { createServerOptimizer } from '../shared/aggregate/server-optimizer.ts';
+import { canGrow } from '../shared/model/grow-item-tables.ts';
+import { deriveSeed } from '../shared/random/seeded-random.ts';
+import type { WeightsFile } from '../shared/update/tensor-codec.ts';
+import { catalogDescriptor, DEFAULT_CATALOG_SETTINGS, type CatalogSettings } from './catalog/catalog-descriptor.ts';
+import type { CatalogView } from './catalog/catalog-store.ts';
+import { saveGrownVersion } from './catalog/grow-model-version.ts';
+import type { RoundPrivacy } from './rounds/round-privacy.ts';
 import { CheckpointStore } from './store/checkpoint-store.ts';
 import { drillPauseFromEnv, PAUSE_ENV } from './store/drill-pause.ts';
 
-/** One model the coordinator federates: its descriptor, its own checkpoint store and round engine. */
+/**
+ * One model the coordinator federates: its descriptor, its own checkpoint store and
+ * round engine. `descriptor` and `spec` are those of the current version: they change
+ * when the catalog grows (coordinator/catalog/).
+ */
 export interface ModelFederation {
   readonly kind: ModelKind;
   readonly descriptor: ModelDescriptor;
@@ -24,6 +36,12 @@ export interface ModelFederation {
   readonly store: CheckpointStore;
   readonly engine: RoundEngine;
 }
+
+/** The GLOBAL parameters a stored version holds, as a spec (what growGlobals grows from). */
+const storedSpec = (w: WeightsFile): ModelSpec => ({
+  kind: w.modelKind,
+  params: w.tensors.map((t) => ({ name: t.name, shape: [...t.shape], scope: 'global' as const, init: { kind: 'zeros' as const } })),
+});
 
 /** Where one model's versions, manifest and round log live: a folder per model under --data-dir. */
 export const modelDataDir = (dataDir: string, kind: ModelKind): string => path.join(dataDir, kind);
@@ -49,8 +67,16 @@ export async function refuseSingleModelLayout(dataDir: string): Promise<void> {
  * differential privacy the budget resumes from the saved versions' privacy records, or
  * the start is refused where it cannot (coordinator/rounds/round-privacy.ts).
  */
-export async function openModelFederation(io: Server, config: ServeConfig, kind: ModelKind, numItems: number, log: Logger, observer?: RoundObserver): Promise<ModelFederation> {
-  const descriptor = modelDescriptor(config, kind, numItems);
+export async function openModelFederation(
+  io: Server,
+  config: ServeConfig,
+  kind: ModelKind,
+  catalog: CatalogView,
+  log: Logger,
+  observer?: RoundObserver,
+  catalogSettings: CatalogSettings = DEFAULT_CATALOG_SETTINGS,
+): Promise<ModelFederation> {
+  const descriptor = catalogDescriptor(config, kind, catalog, catalogSettings);
   const { spec } = createModel(descriptor);
   const dir = modelDataDir(config.dataDir, kind);
   const store = await CheckpointStore.open(dir, {
@@ -62,16 +88,20 @@ export async function openModelFederation(io: Server, config: ServeConfig, kind:
   if (latest && latest.modelKind !== spec.kind) {
     throw new FlockError('bad-config', `${dir} holds a '${latest.modelKind}' model, not '${spec.kind}'. Use another --data-dir.`);
   }
+  // The catalog grew since the stored version (items added, or the feature tower switched on): grown below.
+  let growFrom: ModelSpec | undefined;
   if (latest) {
     const stored = new Map(latest.tensors.map((t) => [t.name, t.shape.join('×')]));
     const mismatch = spec.params.find((p) => p.scope === 'global' && stored.get(p.name) !== p.shape.join('×'));
-    if (mismatch) {
+    if (mismatch && canGrow(storedSpec(latest), spec)) growFrom = storedSpec(latest);
+    else if (mismatch) {
       throw new FlockError('bad-config', `${dir} holds '${mismatch.name}' of shape ${stored.get(mismatch.name) ?? 'none'}, this configuration needs ${mismatch.shape.join('×')} (other --data, --dim or model settings?). Use another --data-dir.`);
     }
     log.info({ model: kind, version: latest.version, round: latest.round, dir }, 'resumed from checkpoint');
   }
   // Before anything is written: a folder DP cannot resume is refused unchanged.
   const privacy = await openRoundPrivacy(store, kind, latest ?? { version: store.nextVersion(), round: 0 }, config, log);
+  if (latest && growFrom) latest = await growStoredVersion(store, latest, growFrom, descriptor, config, log, privacy);
   if (!latest) {
     // 0 in a new folder; past every number used before when only moved-aside files remain.
     const version = store.nextVersion();
@@ -86,7 +116,33 @@ export async function openModelFederation(io: Server, config: ServeConfig, kind:
     globals: fromWireTensors(latest.tensors),
     serverState: await resumeServerState(store, kind, latest.version, config, log),
   });
-  return { kind, descriptor, spec, store, engine };
+  return {
+    kind,
+    store,
+    engine,
+    get descriptor() {
+      return engine.currentDescriptor;
+    },
+    get spec() {
+      return engine.currentSpec;
+    },
+  };
+}
+
+/** Resuming after the catalog grew: the stored version's grown successor, written before any round (grow-model-version.ts). */
+async function growStoredVersion(store: CheckpointStore, latest: WeightsFile, from: ModelSpec, next: ModelDescriptor, config: ServeConfig, log: Logger, privacy: RoundPrivacy | undefined): Promise<WeightsFile> {
+  const optimizer = createServerOptimizer({ ...config.serverOptimizer, learningRate: config.serverLearningRate });
+  const state = await resumeServerState(store, next.kind, latest.version, config, log);
+  if (state) optimizer.loadState(state);
+  const version = Math.max(latest.version + 1, store.nextVersion());
+  const grown = await saveGrownVersion({
+    store, optimizer, from, next, globals: fromWireTensors(latest.tensors), version, round: latest.round,
+    seed: deriveSeed(config.seed, version, 0x9e0),
+    serverStateTag: serverStateTag(next.kind, optimizer.config.kind),
+    privacyRecord: privacy?.currentRecord(version, latest.round),
+  });
+  log.info({ model: next.kind, from: latest.version, version, numItems: next.numItems }, 'the catalog grew while the coordinator was down: grown version written');
+  return { version, round: latest.round, modelKind: next.kind, tensors: toWireTensors(grown.spec, grown.globals) };
 }
 
 /**

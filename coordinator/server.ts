@@ -24,7 +24,10 @@ import { CoordinatorMetrics } from './metrics/coordinator-metrics.ts';
 import { openModelFederation, refuseSingleModelLayout, type ModelFederation } from './model-federation.ts';
 import { checkSecureAggregation } from './rounds/secure-round-settings.ts';
 import { secAggEventLimits } from '../shared/protocol/secagg-events.ts';
-import { checkModels, modelDescriptor, planServeDp, type ServeConfig } from './serve-config.ts';
+import { checkModels, planServeDp, type ServeConfig } from './serve-config.ts';
+import { catalogDescriptor, DEFAULT_CATALOG_SETTINGS, type CatalogSettings } from './catalog/catalog-descriptor.ts';
+import { CatalogStore } from './catalog/catalog-store.ts';
+import { mkdir } from 'node:fs/promises';
 
 export interface RunningCoordinator {
   readonly url: string;
@@ -60,15 +63,20 @@ export const SOCKET_BUFFER_MARGIN_BYTES = 16 * 1024;
  *              check → rate limit per address → JSON body limits → routes;
  *              /api/admin behind the operator token
  */
-export async function startCoordinator(config: ServeConfig, log: Logger): Promise<RunningCoordinator> {
+export async function startCoordinator(config: ServeConfig, log: Logger, catalogSettings: CatalogSettings = DEFAULT_CATALOG_SETTINGS): Promise<RunningCoordinator> {
   const models = checkModels(config.models);
   planServeDp(config); // an impossible DP plan is refused before anything is written
   checkSecureAggregation(config); // so is an aggregation secure aggregation cannot run with
   const dataset = await loadDataset(config.dataPath);
   await refuseSingleModelLayout(config.dataDir);
+  // The catalog: the data set's items plus what the operator added or retired (coordinator/catalog/).
+  await mkdir(config.dataDir, { recursive: true });
+  const catalog = await CatalogStore.open(config.dataDir, dataset);
 
   // Per-message size limits, known before any engine runs.
-  const updateLimit = new Map(models.map((kind) => [kind, maxEncodedUpdateBytes(createModel(modelDescriptor(config, kind, dataset.numItems)).spec)]));
+  const largestCatalog = { ...catalog.view, numItems: catalog.maxItems, features: Array.from({ length: catalog.maxItems }, () => ['any']) };
+  // Sized for the largest catalog allowed, so items added later never make an honest update too large.
+  const updateLimit = new Map(models.map((kind) => [kind, maxEncodedUpdateBytes(createModel(catalogDescriptor(config, kind, largestCatalog, catalogSettings)).spec)]));
   const socketBufferBytes = Math.max(MAX_CONTROL_MESSAGE_BYTES, ...updateLimit.values()) + SOCKET_BUFFER_MARGIN_BYTES;
 
   const issuer = await CredentialIssuer.open(config.dataDir, log, { ttlSeconds: config.credentialTtlSeconds });
@@ -99,7 +107,7 @@ export async function startCoordinator(config: ServeConfig, log: Logger): Promis
     onRefused: (code) => metrics.refused(code === 'unauthorized' ? 'unauthorized' : 'malformed'),
   }));
   app.use('/api', apiLimit.middleware);
-  app.use('/api/admin', adminApi({ token: operatorToken, issuer, log, onRefused: () => metrics.refused('unauthorized') }));
+  app.use('/api/admin', adminApi({ token: operatorToken, issuer, catalog, log, onRefused: () => metrics.refused('unauthorized') }));
 
   // ---- socket.io
   const http: HttpServer = createServer(app);
@@ -140,11 +148,15 @@ export async function startCoordinator(config: ServeConfig, log: Logger): Promis
   }
 
   const federations: ModelFederation[] = [];
-  for (const kind of models) federations.push(await openModelFederation(io, config, kind, dataset.numItems, log, metrics));
+  for (const kind of models) federations.push(await openModelFederation(io, config, kind, catalog.view, log, metrics, catalogSettings));
+  // Each catalog change becomes a new version of every model, written between rounds.
+  catalog.onChange((view) => {
+    for (const f of federations) f.engine.requestModel(catalogDescriptor(config, f.kind, view, catalogSettings));
+  });
   metrics.watch(federations);
 
   const startedAt = Date.now();
-  app.use('/api', restApi({ federations, dataset, startedAt, onWeightsServed: (kind, bytes) => metrics.weightsServed(kind, bytes) }));
+  app.use('/api', restApi({ federations, dataset, catalog, startedAt, onWeightsServed: (kind, bytes) => metrics.weightsServed(kind, bytes) }));
 
   const staticDir = path.resolve(config.staticDir);
   if (existsSync(path.join(staticDir, 'index.html'))) app.use(express.static(staticDir));

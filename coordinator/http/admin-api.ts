@@ -4,6 +4,8 @@ import { FlockError } from '../../shared/errors.ts';
 import type { CredentialIssuer } from '../identity/credential-issuer.ts';
 import { bearerToken, secretsEqual } from '../identity/constant-time.ts';
 import { jsonBody, jsonBodyErrors } from './json-body.ts';
+import { catalogAdminRoutes } from '../catalog/catalog-admin-routes.ts';
+import type { CatalogStore } from '../catalog/catalog-store.ts';
 
 /** True when the request carries `Authorization: Bearer <operator token>`. */
 export const hasOperatorToken = (header: string | undefined, token: string): boolean => {
@@ -33,8 +35,11 @@ export function requireOperator(token: string, onRefused: () => void = () => {})
  *   GET  /api/admin/keys                credential signing keys (no private halves)
  *   POST /api/admin/keys/rotate         add a new signing key; older keys keep verifying
  *   POST /api/admin/keys/:kid/retire    refuse credentials signed by that key from now on
+ *   GET  /api/admin/catalog             the catalog (coordinator/catalog/catalog-admin-routes.ts)
+ *   POST /api/admin/catalog/items       add an item {title, features}
+ *   POST /api/admin/catalog/items/:id/retire
  */
-export function adminApi(d: { token: string; issuer: CredentialIssuer; log: Logger; onRefused?: () => void }): express.Router {
+export function adminApi(d: { token: string; issuer: CredentialIssuer; catalog?: CatalogStore; log: Logger; onRefused?: () => void }): express.Router {
   const api = express.Router();
   api.use(requireOperator(d.token, d.onRefused), jsonBody());
 
@@ -54,10 +59,12 @@ export function adminApi(d: { token: string; issuer: CredentialIssuer; log: Logg
     res.json({ retired, keys: await d.issuer.list() });
   });
 
+  if (d.catalog) api.use(catalogAdminRoutes(d.catalog, d.log));
+
   api.use(jsonBodyErrors);
   api.use(((err, _req, res, next) => {
     if (!(err instanceof FlockError)) return next(err);
-    const status = err.code === 'not-found' ? 404 : err.code === 'bad-config' ? 409 : 500;
+    const status = err.code === 'not-found' ? 404 : err.code === 'bad-config' || err.code === 'duplicate' ? 409 : err.code === 'malformed' ? 400 : err.code === 'too-large' ? 413 : 500;
     res.status(status).json({ error: { code: err.code, message: err.message } });
   }) as express.ErrorRequestHandler);
   return api;

@@ -9,10 +9,13 @@ import {
   type ModelsResponse,
 } from '../../shared/protocol/messages.ts';
 import type { ModelFederation } from '../model-federation.ts';
+import type { CatalogStore } from '../catalog/catalog-store.ts';
 
 export interface RestDeps {
   readonly federations: readonly ModelFederation[];
   readonly dataset: Dataset;
+  /** The live catalog (items added and retired by the operator); absent: the data set's, fixed. */
+  readonly catalog?: CatalogStore;
   readonly startedAt: number;
   /** Told the size of every weights file served (metrics). */
   readonly onWeightsServed?: (kind: string, bytes: number) => void;
@@ -109,7 +112,11 @@ export function restApi(d: RestDeps): express.Router {
 
   const popular = catalogPopularity(d.dataset);
   api.get('/catalog', (_req, res) => {
-    const body: CatalogResponse = { name: d.dataset.name, titles: [...d.dataset.titles], popular };
+    const view = d.catalog?.view;
+    const body: CatalogResponse = view
+      ? { name: view.name, titles: [...view.titles], popular: popular.filter((i) => !view.retired.includes(i)), version: view.version, features: view.features.map((f) => [...f]), retired: [...view.retired] }
+      : { name: d.dataset.name, titles: [...d.dataset.titles], popular };
+    res.setHeader('Cache-Control', 'no-cache');
     res.json(body);
   });
 

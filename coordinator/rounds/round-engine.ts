@@ -39,6 +39,7 @@ import { secureUniform } from '../../shared/random/secure-random.ts';
 import { SECAGG_CLIENT_EVENTS } from '../../shared/protocol/secagg-events.ts';
 import { secAggRejection, SecureRound, secureRoundParams, type SecureRoundEnd } from './secure-round.ts';
 import { SecureSumRelease } from './secure-round-release.ts';
+import { saveGrownVersion } from '../catalog/grow-model-version.ts';
 
 type CloseReason = 'target' | 'nobody-left' | 'stragglers-dropped' | 'deadline';
 
@@ -133,7 +134,7 @@ export class RoundEngine {
   private version: number;
   private roundCounter: number;
   private globals: NamedTensors;
-  readonly maxUpdateBytes: number;
+  maxUpdateBytes: number;
   private readonly roundConfig: Omit<RoundConfig, 'seed'>;
   private readonly plainAggregation: AggregationSettings;
   private readonly optimizer: ServerOptimizer;
@@ -144,8 +145,13 @@ export class RoundEngine {
   private refusalLogged = false;
   private readonly observer: RoundObserver;
   private readonly store: CheckpointStore;
-  private readonly spec: ModelSpec;
-  private readonly descriptor: ModelDescriptor;
+  private spec: ModelSpec;
+  private descriptor: ModelDescriptor;
+  /** A catalog change waiting to be applied between rounds (requestModel). */
+  private pendingModel: ModelDescriptor | null = null;
+  /** A grown version is being written: no round opens meanwhile. */
+  private growing = false;
+  private inFlightGrow: Promise<void> = Promise.resolve();
   private readonly config: ServeConfig;
   private readonly log: Logger;
 
@@ -176,6 +182,13 @@ export class RoundEngine {
   }
   get currentRound(): number {
     return this.roundCounter;
+  }
+  /** The model as of the current version (its item count grows with the catalog). */
+  get currentDescriptor(): ModelDescriptor {
+    return this.descriptor;
+  }
+  get currentSpec(): ModelSpec {
+    return this.spec;
   }
   /** Participants with a live, joined connection to this model. */
   get connectedClients(): number {
@@ -209,6 +222,50 @@ export class RoundEngine {
       if (this.open.graceTimer) clearTimeout(this.open.graceTimer);
     }
     await this.inFlightClose;
+    await this.inFlightGrow;
+  }
+
+  /**
+   * The catalog changed (coordinator/catalog/): the model becomes `next` in a new version,
+   * written between rounds — at once when no round is open, else when the open one has
+   * closed (an open round always aggregates against its own version's shapes).
+   */
+  requestModel(next: ModelDescriptor): void {
+    this.pendingModel = next;
+    this.applyPendingModel();
+  }
+
+  private applyPendingModel(): void {
+    const next = this.pendingModel;
+    if (!next || this.stopped || this.open || this.closing || this.growing) return;
+    this.pendingModel = null;
+    this.growing = true;
+    this.inFlightGrow = this.growModel(next)
+      .catch((err: unknown) => this.log.error({ err }, 'growing the model for a catalog change failed; the model is unchanged'))
+      .finally(() => {
+        this.growing = false;
+        this.applyPendingModel(); // a change that came in meanwhile
+        this.scheduleRound();
+      });
+  }
+
+  /** Writes version v+1 of the grown model (grow-model-version.ts) and announces it with its descriptor. */
+  private async growModel(next: ModelDescriptor): Promise<void> {
+    const round = this.roundCounter;
+    const newVersion = Math.max(this.version + 1, this.store.nextVersion());
+    const grown = await saveGrownVersion({
+      store: this.store, optimizer: this.optimizer, from: this.spec, next, globals: this.globals, version: newVersion, round,
+      seed: deriveSeed(this.config.seed, newVersion, 0x9e0),
+      serverStateTag: serverStateTag(this.spec.kind, this.optimizer.config.kind),
+      privacyRecord: this.dp?.currentRecord(newVersion, round),
+    });
+    this.spec = grown.spec;
+    this.descriptor = next;
+    this.globals = grown.globals;
+    this.version = newVersion;
+    this.maxUpdateBytes = maxEncodedUpdateBytes(this.spec);
+    this.io.emit(EVENTS.modelVersion, { version: newVersion, round, model: next });
+    this.log.info({ version: newVersion, numItems: next.numItems, retired: next.retiredItems?.length ?? 0 }, 'catalog changed: new model version written');
   }
 
   private onConnection(socket: Socket): void {
@@ -392,7 +449,7 @@ export class RoundEngine {
   }
 
   private startRound(): void {
-    if (this.stopped || this.open || this.closing) return;
+    if (this.stopped || this.open || this.closing || this.growing) return;
     // Under DP whether a round opens must not depend on anyone's data: no data gate (round-pacing.ts).
     const decision = decideRound(this.clients.values(), this.config.minClients, !this.dp);
     if (!decision.open) {
@@ -609,6 +666,7 @@ export class RoundEngine {
     } finally {
       this.open = null;
       this.closing = false;
+      this.applyPendingModel();
       this.scheduleRound();
     }
   }

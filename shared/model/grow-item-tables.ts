@@ -25,6 +25,12 @@ export function growsRows(from: readonly number[], to: readonly number[]): boole
   return from.length === to.length && from.length > 0 && to[0] >= from[0] && from.slice(1).every((d, i) => d === to[i + 1]);
 }
 
+/** True when growGlobals can carry `from`'s parameters into `to` (same kind, only rows or new parameters added). */
+export function canGrow(from: ModelSpec, to: ModelSpec): boolean {
+  const target = new Map(globalParams(to).map((p) => [p.name, p.shape]));
+  return from.kind === to.kind && globalParams(from).every((p) => target.has(p.name) && growsRows(p.shape, target.get(p.name)!));
+}
+
 /** New rows' initial values for one parameter: zeros for the MF model, else its initialiser. */
 function newRowValues(spec: ModelSpec, p: ParamSpec, count: number, rng: SeededRandom): Float32Array {
   const out = new Float32Array(count);

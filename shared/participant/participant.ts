@@ -4,6 +4,7 @@ import { createModel, minInteractionsFor, type ModelDescriptor, type ModelKind }
 import type { RecommenderModel } from '../model/recommender-model.ts';
 import {
   EVENTS,
+  ModelInfoResponseSchema,
   ModelVersionMessageSchema,
   ProtocolErrorMessageSchema,
   PROTOCOL_VERSION,
@@ -17,7 +18,7 @@ import {
 } from '../protocol/messages.ts';
 import { modelNamespace, weightsApiPath } from '../protocol/model-routes.ts';
 import { deriveSeed, hashString } from '../random/seeded-random.ts';
-import type { NamedTensors } from '../tensor/named-tensors.ts';
+import { elementCount, type NamedTensors } from '../tensor/named-tensors.ts';
 import { trainLocally } from '../train/local-training.ts';
 import { FOLD_IN, foldIn, foldInSeed } from '../train/fold-in.ts';
 import { buildUpdate } from '../update/build-update.ts';
@@ -33,6 +34,10 @@ import { dataFingerprint, hasNewData } from './training-need.ts';
 import { budgetAllows, budgetFreesAt, checkUploadBudget, DEFAULT_UPLOAD_BUDGET_BYTES_PER_HOUR, UPLOAD_WINDOW_MS, uploadedInWindow } from './upload-budget.ts';
 
 export type { ParticipantEvent, ParticipantState } from './participant-events.ts';
+
+/** True when `weights` has every GLOBAL parameter of `spec` at its size (a version of this model's shape). */
+const holdsSpec = (spec: ModelSpec, weights: NamedTensors): boolean =>
+  spec.params.every((p) => p.scope !== 'global' || weights[p.name]?.length === elementCount(p.shape));
 
 export interface ParticipantOptions {
   /** Coordinator origin, e.g. http://127.0.0.1:8080 */
@@ -182,7 +187,10 @@ export class Participant {
       await this.ensureWeights(msg.version);
     }));
     socket.on(EVENTS.modelVersion, (raw) => this.guard(async () => {
-      await this.ensureWeights(ModelVersionMessageSchema.parse(raw).version);
+      const msg = ModelVersionMessageSchema.parse(raw);
+      // The catalog changed: a new item count, features or retired items come with this version.
+      if (msg.model?.kind === this.opts.model) this.useModel(msg.model);
+      await this.ensureWeights(msg.version);
     }));
     socket.on(EVENTS.roundStart, (raw) => this.guard(() => this.runRound(RoundStartMessageSchema.parse(raw))));
     socket.on(EVENTS.updateAck, (raw) => this.guard(async () => {
@@ -323,7 +331,8 @@ export class Participant {
       const history = historyFromInteractions(await this.opts.store.getInteractions());
       const locals = await this.fittedLocals(model, globals, history);
       const scores = model.scoreAll(globals, locals, history);
-      const seen = new Set(history);
+      // Retired items are never recommended.
+      const seen = new Set([...history, ...(this.descriptor?.retiredItems ?? [])]);
       const ranked: number[] = [];
       for (let i = 0; i < scores.length; i++) if (!seen.has(i)) ranked.push(i);
       ranked.sort((a, b) => scores[b] - scores[a] || a - b);
@@ -407,6 +416,8 @@ export class Participant {
       weights = fromWireTensors(file.tensors);
       await this.opts.store.putWeights(this.opts.model, version, weights);
     }
+    // A version of another shape (the catalog grew and the announcement was missed): the model as the coordinator describes it now.
+    if (this.model && !holdsSpec(this.model.spec, weights)) await this.refreshDescriptor(version, weights);
     if (this.state.version === null || version >= this.state.version) {
       this.globals = weights;
       this.state.version = version;
@@ -414,6 +425,16 @@ export class Participant {
       void this.reportStanding(); // a version it has not trained on: something new to learn
     }
     return weights;
+  }
+
+  /** Rebuilds the model from the coordinator's current descriptor when it fits `weights` of `version`; else a clear error. */
+  private async refreshDescriptor(version: number, weights: NamedTensors): Promise<void> {
+    const res = await fetch(`${this.opts.serverUrl}/api/models/${this.opts.model}`);
+    if (!res.ok) throw new Error(`fetching the ${this.opts.model} model's description: HTTP ${res.status}`);
+    const info = ModelInfoResponseSchema.parse(await res.json());
+    const model = createModel(info.model);
+    if (!holdsSpec(model.spec, weights)) throw new Error(`${this.opts.model} weights v${version} fit neither the model this page holds nor the coordinator's current one (v${info.version}); waiting for the next version`);
+    this.useModel(info.model);
   }
 
   private async localParams(model: RecommenderModel): Promise<NamedTensors> {

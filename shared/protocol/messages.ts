@@ -199,7 +199,16 @@ export const UpdateRejectedMessageSchema = z.object({
 });
 export type UpdateRejectedMessage = z.infer<typeof UpdateRejectedMessageSchema>;
 
-export const ModelVersionMessageSchema = z.object({ version: z.number().int().nonnegative(), round: z.number().int().nonnegative() });
+export const ModelVersionMessageSchema = z.object({
+  version: z.number().int().nonnegative(),
+  round: z.number().int().nonnegative(),
+  /**
+   * The model's new descriptor when this version changed it (the catalog grew or items
+   * were retired, coordinator/catalog/): participants rebuild the model before fetching
+   * the version. Absent: the same model as before.
+   */
+  model: ModelDescriptorSchema.optional(),
+});
 export type ModelVersionMessage = z.infer<typeof ModelVersionMessageSchema>;
 
 export const RoundOutcomeSchema = z.enum(['aggregated', 'quorum-missed', 'failed']);
@@ -312,6 +321,12 @@ export type ModelsResponse = z.infer<typeof ModelsResponseSchema>;
 export const CatalogResponseSchema = z.object({
   name: z.string(),
   titles: z.array(z.string()),
+  /** Bumped by every change an operator makes (items added or retired); absent from older coordinators. */
+  version: z.number().int().nonnegative().optional(),
+  /** Feature names per item (genres, tags: what the MF feature tower reads); absent from older coordinators. */
+  features: z.array(z.array(z.string())).optional(),
+  /** Retired item ids: listed in titles, never recommended. */
+  retired: z.array(z.number().int().nonnegative()).optional(),
   /**
    * The catalog's own public popularity order, most popular first (at most 100 item ids):
    * counts over the catalog's source data, never over participants' interactions. What the

@@ -1,0 +1,26 @@
+import type { ModelDescriptor, ModelKind } from '../../shared/model/model-registry.ts';
+import { DEFAULT_FEATURE_BUCKETS, itemFeatureTable } from '../../shared/model/item-feature-tower.ts';
+import { modelDescriptor, type ServeConfig } from '../serve-config.ts';
+import type { CatalogView } from './catalog-store.ts';
+
+/** `flock serve --item-features on|off [--feature-buckets N]`. */
+export interface CatalogSettings {
+  /** The MF model's item feature tower (shared/model/item-feature-tower.ts). */
+  readonly itemFeatures: boolean;
+  readonly featureBuckets: number;
+}
+
+/** The tower is on by default: it scores items nobody has interacted with yet (README, "A growing catalog"). */
+export const DEFAULT_CATALOG_SETTINGS: CatalogSettings = { itemFeatures: true, featureBuckets: DEFAULT_FEATURE_BUCKETS };
+
+/**
+ * The descriptor of one model for a catalog state: its item count, the MF model's item
+ * features (when the tower is on and the catalog has any) and the retired items.
+ */
+export function catalogDescriptor(config: Pick<ServeConfig, 'dim' | 'sequence'>, kind: ModelKind, view: CatalogView, settings: CatalogSettings): ModelDescriptor {
+  const base = modelDescriptor(config, kind, view.numItems);
+  const retired = view.retired.length > 0 ? { retiredItems: [...view.retired] } : {};
+  if (base.kind !== 'mf') return { ...base, ...retired };
+  const tower = settings.itemFeatures && view.features.some((f) => f.length > 0);
+  return { ...base, ...(tower ? { itemFeatures: itemFeatureTable(view.features, settings.featureBuckets) } : {}), ...retired };
+}

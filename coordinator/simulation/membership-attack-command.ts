@@ -70,6 +70,7 @@ export function registerAttackCommand(program: Command): void {
     .option('--negatives <n>', 'sampled negatives per positive', positiveInt('--negatives'), D.round.negatives)
     .option('--clip <c>', 'L2 bound C on every update', positive('--clip'), D.round.clipNorm)
     .option('--server-lr <x>', 'server learning rate', positive('--server-lr'), D.serverLearningRate)
+    .option('--secagg-max-cohorts <k>', 'run the protocol only for cohort sizes that make at most k cohorts (it costs seconds per round); the others are summed directly, labelled', positiveInt('--secagg-max-cohorts'), 1000000)
     .option('--no-secure-aggregation', 'compute the secure-aggregation sums directly instead of running the protocol (shared/secagg) per cohort')
     .option('--out <dir>', 'folder for table.md, table.csv, results.json', 'reports/attack/membership')
     .action(async (o) => {
@@ -86,7 +87,7 @@ export function registerAttackCommand(program: Command): void {
       const secure = o.secureAggregation !== false && secAggRunnerAvailable();
       if (!secure) log(o.secureAggregation === false ? 'secure-aggregation sums computed directly (--no-secure-aggregation)' : 'shared/secagg runSecAggRound is not available yet: secure-aggregation sums computed directly (the value the protocol decodes)');
       const secureSum: MembershipAttackOptions['secureSum'] = secure
-        ? { label: 'shared/secagg runSecAggRound: masked inputs, unmasked decoded sum (32-bit fixed-point ring)', sum: (updates, members, numItems, dim) => secAggCohortSum(updates, members, numItems, dim, o.clip, o.seed) }
+        ? { label: 'shared/secagg runSecAggRound: masked inputs, unmasked decoded sum (32-bit fixed-point ring)', sum: (updates, members, numItems, dim) => secAggCohortSum(updates, members, numItems, dim, o.clip, o.seed), maxCohorts: o.secaggMaxCohorts }
         : undefined;
       const opts: MembershipAttackOptions = { sim, cohorts: o.cohorts, epsilons: o.epsilons, dpRounds: o.dpRounds, ...(o.delta !== undefined ? { delta: o.delta } : {}), ...(secureSum ? { secureSum } : {}) };
       const res = await runMembershipAttack(dataset, split, opts, undefined, log);

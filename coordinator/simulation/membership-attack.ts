@@ -51,7 +51,12 @@ export interface MembershipAttackOptions {
    * The secure-aggregation sum of a cohort (default: computed directly: the value the
    * protocol decodes). `label` says which in the report.
    */
-  readonly secureSum?: { readonly label: string; readonly sum: (updates: readonly CapturedUpdate[], members: readonly number[], numItems: number, dim: number) => Map<string, Float64Array> };
+  readonly secureSum?: {
+    readonly label: string;
+    readonly sum: (updates: readonly CapturedUpdate[], members: readonly number[], numItems: number, dim: number) => Map<string, Float64Array>;
+    /** Run it only for cohort sizes that make at most this many cohorts (the protocol's cost is per round); others are summed directly, labelled. */
+    readonly maxCohorts?: number;
+  };
 }
 
 /** Mean over people and its standard error (sd / √people). */
@@ -238,13 +243,18 @@ export function attackRound(dataset: Dataset, split: UserSplit, round: AttackedR
   rows.push(...attackRows({ setting: 'prior', receives: 'nothing from the round: item popularity in the training data (an oracle prior)', ...none }, plainView(updates), updates, truths, strata, numItems, dim, ['popularity'], popularity));
   const plain = plainView(updates);
   add({ setting: 'plain', receives: "each person's own clipped update", ...none, view: plain });
-  const secureLabel = o.secureSum?.label ?? 'sum computed directly (stand-in for the secure-aggregation protocol)';
+  const directLabel = 'sum computed directly (the value the protocol decodes)';
+  const labels = new Set<string>();
   const sizes = o.cohorts.map((c) => (c === 'all' ? N : c));
   for (const n of sizes) {
     const cohorts = cohortsOf(N, n, deriveSeed(o.sim.seed, n, 0x5ec));
-    const sum = o.secureSum ? (members: readonly number[]) => o.secureSum!.sum(updates, members, numItems, dim) : undefined;
-    add({ setting: 'secure-aggregation', receives: `the sum of the person's cohort of ${n} (${secureLabel})`, cohort: n, epsilon: null, noiseMultiplier: null, view: secureAggregationView(updates, cohorts, numItems, dim, sum) });
+    const protocol = o.secureSum && cohorts.length <= (o.secureSum.maxCohorts ?? Infinity) ? o.secureSum : undefined;
+    const sum = protocol ? (members: readonly number[]) => protocol.sum(updates, members, numItems, dim) : undefined;
+    const label = protocol ? protocol.label : directLabel;
+    labels.add(`n = ${n}: ${label}`);
+    add({ setting: 'secure-aggregation', receives: `the sum of the person's cohort of ${n} (${label})`, cohort: n, epsilon: null, noiseMultiplier: null, view: secureAggregationView(updates, cohorts, numItems, dim, sum) });
   }
+  const secureLabel = [...labels].join('; ');
   for (const epsilon of o.epsilons) {
     // DP's noise is added after the coordinator read the individual updates: the same view as plain.
     rows.push(

@@ -38,6 +38,7 @@ import {
   SECAGG_EVENTS,
   type SecAggRejectedMessage,
 } from '../../shared/protocol/secagg-events.ts';
+import { packBinaryFields, unpackBinaryFields } from '../../shared/protocol/secagg-wire-codec.ts';
 import { SecAggError } from '../../shared/secagg/secagg-error.ts';
 import { buildSecAggParams, type SecAggParams } from '../../shared/secagg/secagg-params.ts';
 import { SecAggServer, type SecAggSum } from '../../shared/secagg/secagg-server.ts';
@@ -102,9 +103,10 @@ export class SecureRound {
    * One secagg:* message from `participantId` (the socket's credential). Throws FlockError
    * (SecAggError for the protocol's refusals) on anything wrong, having changed nothing.
    */
-  receive(event: string, participantId: string, raw: unknown): void {
+  receive(event: string, participantId: string, packed: unknown): void {
     const phase = PHASE_OF[event];
     if (!phase) throw new FlockError('malformed', `'${event}' is not a secure-aggregation message`);
+    const raw = unpackBinaryFields(packed);
     const round = (raw as { round?: unknown } | null)?.round;
     if (typeof round === 'number' && round !== this.o.round) {
       throw new FlockError(round < this.o.round ? 'late' : 'wrong-round', `${event} for round ${round}, but round ${this.o.round} is the one being aggregated`);
@@ -168,19 +170,20 @@ export class SecureRound {
       switch (closing) {
         case 'keys': {
           const toSend = this.server.closeKeys();
-          for (const [id, keys] of toSend) this.o.socketOf(id)?.emit(EVENTS.secaggNeighbourKeys, { round: this.o.round, ...keys });
+          for (const [id, keys] of toSend) this.o.socketOf(id)?.emit(EVENTS.secaggNeighbourKeys, packBinaryFields({ round: this.o.round, ...keys }));
           next = toSend.keys();
           break;
         }
         case 'shares': {
           const toSend = this.server.closeShares();
-          for (const [id, shares] of toSend) this.o.socketOf(id)?.emit(EVENTS.secaggSharesForMe, { round: this.o.round, ...shares });
+          for (const [id, shares] of toSend) this.o.socketOf(id)?.emit(EVENTS.secaggSharesForMe, packBinaryFields({ round: this.o.round, ...shares }));
           next = toSend.keys();
           break;
         }
         case 'masked-inputs': {
           const request = this.server.closeMaskedInputs();
-          for (const id of request.survivors) this.o.socketOf(id)?.emit(EVENTS.secaggUnmaskRequest, { round: this.o.round, ...request });
+          const packed = packBinaryFields({ round: this.o.round, ...request });
+          for (const id of request.survivors) this.o.socketOf(id)?.emit(EVENTS.secaggUnmaskRequest, packed);
           next = request.survivors;
           break;
         }

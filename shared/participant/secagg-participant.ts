@@ -30,6 +30,7 @@ import {
   SecAggSharesForMeWireSchema,
   SecAggUnmaskRequestWireSchema,
 } from '../protocol/secagg-events.ts';
+import { packBinaryFields, unpackBinaryFields } from '../protocol/secagg-wire-codec.ts';
 import { SecAggClient } from '../secagg/secagg-client.ts';
 import type { SharesForMe } from '../secagg/secagg-messages.ts';
 import type { NamedTensors } from '../tensor/named-tensors.ts';
@@ -60,11 +61,12 @@ export class SecAggSession {
 
   constructor(private readonly o: SecAggSessionOptions) {
     const on = (event: string, fn: (round: SecAggParticipantRound, raw: unknown) => void) =>
-      o.socket.on(event, (raw: unknown) => {
+      o.socket.on(event, (packed: unknown) => {
         const round = this.current;
-        const n = (raw as { round?: unknown } | null)?.round;
-        if (!round || n !== round.round) return; // a stale round's message: nothing to do
+        if (!round) return;
         try {
+          const raw = unpackBinaryFields(packed);
+          if ((raw as { round?: unknown } | null)?.round !== round.round) return; // a stale round's message: nothing to do
           fn(round, raw);
         } catch (err) {
           this.fail(round, err);
@@ -167,6 +169,6 @@ export class SecAggParticipantRound {
   }
 
   private send(event: string, body: object): void {
-    this.o.socket.emit(event, { round: this.round, ...body });
+    this.o.socket.emit(event, packBinaryFields({ round: this.round, ...body }));
   }
 }

@@ -3,8 +3,9 @@
  * et al. 2020): each message of shared/secagg/secagg-messages.ts travels as one event,
  * wrapped with the round it belongs to so a stale one is refused instead of being taken
  * for the current round's. Client → coordinator wrappers are strict (unknown fields are
- * refused); byte fields travel as socket.io binary attachments (Uint8Array; a browser
- * receives ArrayBuffer, which the schemas accept).
+ * refused). On the socket each message is packed by secagg-wire-codec.ts: its JSON, and
+ * all its byte fields in ONE binary attachment (socket.io refuses more than 10); the
+ * schemas below validate the unpacked message.
  *
  *   coordinator → participant  round:start { …, secureAggregation: SecAggParams }
  *   participant → coordinator  secagg:keys           { round, …KeyAdvertisement }

@@ -11,13 +11,13 @@ import { FlockError } from '../errors.ts';
 export const UPLOAD_WINDOW_MS = 3_600_000;
 
 /**
- * 1 MB per hour by default. One round of both served models uploads at most about
- * 270 KB from a device (dense updates of the default models on the built-in catalog:
- * 120 KB embedding model, 150 KB sequence model; the embedding model's row-sparse
- * updates are smaller), so the default lets a device take part in about four rounds of
- * both models an hour — enough for a new like to reach the shared model within
- * minutes — while a tab left open all day uploads at most 24 MB, not the 3 MB a minute
- * of back-to-back rounds.
+ * 1 MB per hour by default. Measured (npm run bench:idle-upload, default models on the
+ * built-in catalog), a device's updates of one round of both models are about 57 KB
+ * (row-sparse, ≈ 28 KB an update); the dense bound is about 270 KB (120 KB embedding
+ * model, 150 KB sequence model). So the default lets a device take part in about 17
+ * rounds of both models an hour at measured sizes (at least 3 at the dense bound), so
+ * a new like still reaches the shared model within minutes, while a tab left open all
+ * day uploads at most 24 MB (an idle tab measured ~67 MB an hour before pacing).
  */
 export const DEFAULT_UPLOAD_BUDGET_BYTES_PER_HOUR = 1_000_000;
 

@@ -38,7 +38,8 @@ export class HealthFeed {
 
   private async poll(): Promise<void> {
     try {
-      const res = await fetch(`${this.server}/api/health`, { cache: 'no-store' });
+      // Plain GET (no cache-control header): the coordinator's ETag keeps answers fresh.
+      const res = await fetch(`${this.server}/api/health`);
       const parsed = HealthResponseSchema.safeParse(res.ok ? await res.json() : null);
       if (parsed.success) {
         const changed = JSON.stringify(parsed.data.models) !== JSON.stringify(this.last?.models);

@@ -25,6 +25,8 @@ import { startCoordinator } from './server.ts';
 import { applySecureAggregation, DEFAULT_SECAGG_DROPOUT } from './rounds/secure-round-settings.ts';
 import { edgeServeConfig, edgeServeOptions } from './http/edge-flags.ts';
 import { registerKeysCommand } from './identity/keys-command.ts';
+import { registerCatalogCommand } from './catalog/catalog-command.ts';
+import { DEFAULT_CATALOG_SETTINGS, parseOnOff } from './catalog/catalog-descriptor.ts';
 import { registerAttackCommand } from './simulation/membership-attack-command.ts';
 import { simulateReplay } from './simulation/replay-command.ts';
 import type { SimulationDp } from './simulation/dp-simulation.ts';
@@ -128,6 +130,8 @@ edgeServeOptions(sequenceShapeOptions(program
   .option('--negatives <n>', 'sampled negatives per positive', int('--negatives'), D.round.negatives)
   .option('--clip <c>', 'L2 bound C on every update', positive('--clip'), D.round.clipNorm)
   .option('--accumulation-steps <k>', 'micro-batches averaged into one local SGD step (gradient accumulation)', int('--accumulation-steps'), 1)
+  .option('--item-features <on|off>', 'the MF model\'s item feature tower: items scored from their features (genres, tags) before anyone interacted with them (README "A growing catalog")', DEFAULT_CATALOG_SETTINGS.itemFeatures ? 'on' : 'off')
+  .option('--feature-buckets <n>', 'hash buckets of the feature tower', int('--feature-buckets'), DEFAULT_CATALOG_SETTINGS.featureBuckets)
   .option('--server-lr <x>', 'server learning rate applied to the mean update', positive('--server-lr'), D.serverLearningRate)
   .option('--server-optimizer <kind>', 'server step: sgd (FedAvg with --server-lr), momentum (FedAvgM) or adam (FedAdam); its state is checkpointed with each version', D.serverOptimizer.kind)
   .option('--server-momentum <b>', 'momentum β / adam β1 in [0, 1)', Number, DEFAULT_SERVER_MOMENTUM)
@@ -187,7 +191,7 @@ edgeServeOptions(sequenceShapeOptions(program
       config = applied.config;
       if (applied.notes.length > 0) log.info({ notes: applied.notes }, `differential privacy: ${applied.notes.join('; ')}`);
     }
-    const running = await startCoordinator(config, log);
+    const running = await startCoordinator(config, log, { itemFeatures: parseOnOff('--item-features', o.itemFeatures), featureBuckets: o.featureBuckets });
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down');
       void running.close().then(() => process.exit(0));
@@ -227,6 +231,7 @@ function serveDp(o: Record<string, any>): ServeDpSettings | undefined {
 registerKeysCommand(program, D.dataDir);
 registerAttackCommand(program);
 
+registerCatalogCommand(program, D.dataDir);
 sequenceShapeOptions(program
   .command('simulate')
   .description('simulate a fleet: in-process (default, no sockets, every user a client) or, with --url, Node participants over socket.io')

@@ -1,3 +1,4 @@
+import { FlockError } from '../../shared/errors.ts';
 import type { ModelDescriptor, ModelKind } from '../../shared/model/model-registry.ts';
 import { DEFAULT_FEATURE_BUCKETS, itemFeatureTable } from '../../shared/model/item-feature-tower.ts';
 import { modelDescriptor, type ServeConfig } from '../serve-config.ts';
@@ -23,4 +24,10 @@ export function catalogDescriptor(config: Pick<ServeConfig, 'dim' | 'sequence'>,
   if (base.kind !== 'mf') return { ...base, ...retired };
   const tower = settings.itemFeatures && view.features.some((f) => f.length > 0);
   return { ...base, ...(tower ? { itemFeatures: itemFeatureTable(view.features, settings.featureBuckets) } : {}), ...retired };
+}
+
+/** `--item-features on|off` → boolean, or a typed 'bad-config' error. */
+export function parseOnOff(flag: string, v: string): boolean {
+  if (v === 'on' || v === 'off') return v === 'on';
+  throw new FlockError('bad-config', `${flag} must be on or off, got '${v}'`);
 }

@@ -18,8 +18,9 @@
  *
  * E2E probe: when a test defines `globalThis[SECAGG_INPUT_PROBE]` (Playwright's
  * page.exposeFunction), the participant hands it the exact vector it masked, so the test
- * can check the aggregate against what the browsers computed. Nothing defines it in the
- * app; it sends nothing anywhere.
+ * can check the aggregate against what the browsers computed, and sends the masked input
+ * once the probe's promise settles, so the test can order the participants' sends.
+ * Nothing defines it in the app; it sends nothing anywhere.
  */
 import type { Socket } from 'socket.io-client';
 import type { ModelSpec } from '../model/model-spec.ts';
@@ -159,13 +160,17 @@ export class SecAggParticipantRound {
     if (this.masked || !this.shares || !this.update) return;
     this.masked = true;
     const msg = this.client.maskedInput(this.shares, this.update);
+    const send = () => {
+      this.send(EVENTS.secaggMaskedInput, msg);
+      this.o.onSent(this.round, msg.masked.byteLength);
+    };
     const probe = (globalThis as Record<string, unknown>)[SECAGG_INPUT_PROBE];
-    if (typeof probe === 'function') {
-      const call: SecAggInputProbeCall = { model: this.o.model, round: this.round, participantId: this.participantId, input: Array.from(this.update) };
-      void Promise.resolve(probe(call)).catch(() => {});
-    }
-    this.send(EVENTS.secaggMaskedInput, msg);
-    this.o.onSent(this.round, msg.masked.byteLength);
+    if (typeof probe !== 'function') return send();
+    const call: SecAggInputProbeCall = { model: this.o.model, round: this.round, participantId: this.participantId, input: Array.from(this.update) };
+    void Promise.resolve()
+      .then(() => probe(call))
+      .catch(() => {})
+      .then(send);
   }
 
   private send(event: string, body: object): void {

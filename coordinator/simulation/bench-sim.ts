@@ -3,14 +3,16 @@
  *
  * 1. MF client step alone on ML-100K (943 clients, dim 32, 1 local epoch, 4 negatives,
  *    clipping on): the per-client reference trainer (trainMfLocally + clipRowSparseToL2,
- *    what the simulation ran before the fused kernel) against the fused kernel
- *    (trainMfClients), alternating, medians of thread CPU time and wall time, and the
- *    ratio. Both give bit-identical updates (shared/train/mf-fused-training.test.ts).
+ *    what the simulation ran before the fused kernel), the fused JS kernel (trainMfClients,
+ *    bit-identical to the reference) and the wasm SIMD kernel (kernel 'wasm', within
+ *    float32 rounding; shared/train/mf-fused-training.test.ts), alternating, medians of
+ *    process CPU time and wall time, and the ratios.
  * 2. Whole rounds (training, clipping, aggregation, server step; evaluation excluded):
  *    s/round (median over rounds) and client updates/s, MF on ML-100K (all 943 clients per
  *    round) and on a synthetic 20,000-client × 1,000-item fleet, with 1 and 2 threads
  *    (`--workers`; the same numbers for any count, tested), under the default combine
- *    (centered clipping) and 'mean' (plain FedAvg, the streaming path).
+ *    (centered clipping) and 'mean' (plain FedAvg, the streaming path), each with the JS
+ *    and the wasm kernel (`--kernel js,wasm`) so the before/after ratio comes from one run.
  * 3. SASRec at 10 % of ML-100K per round (trained on tfjs; `--no-sasrec` skips it) — the
  *    hook for a faster sequence trainer: sasrecRows() runs whatever runInProcessSimulation
  *    does for model 'sasrec'.
@@ -21,7 +23,7 @@
  * timed), --no-clip (C = 1e30, never binds), --rounds-ml N, --rounds-synthetic N,
  * --workers LIST (default 1,2), --combine LIST (ML-100K, default "default,mean"),
  * --synthetic-combine LIST (default "mean": centered clipping stores 20,000 updates), --no-sasrec,
- * --no-aggregation, --no-kernel; --sockets adds the ML-100K round through the participant's
+ * --no-aggregation, --no-kernel, --kernel LIST (default "js,wasm"); --sockets adds the ML-100K round through the participant's
  * tfjs path (trainLocally + buildUpdate, no sockets) and through the socket fleet (a
  * `flock serve` child process + 943 socket.io participants), as before the fused kernel. ML-100K is read from ../shared/data/ml-100k
  * (FLOCK_ML100K=PATH overrides; skipped with a message when absent).
@@ -39,7 +41,7 @@ import type { Dataset, UserSplit } from '../../shared/data/interactions.ts';
 import { createEmbeddingModel } from '../../shared/model/embedding-model.ts';
 import { initParams } from '../../shared/model/init-params.ts';
 import type { TrainConfig } from '../../shared/model/recommender-model.ts';
-import { MfFusedScratch, trainMfClients } from '../../shared/train/mf-fused-training.ts';
+import { MfFusedScratch, trainMfClients, type MfKernel } from '../../shared/train/mf-fused-training.ts';
 import { MfScratch, trainMfLocally } from '../../shared/train/mf-typed-array-training.ts';
 import { clipRowSparseToL2 } from '../../shared/update/row-sparse-clip.ts';
 import type { RoundRecord } from '../../shared/protocol/messages.ts';
@@ -65,6 +67,7 @@ const { values: o } = parseArgs({
     'no-aggregation': { type: 'boolean', default: false },
     'no-kernel': { type: 'boolean', default: false },
     sockets: { type: 'boolean', default: false },
+    kernel: { type: 'string', default: 'js,wasm' },
   },
 });
 
@@ -74,6 +77,10 @@ const base: SimulationConfig = {
   l2: 1e-4, clipNorm, serverLearningRate: 1, rowNormalize: DEFAULT_SERVE_CONFIG.rowNormalize, evalEvery: Number(o['eval-every']), trainer: 'typed-array',
 };
 const workerCounts = o.workers.split(',').map(Number);
+const kernels = o.kernel.split(',').map((k) => {
+  if (k !== 'js' && k !== 'wasm') throw new Error(`--kernel: 'js' or 'wasm', got '${k}'`);
+  return k as MfKernel;
+});
 const combinesOf = (list: string): { label: string; rule: CombineRule }[] =>
   list.split(',').map((c) => (c === 'default' ? { label: `default combine (${DEFAULT_COMBINE.kind})`, rule: DEFAULT_COMBINE } : { label: `combine ${c}`, rule: { kind: c } as CombineRule }));
 const median = (xs: number[]): number => {
@@ -83,12 +90,21 @@ const median = (xs: number[]): number => {
 };
 
 /** One MF row: s/round (median over rounds) and client updates/s of a run. */
-async function mfRow(label: string, dataset: Dataset, split: UserSplit, rounds: number, workers: number, combine: CombineRule): Promise<void> {
-  const r = await runInProcessSimulation(dataset, split, { ...base, rounds, workers, combine });
+async function mfRow(label: string, dataset: Dataset, split: UserSplit, rounds: number, workers: number, combine: CombineRule, kernel: MfKernel): Promise<void> {
+  // Process CPU seconds between consecutive round hooks (all threads), for rounds 2 … R−1:
+  // the last round's hook comes after the final evaluation. Less sensitive to a loaded machine than wall time.
+  const cpuAt: number[] = [];
+  const cpuNow = () => {
+    const c = process.cpuUsage();
+    return (c.user + c.system) / 1e6;
+  };
+  const r = await runInProcessSimulation(dataset, split, { ...base, rounds, workers, combine }, { onRound: () => cpuAt.push(cpuNow()) }, undefined, kernel);
+  const cpu = cpuAt.slice(1, -1).map((c, i) => c - cpuAt[i]);
   const perRound = r.rounds.map((x) => x.seconds);
   const last = r.evaluations[r.evaluations.length - 1];
   console.log(
     `  ${label}: ${median(perRound).toFixed(3)} s/round (median of ${perRound.length}; min ${Math.min(...perRound).toFixed(3)}), ` +
+      (cpu.length > 0 ? `${median(cpu).toFixed(3)} s CPU/round (all threads, median of ${cpu.length}), ` : '') +
       `${Math.round(r.clientUpdates / r.trainSeconds)} client updates/s; ${r.rounds[0].clients} clients/round; final validation HR@10 ${(last.validation ?? last).sampled.hr10.toFixed(4)}`,
   );
 }
@@ -98,7 +114,9 @@ async function mfRows(name: string, source: DataSource, rounds: number, combines
   const split = researchSplit(dataset);
   console.log(`MF, ${name}, ${rounds} rounds, all clients per round, clipping ${o['no-clip'] ? 'off' : 'on (C = 1)'}, --eval-every ${base.evalEvery}:`);
   for (const { label, rule } of combines) {
-    for (const workers of workerCounts) await mfRow(`${label}, ${workers} thread${workers > 1 ? 's' : ''}`, dataset, split, rounds, workers, rule);
+    for (const workers of workerCounts) {
+      for (const kernel of kernels) await mfRow(`${label}, ${workers} thread${workers > 1 ? 's' : ''}, ${kernel} kernel`, dataset, split, rounds, workers, rule, kernel);
+    }
   }
 }
 
@@ -136,11 +154,13 @@ function kernelRows(dataset: Dataset, split: UserSplit, repeats: number): void {
       v.set(r.userEmbedding);
     }
   };
-  // Blocks of 32 clients with one reused arena, as the simulation runs it under a streaming combine.
-  const fused = () => {
+  // Blocks of 32 clients with one reused arena, as the simulation runs it on one thread.
+  const fusedWith = (kernel: MfKernel) => () => {
     tables.users.set(users);
-    for (let a = 0; a < clients.length; a += 32) trainMfClients(tables, clients.subarray(a, a + 32), seeds.subarray(a, a + 32), { train: cfg, clipNorm }, fusedScratch);
+    for (let a = 0; a < clients.length; a += 32) trainMfClients(tables, clients.subarray(a, a + 32), seeds.subarray(a, a + 32), { train: cfg, clipNorm, kernel }, fusedScratch);
   };
+  const fused = fusedWith('js');
+  const wasm = fusedWith('wasm');
   const time = (f: () => void) => {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
@@ -150,17 +170,21 @@ function kernelRows(dataset: Dataset, split: UserSplit, repeats: number): void {
   };
   reference();
   fused();
+  wasm();
   const ref: { cpu: number; wall: number }[] = [];
   const fus: { cpu: number; wall: number }[] = [];
+  const was: { cpu: number; wall: number }[] = [];
   for (let i = 0; i < repeats; i++) {
     ref.push(time(reference));
     fus.push(time(fused));
+    was.push(time(wasm));
   }
   const m = (xs: { cpu: number; wall: number }[], k: 'cpu' | 'wall') => median(xs.map((x) => x[k]));
   console.log(`MF client step alone, ML-100K, ${clients.length} clients (train, Δ, clip; no aggregation), ${repeats} alternating repeats, medians:`);
   console.log(`  reference (trainMfLocally + clipRowSparseToL2, per client): ${m(ref, 'cpu').toFixed(3)} s CPU, ${m(ref, 'wall').toFixed(3)} s wall`);
-  console.log(`  fused (trainMfClients, blocks of 32):                        ${m(fus, 'cpu').toFixed(3)} s CPU, ${m(fus, 'wall').toFixed(3)} s wall`);
-  console.log(`  ratio: ${(m(ref, 'cpu') / m(fus, 'cpu')).toFixed(2)}× CPU, ${(m(ref, 'wall') / m(fus, 'wall')).toFixed(2)}× wall`);
+  console.log(`  fused JS (trainMfClients, blocks of 32):                     ${m(fus, 'cpu').toFixed(3)} s CPU, ${m(fus, 'wall').toFixed(3)} s wall`);
+  console.log(`  fused wasm SIMD (trainMfClients kernel 'wasm', blocks of 32): ${m(was, 'cpu').toFixed(3)} s CPU, ${m(was, 'wall').toFixed(3)} s wall`);
+  console.log(`  ratios (CPU medians): reference / fused JS ${(m(ref, 'cpu') / m(fus, 'cpu')).toFixed(2)}×, fused JS / wasm ${(m(fus, 'cpu') / m(was, 'cpu')).toFixed(2)}×, reference / wasm ${(m(ref, 'cpu') / m(was, 'cpu')).toFixed(2)}×`);
 }
 
 /** SASRec at 10 % of ML-100K per round: s/round as runInProcessSimulation runs model 'sasrec' (tfjs wasm today). */
@@ -219,7 +243,7 @@ async function socketRows(ml: string, dataset: Dataset, split: UserSplit): Promi
 }
 
 const mi = machineInfo();
-console.log(`bench:sim on ${mi.cpuModel} × ${mi.cpus}, Node ${mi.node}; dim 32, 1 local epoch, 4 negatives, batch 32, lr 0.5, typed-array (fused) MF trainer`);
+console.log(`bench:sim on ${mi.cpuModel} × ${mi.cpus}, Node ${mi.node}; dim 32, 1 local epoch, 4 negatives, batch 32, lr 0.5, typed-array (fused) MF trainer, kernels ${kernels.join(', ')}`);
 const ml = path.resolve(process.env.FLOCK_ML100K ?? '../shared/data/ml-100k');
 const haveMl = existsSync(path.join(ml, 'u.data'));
 if (haveMl) {

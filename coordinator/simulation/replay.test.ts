@@ -47,3 +47,20 @@ test('bad replay settings are refused with a typed error', () => {
   assert.throws(() => runReplay(dataset, { ...cfg, dim: 0 }), (e: unknown) => e instanceof FlockError && e.code === 'bad-config');
   assert.throws(() => runReplay(dataset, { ...cfg, clipNorm: -1 }), (e: unknown) => e instanceof FlockError && e.code === 'bad-config');
 });
+
+test('prequential: a day is scored with the models of the previous day, never with its own interactions', () => {
+  // Day 0: people 1..20 take item 0, person 0 takes item 1, person 21 takes items 2..12 (so they exist).
+  // Day 1: everybody 0..20 takes item 2. Before day 1 item 2 has one person (ties with items 3..12 → rank ≥ 10,
+  // a miss for every case); had day 1 been counted first, item 2 (21 people) would rank first (a hit).
+  const day = (d: number) => 1_000_000 + d * 86_400;
+  const interactions = [
+    ...Array.from({ length: 20 }, (_, k) => ({ user: k + 1, item: 0, rating: 1, timestamp: day(0) })),
+    { user: 0, item: 1, rating: 1, timestamp: day(0) },
+    ...Array.from({ length: 11 }, (_, k) => ({ user: 21, item: k + 2, rating: 1, timestamp: day(0) })),
+    ...Array.from({ length: 21 }, (_, u) => ({ user: u, item: 2, rating: 1, timestamp: day(1) + 60 })),
+  ];
+  const r = runReplay({ name: 'leak', numUsers: 22, numItems: 13, interactions, titles: [] }, { ...cfg, frozenEpochs: 1 });
+  const pop = r.days[1].arms.popularity!;
+  assert.equal(pop.n, 21);
+  assert.equal(pop.hr, 0, 'popularity scored day 1 with day 1 counted');
+});

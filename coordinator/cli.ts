@@ -32,6 +32,7 @@ import { simulateReplay } from './simulation/replay-command.ts';
 import type { SimulationDp } from './simulation/dp-simulation.ts';
 import { describeDpPlan } from '../shared/privacy/dp-plan.ts';
 import { DEFAULT_ADAPTIVE_CLIP, type AdaptiveClipSettings } from '../shared/aggregate/adaptive-clipping.ts';
+import { parseUpdateEncodings, UPDATE_ENCODINGS } from '../shared/update/update-encoding.ts';
 import type { CombineRule, WeightingPolicy } from '../shared/aggregate/aggregation-settings.ts';
 
 const int = (name: string) => (v: string) => {
@@ -129,9 +130,10 @@ edgeServeOptions(sequenceShapeOptions(program
   .option('--lr <x>', 'local SGD learning rate of every served model (default: 0.5 for mf, 0.1 for sasrec)', positive('--lr'))
   .option('--negatives <n>', 'sampled negatives per positive', int('--negatives'), D.round.negatives)
   .option('--clip <c>', 'L2 bound C on every update', positive('--clip'), D.round.clipNorm)
-  .option('--accumulation-steps <k>', 'micro-batches averaged into one local SGD step (gradient accumulation)', int('--accumulation-steps'), 1)
   .option('--item-features <on|off>', 'the MF model\'s item feature tower: items scored from their features (genres, tags) before anyone interacted with them (README "A growing catalog")', DEFAULT_CATALOG_SETTINGS.itemFeatures ? 'on' : 'off')
   .option('--feature-buckets <n>', 'hash buckets of the feature tower', int('--feature-buckets'), DEFAULT_CATALOG_SETTINGS.featureBuckets)
+  .option('--update-encodings <list>', `update encodings every round accepts, any of ${UPDATE_ENCODINGS.join(',')}: participants send the smallest they support (f16 round to nearest, int8 per-row scales with stochastic rounding; README "Compressed updates")`, cliAggregation('--update-encodings', parseUpdateEncodings), D.round.updateEncodings)
+  .option('--accumulation-steps <k>', 'micro-batches averaged into one local SGD step (gradient accumulation)', int('--accumulation-steps'), 1)
   .option('--server-lr <x>', 'server learning rate applied to the mean update', positive('--server-lr'), D.serverLearningRate)
   .option('--server-optimizer <kind>', 'server step: sgd (FedAvg with --server-lr), momentum (FedAvgM) or adam (FedAdam); its state is checkpointed with each version', D.serverOptimizer.kind)
   .option('--server-momentum <b>', 'momentum β / adam β1 in [0, 1)', Number, DEFAULT_SERVER_MOMENTUM)
@@ -174,7 +176,7 @@ edgeServeOptions(sequenceShapeOptions(program
       serverLearningRate: o.serverLr,
       serverOptimizer: { kind: cliServerOptimizer(o.serverOptimizer), momentum: o.serverMomentum, beta2: o.serverBeta2, epsilon: o.serverEpsilon },
       rowNormalize: o.rowNormalize,
-      round: { ...D.round, localEpochs: o.localEpochs, batchSize: o.batchSize, negatives: o.negatives, clipNorm: o.clip, accumulationSteps: Math.max(1, o.accumulationSteps) },
+      round: { ...D.round, localEpochs: o.localEpochs, batchSize: o.batchSize, negatives: o.negatives, clipNorm: o.clip, accumulationSteps: Math.max(1, o.accumulationSteps), updateEncodings: o.updateEncodings },
       learningRate: o.lr === undefined ? DEFAULT_LEARNING_RATE : { mf: o.lr, sasrec: o.lr },
       ...edgeServeConfig(o),
     };
@@ -229,9 +231,9 @@ function serveDp(o: Record<string, any>): ServeDpSettings | undefined {
 }
 
 registerKeysCommand(program, D.dataDir);
+registerCatalogCommand(program, D.dataDir);
 registerAttackCommand(program);
 
-registerCatalogCommand(program, D.dataDir);
 sequenceShapeOptions(program
   .command('simulate')
   .description('simulate a fleet: in-process (default, no sockets, every user a client) or, with --url, Node participants over socket.io')
@@ -270,6 +272,8 @@ sequenceShapeOptions(program
   .option('--attackers <fraction>', 'fraction of the clients (a fixed seeded subset) that attack, in [0, 1)', Number)
   .option('--dim <n>', 'in-process: embedding dimension', int('--dim'), D.dim)
   .option('--eval-every <k>', 'in-process: evaluate every k rounds (0 = start and end only)', int('--eval-every'), 1)
+  .option('--update-encoding <e>', `in-process: send every honest update through the wire path (encode → decode → validate) in this encoding: ${UPDATE_ENCODINGS.join(', ')}; bytes counted from the encoded messages`, cliAggregation('--update-encoding', (v) => parseUpdateEncodings(v)[0]))
+  .option('--update-rows <layout>', 'in-process, with --update-encoding: embedding rows on the wire as dense, row-sparse or when-smaller (default, what participants send)', 'when-smaller')
   .option('--workers <n>', 'in-process: worker_threads training clients in parallel (same results for any count)', int('--workers'), 1)
   .option('--batch-clients <n>', 'in-process, sasrec: clients trained together, one batched tfjs forward/backward per local step (the same updates; default 128; 1 = one tfjs run per client)', int('--batch-clients'))
   .option('--trainer <name>', 'in-process: typed-array (fast) or tfjs (trainLocally + buildUpdate, slow)', 'typed-array')
@@ -455,6 +459,11 @@ function serverOptimizerOptions(o: Record<string, any>): Pick<SimulationConfig, 
 }
 
 /** `--weighting`, `--combine`, `--attack`: the shared parsers, as usage errors. */
+function cliUpdateRows(v: string): 'dense' | 'row-sparse' | 'when-smaller' {
+  if (v === 'dense' || v === 'row-sparse' || v === 'when-smaller') return v;
+  throw new InvalidArgumentError(`--update-rows must be dense, row-sparse or when-smaller, got ${v}`);
+}
+
 function cliAggregation<T>(flag: string, parse: (v: string) => T): (v: string) => T {
   return (v) => {
     try {
@@ -561,6 +570,7 @@ async function simulateInProcess(o: Record<string, any>): Promise<void> {
       trainer: kind === 'sasrec' ? 'tfjs' : o.trainer,
       workers: kind === 'sasrec' ? 1 : Math.max(1, o.workers),
       testHistory: cliTestHistory(o.testHistory),
+      ...(o.updateEncoding ? { updateEncoding: o.updateEncoding, updateRows: cliUpdateRows(o.updateRows) } : {}),
       ...sequenceOptions(o, kind),
     },
     onRound: (m, e) => {

@@ -9,6 +9,7 @@ import { DEFAULT_TRAIN_CONFIG } from '../shared/model/recommender-model.ts';
 import { planDp, type DpPlan } from '../shared/privacy/dp-plan.ts';
 import type { RateSpec } from './http/rate-spec.ts';
 import type { MessageRate } from './http/socket-guard.ts';
+import { DEFAULT_UPDATE_ENCODINGS } from '../shared/update/update-encoding.ts';
 
 export type { ModelKind } from '../shared/model/model-registry.ts';
 
@@ -262,7 +263,7 @@ export const DEFAULT_SERVE_CONFIG: ServeConfig = {
   serverOptimizer: { kind: 'sgd' },
   rowNormalize: true,
   maxRounds: 0,
-  round: { localEpochs: DEFAULT_TRAIN_CONFIG.localEpochs, batchSize: DEFAULT_TRAIN_CONFIG.batchSize, negatives: DEFAULT_TRAIN_CONFIG.negatives, l2: DEFAULT_TRAIN_CONFIG.l2, clipNorm: 1 },
+  round: { localEpochs: DEFAULT_TRAIN_CONFIG.localEpochs, batchSize: DEFAULT_TRAIN_CONFIG.batchSize, negatives: DEFAULT_TRAIN_CONFIG.negatives, l2: DEFAULT_TRAIN_CONFIG.l2, clipNorm: 1, updateEncodings: [...DEFAULT_UPDATE_ENCODINGS] },
   learningRate: DEFAULT_LEARNING_RATE,
 
   // identity, the edge, metrics

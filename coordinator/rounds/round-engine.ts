@@ -36,6 +36,7 @@ import { decideRound, nextRoundAt, type RoundHold } from './round-pacing.ts';
 import { roundSize, type RoundSize } from './round-size.ts';
 import { poissonSample, sampleParticipants } from './sample-participants.ts';
 import { secureUniform } from '../../shared/random/secure-random.ts';
+import { checkUpdateEncodings, DEFAULT_UPDATE_ENCODINGS, type UpdateEncoding } from '../../shared/update/update-encoding.ts';
 import { SECAGG_CLIENT_EVENTS } from '../../shared/protocol/secagg-events.ts';
 import { secAggRejection, SecureRound, secureRoundParams, type SecureRoundEnd } from './secure-round.ts';
 import { SecureSumRelease } from './secure-round-release.ts';
@@ -65,6 +66,8 @@ interface OpenRound {
   /** Selected participants that left (or were replaced) before reporting: never waited for. */
   readonly departed: Set<string>;
   readonly aggregation: RoundAggregation;
+  /** The update encodings this round's announcement offered (update-encoding.ts). */
+  readonly encodings: readonly UpdateEncoding[];
   readonly startedAt: number;
   readonly deadline: number;
   readonly timer: NodeJS.Timeout;
@@ -395,6 +398,8 @@ export class RoundEngine {
       if (!open.selected.has(participantId)) throw new FlockError('not-selected', `this participant was not selected for round ${open.round}`);
       if (open.reported.has(participantId)) throw new FlockError('duplicate', `an update for round ${open.round} was already accepted from this participant`);
       if (update.baseVersion !== open.baseVersion) throw new FlockError('wrong-version', `round ${open.round} trains on version ${open.baseVersion}, update is based on ${update.baseVersion}`);
+      // Only the encodings this round offered ('malformed' otherwise; nothing changes).
+      checkUpdateEncodings(update.tensors, open.encodings);
       // validate → weight → bound → combine; throws (and changes nothing) on a bad update.
       open.aggregation.add(update);
       open.reported.add(participantId);
@@ -522,6 +527,7 @@ export class RoundEngine {
       timer: setTimeout(() => this.requestClose('deadline'), this.config.roundTimeoutMs * (secure ? 1.25 : 1)),
       graceTimer: null,
       rejected: 0,
+      encodings: settings.updateEncodings ?? DEFAULT_UPDATE_ENCODINGS,
       examples: 0,
       normSum: 0,
       ...(secure ? { secure } : {}),

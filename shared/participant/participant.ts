@@ -22,6 +22,8 @@ import { elementCount, type NamedTensors } from '../tensor/named-tensors.ts';
 import { trainLocally } from '../train/local-training.ts';
 import { FOLD_IN, foldIn, foldInSeed } from '../train/fold-in.ts';
 import { buildUpdate } from '../update/build-update.ts';
+import type { UniformRandom } from '../update/quantize-int8.ts';
+import { chooseUpdateEncoding, UPDATE_ENCODINGS, type UpdateEncoding } from '../update/update-encoding.ts';
 import { decodeWeights, encodeUpdate, fromWireTensors, maxEncodedUpdateBytes, toWireTensors } from '../update/tensor-codec.ts';
 import type { ModelSpec } from '../model/model-spec.ts';
 import { historyFromInteractions } from './history.ts';
@@ -73,6 +75,13 @@ export interface ParticipantOptions {
    * same touched set to the coordinator (THREAT-MODEL.md).
    */
   readonly updateRows?: 'when-smaller' | 'dense';
+  /**
+   * The update encodings this participant can send (default all: f32, f16, int8); each
+   * round it sends the smallest of these the round accepts (update-encoding.ts).
+   */
+  readonly updateEncodings?: readonly UpdateEncoding[];
+  /** Uniforms for int8's stochastic rounding (default: the platform CSPRNG; seeded only in research fleets). */
+  readonly quantizeRandom?: UniformRandom;
   /**
    * Whether the device may train now; asked before each round and each standing report
    * (absent: always). The browser passes "the page is visible or the device is idle"
@@ -456,6 +465,8 @@ export class Participant {
       const interactions = await this.opts.store.getInteractions();
       const history = historyFromInteractions(interactions);
       const { config } = msg;
+      const encoding = chooseUpdateEncoding(config.updateEncodings, this.opts.updateEncodings ?? UPDATE_ENCODINGS);
+      if (!encoding) throw new Error(`round ${msg.round} accepts update encodings ${config.updateEncodings?.join(', ')}, none of which this participant sends`);
       const seed = deriveSeed(config.seed, msg.round, this.seed);
       const result = await trainLocally(model, base, await this.localParams(model), history, config, seed);
       await this.opts.store.putLocal(model.spec.kind, result.locals);
@@ -466,6 +477,8 @@ export class Participant {
         numExamples: result.numExamples,
         clipNorm: config.clipNorm,
         rows: this.opts.updateRows ?? 'when-smaller',
+        encoding,
+        random: this.opts.quantizeRandom,
       });
       const bytes = this.opts.updateMod ? this.modified(model.spec, update.delta, msg, update.preClipNorm) : update.bytes;
       this.state.lastLoss = result.loss;

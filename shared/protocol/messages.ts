@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ModelDescriptor } from '../model/model-registry.ts';
 import { SecAggParamsSchema, SECAGG_CLIENT_EVENTS, SECAGG_EVENTS } from './secagg-events.ts';
+import { UPDATE_ENCODINGS } from '../update/update-encoding.ts';
 
 /**
  * Every socket event and REST payload of Flock, defined once. Client and coordinator
@@ -91,6 +92,12 @@ export const TrainConfigSchema = z.object({
 export const RoundConfigSchema = TrainConfigSchema.extend({
   clipNorm: z.number().positive(),
   seed: z.number().int().nonnegative(),
+  /**
+   * The update encodings this round accepts (shared/update/update-encoding.ts): the
+   * participant sends the smallest it supports, the coordinator refuses any other.
+   * Absent: ['f32'] (older coordinators).
+   */
+  updateEncodings: z.array(z.enum(UPDATE_ENCODINGS)).min(1).max(UPDATE_ENCODINGS.length).optional(),
 });
 export type RoundConfig = z.infer<typeof RoundConfigSchema>;
 

@@ -2,7 +2,11 @@ import type { ModelSpec } from '../model/model-spec.ts';
 import type { NamedTensors } from '../tensor/named-tensors.ts';
 import { globalDelta } from './global-delta.ts';
 import { clipToL2 } from './l2-clip.ts';
+import { secureUniform } from '../random/secure-random.ts';
+import { quantizeWireTensors } from './quantize-update.ts';
+import type { UniformRandom } from './quantize-int8.ts';
 import { encodeUpdate, toWireTensors, type RowEncoding } from './tensor-codec.ts';
+import type { UpdateEncoding } from './update-encoding.ts';
 
 export interface BuiltUpdate {
   readonly bytes: Uint8Array;
@@ -22,12 +26,16 @@ export interface BuiltUpdate {
  * of a dense update are exactly zero, so the coordinator reads the same set from both
  * (positives mixed with sampled negatives); secure aggregation is what would hide it,
  * and it needs dense updates (a masked sum cannot be split by rows).
+ *
+ * `encoding` (default 'f32') is how the values travel (update-encoding.ts): f16 or int8
+ * are quantized after clipping, keeping the decoded update within C (quantize-update.ts);
+ * int8 draws its stochastic rounding from `random` (default: the platform CSPRNG).
  */
 export function buildUpdate(
   spec: ModelSpec,
   trained: NamedTensors,
   base: NamedTensors,
-  meta: { round: number; baseVersion: number; numExamples: number; clipNorm: number; rows?: RowEncoding },
+  meta: { round: number; baseVersion: number; numExamples: number; clipNorm: number; rows?: RowEncoding; encoding?: UpdateEncoding; random?: UniformRandom },
 ): BuiltUpdate {
   const { tensors, preClipNorm, clipped } = clipToL2(globalDelta(spec, trained, base), meta.clipNorm);
   const bytes = encodeUpdate({
@@ -35,9 +43,14 @@ export function buildUpdate(
     baseVersion: meta.baseVersion,
     numExamples: meta.numExamples,
     preClipNorm,
-    tensors: toWireTensors(spec, tensors, { sparseRows: sparseRowsOf(meta.rows ?? 'dense') }),
+    tensors: encoded(toWireTensors(spec, tensors, { sparseRows: sparseRowsOf(meta.rows ?? 'dense') }), meta),
   });
   return { bytes, delta: tensors, preClipNorm, clipped };
+}
+
+function encoded(tensors: ReturnType<typeof toWireTensors>, meta: { clipNorm: number; encoding?: UpdateEncoding; random?: UniformRandom }): ReturnType<typeof toWireTensors> {
+  const encoding = meta.encoding ?? 'f32';
+  return encoding === 'f32' ? tensors : quantizeWireTensors(tensors, encoding, meta.clipNorm, meta.random ?? secureUniform());
 }
 
 function sparseRowsOf(rows: RowEncoding): boolean | 'when-smaller' {

@@ -13,6 +13,7 @@ import {
   type CatalogResponse,
 } from '../../shared/protocol/messages.ts';
 import { CatalogView, type ItemMark } from './catalog-view.ts';
+import { CatalogFeed } from './catalog-feed.ts';
 import { HealthFeed } from './health-feed.ts';
 import { LikesView } from './likes-view.ts';
 import { ScoringClient } from './scoring-client.ts';
@@ -161,9 +162,19 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
   const likesView = new LikesView(byTestId(document, 'likes-panel'), catalog.titles, (item) => void unlike(item));
   await showMarks();
   const health = new HealthFeed(params.server, () => render());
+  // Items the operator added or retired since the page loaded (catalog-feed.ts).
+  let retired: ReadonlySet<number> = new Set(catalog.retired ?? []);
+  const catalogFeed = new CatalogFeed(params.server, catalog.version, (next) => {
+    retired = new Set(next.retired ?? []);
+    catalogView.setCatalog(next.titles, retired);
+    likesView.setTitles(next.titles);
+    for (const view of views.values()) view.setTitles(next.titles);
+    trainer?.refreshAll();
+  });
 
   const render = (): void => {
     if (trainer) {
+      catalogFeed.modelVersions([...trainer.states().values()].map((s) => s.version));
       const statuses = trainer.statuses();
       status.update(trainer.states(), participating, statuses);
       for (const [kind, s] of statuses) views.get(kind)?.setState(s.state, s.text);
@@ -245,7 +256,7 @@ async function startApp(params: PageParams, backend: BackendChoice, store: Parti
       server: params.server, backend, store, models, views, seedKey, credentials, tfQueue,
       carried: followed,
       catalogPopular: catalog.popular ?? [],
-      excludedItems: () => [],
+      excludedItems: () => [...retired],
       peopleOnline: (kind) => health.peopleOnline(kind),
       // After the join has reached the coordinator (the handshake, then the join message).
       onConnected: () => setTimeout(() => health.refresh(), 1000),

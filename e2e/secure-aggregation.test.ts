@@ -220,7 +220,7 @@ test('six WebGPU browsers, secure aggregation, two leave right after their maske
     assert.ok(!names.includes('update'), `page ${p.index} sent an update event`);
     for (const f of p.traffic.frames) {
       if (typeof f.payload === 'string') continue;
-      assert.throws(() => decodeUpdate(new Uint8Array(f.payload as Buffer)), undefined, `page ${p.index}: a binary frame decodes as a ModelUpdate`);
+      assert.throws(() => decodeUpdate(new Uint8Array(f.payload as Buffer)), Error, `page ${p.index}: a binary frame decodes as a ModelUpdate`);
     }
     const masked = events.filter((e) => e.name === 'secagg:masked-input');
     assert.equal(masked.length, 1, `page ${p.index} sent one masked input (sent: ${names.join(', ')})`);

@@ -170,7 +170,7 @@ export class SimulationDpRounds {
    * fixed denominator when the Poisson cohort was empty, as the mechanism releases it).
    * Then the accountant charges the round and the clip bound moves on.
    */
-  release(r: number, aggregation: RoundAggregation): { delta: NamedTensors; privacy: RoundPrivacy } {
+  release(r: number, aggregation: Pick<RoundAggregation, 'result' | 'dpRelease'>): { delta: NamedTensors; privacy: RoundPrivacy } {
     const check = this.budget.check(this.plan.samplingRate);
     if (!check.ok) throw new FlockError('bad-config', `privacy budget exhausted before round ${r}: ${check.reason}`);
     // An empty Poisson cohort releases the noise alone (RoundAggregation does so under DP).

@@ -22,6 +22,7 @@ import { decodeUpdate, encodeUpdate } from '../../shared/update/tensor-codec.ts'
 import { checkUpdateEncodings } from '../../shared/update/update-encoding.ts';
 import { sampleParticipants } from '../rounds/sample-participants.ts';
 import { SimulationDpRounds, type RoundPrivacy } from './dp-simulation.ts';
+import { checkSimulationSecureAggregation, SecureRoundSum, type SecureRoundOutcome } from './secure-aggregation-rounds.ts';
 import { isEvaluationRound, RoundTally } from './round-tally.ts';
 import type { SimulationConfig } from './simulation-config.ts';
 import { EvaluationLog, toEvaluationPoint, type EvaluationPoint, type HeldOutMetrics, type RoundMetrics, type SimulationResult } from './simulation-result.ts';
@@ -132,6 +133,7 @@ export async function runFederatedRounds(o: FederatedRoundsOptions): Promise<Sim
     ? SimulationDpRounds.create(cfg.dp, settings, cfg.seed, { population: o.eligible.length, clientsPerRound: cfg.clientsPerRound, rounds: cfg.rounds, workers: cfg.workers, attack: cfg.attack !== undefined })
     : undefined;
   if (dp) o.hooks.onDpPlan?.(dp.plan);
+  if (cfg.secureAggregation) checkSimulationSecureAggregation(cfg, settings);
   const other = o.otherTest;
   const primary = cfg.testHistory ?? 'train+validation';
   const testOnly = (p: HeldOutMetrics): HeldOutMetrics => ({ sampled: p.sampled, full: p.full, users: p.users });
@@ -150,9 +152,12 @@ export async function runFederatedRounds(o: FederatedRoundsOptions): Promise<Sim
       ? new RoundAggregation(o.spec, { ...settings, clipNorm }, { maxUpdates: Math.max(1, selected.length), dp: dp.roundDp(r) })
       : new RoundAggregation(o.spec, settings, { maxUpdates: perRound });
     let wireBytes = 0;
+    const secure = cfg.secureAggregation ? new SecureRoundSum(o.spec, cfg.secureAggregation, cfg.seed, r, clipNorm) : undefined;
     const submit = (user: number, delta: DeltaTensors, numExamples: number, preClipNorm?: number) => {
-      if (cfg.attack && attackers.has(user)) {
-        const poisoned = poisonUpdate(cfg.attack.kind, delta, cfg.clipNorm, new SeededRandom(deriveSeed(cfg.seed, r, user, 0x417ac)));
+      const poisoned = cfg.attack && attackers.has(user) ? poisonUpdate(cfg.attack.kind, delta, cfg.clipNorm, new SeededRandom(deriveSeed(cfg.seed, r, user, 0x417ac))) : undefined;
+      if (secure) {
+        secure.submit(user, poisoned ?? delta); // uniform weights: a claimed example count buys nothing
+      } else if (poisoned) {
         aggregation.addDelta(poisoned, ATTACKER_CLAIMED_EXAMPLES);
       } else if (cfg.updateEncoding) {
         wireBytes += submitOverWire(o.spec, aggregation, cfg, delta, { round: r, user, numExamples, preClipNorm, clipNorm });
@@ -162,18 +167,22 @@ export async function runFederatedRounds(o: FederatedRoundsOptions): Promise<Sim
     };
     const tally = new RoundTally();
     clientUpdates += await o.trainClients({ round: r, roundSeed: deriveSeed(cfg.seed, r, 1), selected, globals, clipNorm, submit, tally });
+    // Under secure aggregation only the unmasked sum is released (noised under DP); a round that could not be unmasked changes nothing.
+    const secured: SecureRoundOutcome | undefined = secure?.release(dp?.roundDp(r));
     let privacy: RoundPrivacy | undefined;
     if (dp) {
-      const released = dp.release(r, aggregation);
+      const released = dp.release(r, secured?.release ?? aggregation);
       privacy = released.privacy;
       globals = server.step(globals, released.delta);
-    } else {
+    } else if (!secured) {
       globals = server.step(globals, aggregation.result());
+    } else if (secured.summands > 0) {
+      globals = server.step(globals, secured.release.result());
     }
     const seconds = now() - t0;
     trainSeconds += seconds;
     const counted = tally.metrics(r, seconds);
-    const measured = cfg.updateEncoding ? { ...counted, bytesUploaded: wireBytes } : counted;
+    const measured = cfg.updateEncoding ? { ...counted, bytesUploaded: wireBytes } : secured ? { ...counted, bytesUploaded: secured.bytesUploaded } : counted;
     const m: RoundMetrics = privacy ? { ...measured, ...privacy } : measured;
     rounds.push(m);
     const point = isEvaluationRound(r, cfg.rounds, cfg.evalEvery) ? log.record(r, () => o.evaluate(globals), extend) : undefined;

@@ -11,6 +11,7 @@ import type { TestHistory } from '../../shared/eval/evaluate-split.ts';
 import type { RowEncoding } from '../../shared/update/tensor-codec.ts';
 import type { UpdateEncoding } from '../../shared/update/update-encoding.ts';
 import type { SimulationDp } from './dp-simulation.ts';
+import type { SimulationSecureAggregation } from './secure-aggregation-rounds.ts';
 import type { SequenceSettings } from './sequence-settings.ts';
 
 export type SimulationTrainer = 'typed-array' | 'tfjs';
@@ -71,6 +72,13 @@ export interface SimulationConfig {
    */
   readonly updateEncoding?: UpdateEncoding;
   readonly updateRows?: RowEncoding;
+  /**
+   * Secure aggregation (secure-aggregation-rounds.ts): each round's updates are summed by
+   * the shared/secagg protocol in-process and only the sum reaches the server step (with
+   * DP, noised). Needs combine 'mean', weighting 'uniform', rowNormalize false, no
+   * updateEncoding (the ring encoding is the wire) and no adaptive clipping.
+   */
+  readonly secureAggregation?: SimulationSecureAggregation;
 }
 
 export interface SimulationAttack {

@@ -170,6 +170,16 @@ test('DP rounds: every page shows, per model, the same ε as the coordinator for
     }
   }
 
+  // Training has ended for good: each model says so, and the page no longer says it is "taking part in training".
+  for (const [k, { page }] of pages.entries()) {
+    await waitFor(`page ${k}: both models show the privacy budget spent`, 30_000, async () => {
+      const states = await Promise.all(MODELS.map((m) => page.locator(`[data-testid=model-state-${m}]`).getAttribute('data-state')));
+      return states.every((s) => s === 'privacy-spent');
+    }, 500, diagnostics);
+    const participation = await page.locator('[data-testid=participation]').innerText();
+    assert.match(participation, /privacy budget is spent/, `page ${k}: the participation line says training ended, not "${participation}"`);
+  }
+
   const artifacts = path.join(REPO_ROOT, 'e2e', 'artifacts');
   await mkdir(artifacts, { recursive: true });
   await pages[0].page.screenshot({ path: path.join(artifacts, 'webapp-privacy-panel.png'), fullPage: true });

@@ -8,7 +8,7 @@
  * main thread, which aggregates the blocks in the sampled order: results do not depend on
  * the number of threads.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { TrainConfig } from '../../shared/model/recommender-model.ts';
 import { MfFusedScratch, trainMfClients, type MfClientsResult, type MfFleetTables, type MfKernel } from '../../shared/train/mf-fused-training.ts';
 
@@ -38,6 +38,16 @@ export interface WorkerRoundRequest {
   readonly counter: Int32Array;
 }
 
+/** A consumed block's arena buffers, handed back to the trainer that filled them (transferred). */
+export interface RecycledArena {
+  readonly rows: ArrayBuffer;
+  readonly itemEmbedding: ArrayBuffer;
+  readonly itemBias: ArrayBuffer;
+}
+
+/** Recycled arenas a trainer keeps at most (beyond that they are left to the collector). */
+export const MAX_FREE_ARENAS = 16;
+
 /** Posted once per block trained, then `{ done: true }` when no block is left. */
 export interface WorkerBlockResult {
   readonly block: number;
@@ -55,9 +65,16 @@ export function trainBlock(tables: MfFleetTables, req: WorkerRoundRequest, train
   return trainMfClients(tables, req.clients.subarray(a, e), req.seeds.subarray(a, e), { train, clipNorm: req.clipNorm, kernel }, scratch);
 }
 
-let state: { init: WorkerInit; tables: MfFleetTables; scratch: MfFusedScratch } | null = null;
+let state: { init: WorkerInit; tables: MfFleetTables; scratch: MfFusedScratch; recycle: MessagePort; free: RecycledArena[] } | null = null;
 
-parentPort?.on('message', (msg: { init?: WorkerInit; round?: WorkerRoundRequest }) => {
+/** Takes the arenas the main thread has handed back so far (synchronously, between blocks). */
+function drainRecycled(s: NonNullable<typeof state>): void {
+  for (let m = receiveMessageOnPort(s.recycle); m; m = receiveMessageOnPort(s.recycle)) {
+    if (s.free.length < MAX_FREE_ARENAS) s.free.push(m.message as RecycledArena);
+  }
+}
+
+parentPort?.on('message', (msg: { init?: WorkerInit; recycle?: MessagePort; round?: WorkerRoundRequest }) => {
   if (msg.init) {
     const { numItems, dim } = msg.init;
     const gv = new Float32Array(msg.init.globals);
@@ -69,7 +86,7 @@ parentPort?.on('message', (msg: { init?: WorkerInit; round?: WorkerRoundRequest 
       historyOffsets: msg.init.trainOffsets,
       historyItems: msg.init.trainItems,
     };
-    state = { init: msg.init, tables, scratch: new MfFusedScratch() };
+    state = { init: msg.init, tables, scratch: new MfFusedScratch(), recycle: msg.recycle!, free: [] };
     parentPort!.postMessage({ ready: true });
     return;
   }
@@ -77,7 +94,10 @@ parentPort?.on('message', (msg: { init?: WorkerInit; round?: WorkerRoundRequest 
   const req = msg.round;
   const blocks = Math.ceil(req.clients.length / req.blockSize);
   for (let b = Atomics.add(req.counter, 0, 1); b < blocks; b = Atomics.add(req.counter, 0, 1)) {
-    const result = trainBlock(state.tables, req, state.init.train, state.init.kernel, b, state.scratch);
+    drainRecycled(state);
+    const arena = state.free.pop();
+    if (arena) state.scratch.reuseOutput(state.init.dim, arena.rows, arena.itemEmbedding, arena.itemBias);
+    const result = trainBlock(state.tables, req, state.init.train, state.init.kernel, b, state.scratch, !arena);
     const out: WorkerBlockResult = { block: b, result };
     const buffers = [result.rowOffsets, result.rows, result.itemEmbedding, result.itemBias, result.numExamples, result.loss, result.preClipNorm, result.clipped].map((a) => a.buffer as ArrayBuffer);
     parentPort!.postMessage(out, [...new Set(buffers)]);

@@ -8,19 +8,21 @@
  * while it waits: aggregation overlaps training, and the results do not depend on the
  * number of threads.
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { TrainConfig } from '../../shared/model/recommender-model.ts';
 import { MfFusedScratch, type MfClientsResult, type MfFleetTables, type MfKernel } from '../../shared/train/mf-fused-training.ts';
-import { trainBlock, type WorkerBlockResult, type WorkerInit, type WorkerRoundRequest } from './simulation-worker.ts';
+import { MAX_FREE_ARENAS, trainBlock, type RecycledArena, type WorkerBlockResult, type WorkerInit, type WorkerRoundRequest } from './simulation-worker.ts';
 
 /** Clients per block: small enough to balance two loaded cores, large enough to amortise a message. */
 export const CLIENTS_PER_BLOCK = 32;
 
 export class SimulationWorkerPool {
   private readonly scratch = new MfFusedScratch();
+  private readonly freeArenas: RecycledArena[] = [];
 
   private constructor(
     private readonly workers: Worker[],
+    private readonly recyclePorts: MessagePort[],
     private readonly tables: MfFleetTables,
     private readonly train: TrainConfig,
     private readonly kernel: MfKernel,
@@ -34,7 +36,8 @@ export class SimulationWorkerPool {
     const tsx = import.meta.resolve('tsx/esm/api');
     const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(worker)}); });`;
     const workers = Array.from({ length: Math.max(0, threads - 1) }, () => new Worker(boot, { eval: true }));
-    await Promise.all(workers.map((w) => once<{ ready: boolean }>(w, { init })));
+    const channels = workers.map(() => new MessageChannel());
+    await Promise.all(workers.map((w, i) => once<{ ready: boolean }>(w, { init, recycle: channels[i].port2 }, [channels[i].port2])));
     const { numItems, dim } = init;
     const gv = new Float32Array(init.globals);
     const tables: MfFleetTables = {
@@ -45,7 +48,7 @@ export class SimulationWorkerPool {
       historyOffsets: init.trainOffsets,
       historyItems: init.trainItems,
     };
-    return new SimulationWorkerPool(workers, tables, init.train, init.kernel);
+    return new SimulationWorkerPool(workers, channels.map((c) => c.port1), tables, init.train, init.kernel);
   }
 
   /** Trainers, the main thread included. */
@@ -71,12 +74,13 @@ export class SimulationWorkerPool {
     const blocks = Math.ceil(clients.length / blockSize);
     const counter = new Int32Array(new SharedArrayBuffer(4));
     const req: WorkerRoundRequest = { clients, seeds, clipNorm, blockSize, counter };
-    const ready = new Map<number, MfClientsResult>();
+    // Each ready block and who trained it (−1: this thread), so its arena goes back to that trainer once consumed.
+    const ready = new Map<number, { result: MfClientsResult; trainer: number }>();
     let wake: (() => void) | null = null;
     let failure: Error | null = null;
-    const listeners = this.workers.map((w) => {
+    const listeners = this.workers.map((w, trainer) => {
       const onMessage = (m: WorkerBlockResult | { done: true }) => {
-        if ('block' in m) ready.set(m.block, m.result);
+        if ('block' in m) ready.set(m.block, { result: m.result, trainer });
         wake?.();
       };
       const onError = (e: Error) => {
@@ -98,13 +102,15 @@ export class SimulationWorkerPool {
         const r = ready.get(next);
         if (r) {
           ready.delete(next);
-          consume(next * blockSize, r);
+          consume(next * blockSize, r.result);
+          if (!reuse) this.recycle(r.trainer, r.result);
           next++;
           continue;
         }
         const b = Atomics.add(counter, 0, 1);
         if (b < blocks) {
-          ready.set(b, trainBlock(this.tables, req, this.train, this.kernel, b, this.scratch, !reuse));
+          const fresh = !reuse && !this.adoptFreeArena();
+          ready.set(b, { result: trainBlock(this.tables, req, this.train, this.kernel, b, this.scratch, fresh), trainer: -1 });
           // Let the workers' messages in before looking again.
           if (this.workers.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
         } else {
@@ -120,12 +126,34 @@ export class SimulationWorkerPool {
     }
   }
 
+  /**
+   * A consumed block's arena back to the trainer that filled it: to a worker over its
+   * recycle port (transferred, no copy), or onto this thread's free list. Trainers reuse
+   * these before allocating, so a round's arenas are recycled instead of collected.
+   */
+  private recycle(trainer: number, r: MfClientsResult): void {
+    const arena: RecycledArena = { rows: r.rows.buffer as ArrayBuffer, itemEmbedding: r.itemEmbedding.buffer as ArrayBuffer, itemBias: r.itemBias.buffer as ArrayBuffer };
+    if (trainer < 0) {
+      if (this.freeArenas.length < MAX_FREE_ARENAS) this.freeArenas.push(arena);
+      return;
+    }
+    this.recyclePorts[trainer].postMessage(arena, [arena.rows, arena.itemEmbedding, arena.itemBias]);
+  }
+
+  /** Points this thread's scratch at a recycled arena if there is one. */
+  private adoptFreeArena(): boolean {
+    const a = this.freeArenas.pop();
+    if (!a) return false;
+    this.scratch.reuseOutput(this.tables.dim, a.rows, a.itemEmbedding, a.itemBias);
+    return true;
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }
 
-function once<T>(w: Worker, msg: unknown): Promise<T> {
+function once<T>(w: Worker, msg: unknown, transfer: Transferable[] = []): Promise<T> {
   return new Promise((resolve, reject) => {
     const onMessage = (m: T) => {
       w.off('error', onError);
@@ -137,6 +165,6 @@ function once<T>(w: Worker, msg: unknown): Promise<T> {
     };
     w.once('message', onMessage);
     w.once('error', onError);
-    w.postMessage(msg);
+    w.postMessage(msg, transfer as never);
   });
 }

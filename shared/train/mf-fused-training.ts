@@ -102,6 +102,20 @@ export class MfFusedScratch {
     this.arena = null;
   }
 
+  /**
+   * The next call writes into the arena of an earlier result whose holder is done with it
+   * (e.g. handed back by another thread): its rows, itemEmbedding and itemBias buffers, as
+   * returned (views over whole buffers). Buffers that do not fit `dim` are dropped (a fresh arena).
+   */
+  reuseOutput(dim: number, rows: ArrayBufferLike, itemEmbedding: ArrayBufferLike, itemBias: ArrayBufferLike): void {
+    const cap = rows.byteLength >> 2;
+    if (itemEmbedding.byteLength < cap * dim * 4 || itemBias.byteLength < cap * 4) {
+      this.arena = null;
+      return;
+    }
+    this.arena = Arena.over(dim, new Int32Array(rows), new Float32Array(itemEmbedding, 0, cap * dim), new Float32Array(itemBias, 0, cap), this.opts.shared === true);
+  }
+
   /** The output arena for `dim`, emptied, with room for at least `capacity` rows. */
   output(dim: number, capacity: number): Arena {
     if (!this.arena || this.arena.dim !== dim) this.arena = new Arena(dim, capacity, this.opts.shared === true);
@@ -172,6 +186,14 @@ class Arena {
     this.rows = new Int32Array(this.buffer(capacity * 4));
     this.emb = new Float32Array(this.buffer(capacity * dim * 4));
     this.bias = new Float32Array(this.buffer(capacity * 4));
+  }
+  /** An arena over existing arrays (rows.length rows of capacity). */
+  static over(dim: number, rows: Int32Array, emb: Float32Array, bias: Float32Array, shared: boolean): Arena {
+    const a = new Arena(dim, 0, shared);
+    a.rows = rows;
+    a.emb = emb;
+    a.bias = bias;
+    return a;
   }
   private buffer(bytes: number): ArrayBuffer | SharedArrayBuffer {
     return this.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);

@@ -23,6 +23,7 @@ import { parseModelKind } from '../shared/model/model-registry.ts';
 import { ADAPTIVE_CLIP_LEARNING_RATE, applyDp, checkModels, DEFAULT_ADAPTIVE_CLIP_QUANTILE, DEFAULT_DP_ROUNDS, DEFAULT_LEARNING_RATE, DEFAULT_SERVE_CONFIG as D, type ModelKind, type ServeConfig, type ServeDpSettings } from './serve-config.ts';
 import { startCoordinator } from './server.ts';
 import { applySecureAggregation, DEFAULT_SECAGG_DROPOUT } from './rounds/secure-round-settings.ts';
+import { secureAggregationSettings } from '../shared/aggregate/secure-aggregation-settings.ts';
 import { edgeServeConfig, edgeServeOptions } from './http/edge-flags.ts';
 import { registerKeysCommand } from './identity/keys-command.ts';
 import { registerCatalogCommand } from './catalog/catalog-command.ts';
@@ -274,6 +275,8 @@ sequenceShapeOptions(program
   .option('--eval-every <k>', 'in-process: evaluate every k rounds (0 = start and end only)', int('--eval-every'), 1)
   .option('--update-encoding <e>', `in-process: send every honest update through the wire path (encode → decode → validate) in this encoding: ${UPDATE_ENCODINGS.join(', ')}; bytes counted from the encoded messages`, cliAggregation('--update-encoding', (v) => parseUpdateEncodings(v)[0]))
   .option('--update-rows <layout>', 'in-process, with --update-encoding: embedding rows on the wire as dense, row-sparse or when-smaller (default, what participants send)', 'when-smaller')
+  .option('--secure-aggregation', 'in-process: every round\'s updates summed by the secure aggregation protocol (shared/secagg/, the code browsers run); combine mean, uniform weights, no row normalisation; DP noise, if any, on the unmasked sum')
+  .option('--secagg-dropout <f>', 'in-process, with --secure-aggregation: fraction of each round\'s participants that vanish after sending their masked input, in [0, 0.5) (default 0); also sizes the neighbourhoods', Number)
   .option('--workers <n>', 'in-process: worker_threads training clients in parallel (same results for any count)', int('--workers'), 1)
   .option('--batch-clients <n>', 'in-process, sasrec: clients trained together, one batched tfjs forward/backward per local step (the same updates; default 128; 1 = one tfjs run per client)', int('--batch-clients'))
   .option('--trainer <name>', 'in-process: typed-array (fast) or tfjs (trainLocally + buildUpdate, slow)', 'typed-array')
@@ -295,6 +298,7 @@ sequenceShapeOptions(program
       if (o[flag] !== undefined) throw new InvalidArgumentError(`--${flag} is for the in-process simulation; the coordinator's aggregation is set by \`flock serve\``);
     }
     if (simulationDpFlagsGiven(o)) throw new InvalidArgumentError('--dp-noise, --target-epsilon, --delta and --adaptive-clip are for the in-process simulation; a coordinator\'s privacy is set by `flock serve`');
+    if (o.secureAggregation || o.secaggDropout !== undefined) throw new InvalidArgumentError('--secure-aggregation and --secagg-dropout are for the in-process simulation; a coordinator\'s is set by `flock serve --secure-aggregation`');
     if (o.candidates !== undefined || o.candidateIds !== undefined) throw new InvalidArgumentError('--candidates and --candidate-ids are for the in-process simulation');
     const t0 = Date.now();
     const report = await runSocketFleet({
@@ -537,6 +541,13 @@ async function simulateInProcess(o: Record<string, any>): Promise<void> {
   const dp = simulationDp(o);
   const aggregation = { weighting: o.weighting ?? DEFAULT_WEIGHTING, combine: o.combine ?? DEFAULT_COMBINE, clipNorm: o.clip, rowNormalize: o.rowNormalize };
   if (dp) Object.assign(aggregation, dpAggregation(o));
+  if (!o.secureAggregation && o.secaggDropout !== undefined) throw new InvalidArgumentError('--secagg-dropout only means something with --secure-aggregation');
+  const secure = o.secureAggregation ? { dropoutFraction: o.secaggDropout ?? 0 } : undefined;
+  if (secure) {
+    const applied = secureAggregationSettings(aggregation, { combine: o.combine !== undefined, weighting: o.weighting !== undefined });
+    Object.assign(aggregation, applied.settings);
+    for (const note of applied.notes) console.error(`secure aggregation: ${note}`);
+  }
   console.log(
     `aggregation: ${describeAggregation(aggregation)}` +
       (attack ? `; attackers: ${attack.fraction} of the clients send '${attack.kind}' claiming 10⁷ examples` : ''),
@@ -571,6 +582,7 @@ async function simulateInProcess(o: Record<string, any>): Promise<void> {
       workers: kind === 'sasrec' ? 1 : Math.max(1, o.workers),
       testHistory: cliTestHistory(o.testHistory),
       ...(o.updateEncoding ? { updateEncoding: o.updateEncoding, updateRows: cliUpdateRows(o.updateRows) } : {}),
+      ...(secure ? { secureAggregation: secure } : {}),
       ...sequenceOptions(o, kind),
     },
     onRound: (m, e) => {

@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import pino from 'pino';
 import { createModel } from '../../shared/model/model-registry.ts';
-import { EVENTS, RoundsResponseSchema, type RoundRecord } from '../../shared/protocol/messages.ts';
+import { EVENTS, ModelInfoResponseSchema, RoundsResponseSchema, type RoundRecord } from '../../shared/protocol/messages.ts';
 import { modelApiPath } from '../../shared/protocol/model-routes.ts';
 import { elementCount, type NamedTensors } from '../../shared/tensor/named-tensors.ts';
 import { encodeUpdate, toWireTensors } from '../../shared/update/tensor-codec.ts';
@@ -19,9 +19,13 @@ import { DEFAULT_SERVE_CONFIG, type ServeConfig } from '../serve-config.ts';
 import { startCoordinator, type RunningCoordinator } from '../server.ts';
 import { HonestBot, joinAs, waitFor } from '../testing/test-participant.ts';
 
-const spec = createModel({ kind: 'mf', numItems: 400, dim: 4 }).spec;
-const small: NamedTensors = Object.fromEntries(spec.params.filter((p) => p.scope === 'global').map((p) => [p.name, new Float32Array(elementCount(p.shape)).fill(1e-4)]));
-const update = (round: number, baseVersion: number) => encodeUpdate({ round, baseVersion, numExamples: 5, preClipNorm: 0.01, tensors: toWireTensors(spec, small) });
+/** A small valid update for the model the coordinator serves (its descriptor, so any table it adds is included). */
+async function updater(c: RunningCoordinator): Promise<(round: number, baseVersion: number) => Uint8Array> {
+  const info = ModelInfoResponseSchema.parse(await (await fetch(`${c.url}${modelApiPath('mf')}`)).json());
+  const spec = createModel(info.model).spec;
+  const small: NamedTensors = Object.fromEntries(spec.params.filter((p) => p.scope === 'global').map((p) => [p.name, new Float32Array(elementCount(p.shape)).fill(1e-5)]));
+  return (round, baseVersion) => encodeUpdate({ round, baseVersion, numExamples: 5, preClipNorm: 0.01, tensors: toWireTensors(spec, small) });
+}
 
 /** A coordinator whose log lines are kept (parsed) for the test to read. */
 async function withCoordinator(over: Partial<ServeConfig>, fn: (c: RunningCoordinator, logs: Record<string, unknown>[]) => Promise<void>): Promise<void> {
@@ -50,9 +54,10 @@ const rounds = async (c: RunningCoordinator): Promise<RoundRecord[]> => RoundsRe
 test('rounds open at most once per --round-interval, opening to opening, even when every participant answers at once', async () => {
   const INTERVAL = 400;
   await withCoordinator({ roundIntervalMs: INTERVAL }, async (c) => {
+    const update = await updater(c);
     const bots = [await HonestBot.join(c.url, 'mf', update), await HonestBot.join(c.url, 'mf', update)];
     try {
-      await waitFor(async () => (await rounds(c)).filter((r) => r.outcome === 'aggregated').length >= 4, 'four aggregated rounds', 60_000);
+      await waitFor(async () => (await rounds(c)).filter((r) => r.outcome === 'aggregated').length >= 4, 'four aggregated rounds', 60_000, 100);
       const opened = (await rounds(c)).map((r) => r.startedAt).sort((a, b) => a - b);
       // Each round closes within milliseconds (both bots answer at once): only the interval keeps them apart.
       for (let i = 1; i < opened.length; i++) {
@@ -95,10 +100,10 @@ test('no round opens while no eligible participant has anything new (and the log
 test('a selected participant that declines (eligible: false) is not waited for: the round closes on the others', async () => {
   // A deadline far away and a long grace: only the decline can end the round early.
   await withCoordinator({ roundIntervalMs: 0, roundTimeoutMs: 600_000, stragglerGraceMs: 600_000 }, async (c) => {
-    const bot = await HonestBot.join(c.url, 'mf', update);
+    const bot = await HonestBot.join(c.url, 'mf', await updater(c));
     const decliner = await joinAs(c.url, 'mf', { beforeJoin: (s) => s.on(EVENTS.roundStart, () => s.emit(EVENTS.eligibility, { eligible: false, hasNewData: true })) });
     try {
-      await waitFor(async () => (await rounds(c)).length >= 1, 'the first round to close', 60_000);
+      await waitFor(async () => (await rounds(c)).length >= 1, 'the first round to close', 60_000, 100);
       const [first] = await rounds(c);
       assert.equal(first.selected, 2);
       assert.equal(first.received, 1);

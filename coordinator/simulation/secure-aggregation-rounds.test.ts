@@ -50,6 +50,7 @@ test('participants vanishing after their masked input: the round still completes
   // their inputs are in the sum (sent before vanishing): the same model as plain
   const d = maxAbsDiff(p.globals as Record<string, Float32Array>, s.globals as Record<string, Float32Array>);
   assert.ok(d < 1e-5, `max |secure − plain| = ${d}`);
+  assert.ok(d > 0, 'the sum went through the ring');
 });
 
 test('robust rules, row normalisation, claimed-example weights, wire encodings and adaptive clipping are refused under secure aggregation', async () => {

@@ -1,7 +1,11 @@
 import { el } from './dom.ts';
 
-/** Rows per page: the whole page of a small catalog, a screenful or two of a large one. */
-export const CATALOG_PAGE_SIZE = 60;
+/**
+ * Rows per page: all of a demo-sized catalog (the synthetic 400 and the items an operator
+ * adds), pages of a large one (ML-100K's 1,682; 100,000), where search is the way in.
+ * The list scrolls inside its panel, so the page never grows with it.
+ */
+export const CATALOG_PAGE_SIZE = 500;
 
 export interface CatalogHandlers {
   onLike(item: number): void;

@@ -18,6 +18,7 @@
  *   npm run bench:compression -- [--data PATH] [--rounds 20] [--seeds 1,2] [--out reports/compression]
  *     [--cells LOG,LOG…]   (no runs: the table from the JSON lines runs printed on stderr,
  *                           e.g. seeds run in separate processes)
+ *     [--only 'f16 dense,int8 row-sparse']   (run only these rows)
  *
  * MovieLens is read in place (FLOCK_ML100K or --data, default ../shared/data/ml-100k);
  * without it the script says so and exits 0. Writes table.md, table.csv and results.json.
@@ -40,6 +41,7 @@ const { values: a } = parseArgs({
     seeds: { type: 'string', default: '1,2' },
     out: { type: 'string', default: 'reports/compression' },
     cells: { type: 'string' },
+    only: { type: 'string' },
   },
 });
 
@@ -84,6 +86,7 @@ else console.error(`${dataset.name}: ${rounds} rounds × ${variants.length} vari
 const split = a.cells ? undefined : researchSplit(dataset);
 for (const seed of a.cells ? [] : seeds) {
   for (const v of variants) {
+    if (a.only && !a.only.split(',').includes(v.label)) continue;
     const t0 = performance.now();
     const cfg: SimulationConfig = { ...base, seed, ...(v.encoding ? { updateEncoding: v.encoding, updateRows: v.rows } : {}) };
     const r = await runInProcessSimulation(dataset, split!, cfg);

@@ -203,6 +203,7 @@ test('a person alone, then with someone: popular items and "waiting for others",
   assert.equal(modelState(after, 'mf').recsHeading, 'Recommended for you');
   assert.match(modelState(after, 'sasrec').recsHeading, /^Because you just looked at/);
   for (const m of MODELS) {
+    assert.equal(await alice.locator(`[data-testid=recs-${m}]`).getAttribute('data-scored-in'), 'worker', `${m}: the top-10 came from the scoring worker`);
     assert.equal(await alice.locator(`[data-testid=recs-${m}]`).getAttribute('data-source'), 'personal');
     const recs = modelState(after, m).recs;
     assert.equal(recs.length, 10);
@@ -233,6 +234,7 @@ test('a person alone, then with someone: popular items and "waiting for others",
   assert.deepEqual(cut, [], 'no catalog title is cut or squeezed at 390 px');
   const overflow = (await bob.evaluate('document.documentElement.scrollWidth')) as number;
   assert.ok(overflow <= 390, `the page is no wider than the phone (${overflow} px)`);
+  await bob.evaluate('window.scrollTo(0, 0)');
   await bob.screenshot({ path: path.join(ARTIFACTS, 'webapp-product-390.png') });
   await bob.screenshot({ path: path.join(ARTIFACTS, 'webapp-product-390-full.png'), fullPage: true });
 });

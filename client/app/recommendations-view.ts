@@ -67,6 +67,11 @@ export class RecommendationsView {
     this.stateBadge.title = text;
   }
 
+  /** Where the last personal list was scored (data-scored-in): 'worker' or 'main-thread'. */
+  setScoredIn(where: 'worker' | 'main-thread'): void {
+    this.root.dataset.scoredIn = where;
+  }
+
   /** What the panel shows now, for the tabs that follow this one (client/app/state-mirror.ts). */
   snapshot(): RecsSnapshot {
     return this.shown;

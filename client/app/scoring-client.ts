@@ -1,4 +1,6 @@
 import type { ItemTable } from '../../shared/eval/top-k.ts';
+import type { ModelDescriptor } from '../../shared/model/model-registry.ts';
+import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
 import type { ScoringReply, ScoringRequest } from './scoring-protocol.ts';
 
 /**
@@ -45,15 +47,32 @@ export class ScoringClient {
     if (this.loaded.get(key) === version) return;
     const { vectors, bias } = table;
     const msg: ScoringRequest = { type: 'table', key, vectors, dim: table.dim, bias };
-    this.worker.postMessage(msg, bias ? [vectors.buffer, bias.buffer] : [vectors.buffer]);
+    this.worker.postMessage(msg, (bias ? [vectors.buffer, bias.buffer] : [vectors.buffer]) as ArrayBuffer[]);
     this.loaded.set(key, version);
   }
 
+  /** Hands the worker a model scored from histories (its GLOBAL weights, copied and transferred) unless it holds this version. */
+  ensureModel(key: string, version: number, descriptor: ModelDescriptor, globals: NamedTensors): void {
+    if (this.loaded.get(key) === version) return;
+    const copies: NamedTensors = Object.fromEntries(Object.entries(globals).map(([name, t]) => [name, t.slice()]));
+    const msg: ScoringRequest = { type: 'model', key, descriptor, globals: copies };
+    this.worker.postMessage(msg, Object.values(copies).map((t) => t.buffer as ArrayBuffer));
+    this.loaded.set(key, version);
+  }
+
+  /** The k best items for a query vector against `key`'s table. */
   topK(key: string, query: Float32Array, k: number, excluded: readonly number[]): Promise<number[]> {
-    const id = this.nextId++;
-    const msg: ScoringRequest = { type: 'top-k', id, key, query: query.slice(), k, excluded: [...excluded] };
+    return this.ask({ type: 'top-k', id: this.nextId++, key, query: query.slice(), k, excluded: [...excluded] });
+  }
+
+  /** The k best items of `key`'s model for a history (the history itself is excluded). */
+  topKForHistory(key: string, history: Int32Array, k: number, excluded: readonly number[]): Promise<number[]> {
+    return this.ask({ type: 'top-k-history', id: this.nextId++, key, history: history.slice(), k, excluded: [...excluded] });
+  }
+
+  private ask(msg: Extract<ScoringRequest, { id: number }>): Promise<number[]> {
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      this.waiting.set(msg.id, { resolve, reject });
       this.worker.postMessage(msg);
     });
   }

@@ -263,11 +263,13 @@ export class Trainer {
   }
 
   /**
-   * Top-K for this person: the embedding model scores its user vector against the item
-   * table in the scoring worker (one table copy per version); the sequence model scores
-   * on the main thread as before (its hidden state is computed inside the model).
+   * Top-K for this person, in the scoring worker (client/app/scoring-worker.ts), one copy
+   * of the weights per version: the embedding model's user vector (fold-in done here)
+   * against its item table; the sequence model's own scoreAll over the history (its
+   * encoder's last hidden state against the item embeddings). On the main thread only
+   * where the page has no worker.
    */
-  private async personalTopK(participant: Participant, history: Int32Array): Promise<number[]> {
+  private async personalTopK(participant: Participant, history: Int32Array, view: RecommendationsView): Promise<number[]> {
     const retired = [...this.opts.excludedItems()];
     const { scoring } = this.opts;
     if (participant.modelKind === 'mf' && scoring) {
@@ -276,8 +278,19 @@ export class Trainer {
       const d = inputs.descriptor;
       // The vectors the model scores with (free rows plus the feature tower's part), a copy per version for the worker.
       if (!scoring.hasTable('mf', inputs.version)) scoring.ensureTable('mf', inputs.version, { ...mfItemTables(d, inputs.globals), dim: d.dim });
-      return scoring.topK('mf', inputs.locals.userEmbedding, TOP_K, [...inputs.history, ...retired, ...(d.retiredItems ?? [])]);
+      const items = await scoring.topK('mf', inputs.locals.userEmbedding, TOP_K, [...inputs.history, ...retired, ...(d.retiredItems ?? [])]);
+      view.setScoredIn('worker');
+      return items;
     }
+    if (participant.modelKind === 'sasrec' && scoring) {
+      const inputs = await participant.scoringInputs();
+      if (!inputs) return [];
+      scoring.ensureModel('sasrec', inputs.version, inputs.descriptor, inputs.globals);
+      const items = await scoring.topKForHistory('sasrec', inputs.history, TOP_K, [...retired, ...(inputs.descriptor.retiredItems ?? [])]);
+      view.setScoredIn('worker');
+      return items;
+    }
+    view.setScoredIn('main-thread');
     const skip = new Set(retired);
     return (await participant.recommend(TOP_K + skip.size)).items.filter((i) => !skip.has(i)).slice(0, TOP_K);
   }
@@ -299,7 +312,7 @@ export class Trainer {
           // Until the shared model has learned from a round (version 0 is random weights) or
           // before the person liked anything, a personal ranking would mean nothing: show what is popular.
           const personal = history.length > 0 && version !== null && version > 0;
-          const items = personal ? await this.personalTopK(participant, history) : await this.popularTopK(history);
+          const items = personal ? await this.personalTopK(participant, history, view) : await this.popularTopK(history);
           if (this.stopped) return;
           view.setHeading(personal ? recommendationHeading(participant.modelKind, history, view) : 'Popular now');
           // Show what was computed, labelled with the version it was scored with (even when a

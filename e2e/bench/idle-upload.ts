@@ -52,6 +52,8 @@ interface PhaseResult {
   /** Binary frames (updates) each tab sent in the window. */
   readonly updates: number[];
   readonly budget: number | null;
+  /** Bytes all tabs together had sent at the end of each minute of the window (cumulative). */
+  readonly byMinute: number[];
 }
 
 /** Starts `flock serve` of `tree` with its defaults; resolves with its URL once it listens. */
@@ -133,8 +135,13 @@ async function runPhase(browser: Browser, phase: string, tree: string, staticDir
       for (const item of shown.slice(3 * t + 1, 3 * t + 4)) await page.locator(`[data-testid=catalog] [data-testid=catalog-item][data-item-id="${item}"] button[data-testid=like]`).click();
     }
     process.stderr.write(`${phase}: ${TABS} tabs liked 3 items each; idle for ${MINUTES} min…\n`);
-    await new Promise((r) => setTimeout(r, MINUTES * 60_000));
-    return { phase, what: '', bytes: meters.map((m) => m.bytes()), updates: meters.map((m) => m.updates()), budget };
+    const byMinute: number[] = [];
+    const end = Date.now() + MINUTES * 60_000;
+    while (Date.now() < end) {
+      await new Promise((r) => setTimeout(r, Math.min(60_000, end - Date.now())));
+      byMinute.push(meters.reduce((n, m) => n + m.bytes(), 0));
+    }
+    return { phase, what: '', bytes: meters.map((m) => m.bytes()), updates: meters.map((m) => m.updates()), budget, byMinute };
   } finally {
     for (const c of contexts) await c.close().catch(() => {});
     child.kill('SIGTERM');
@@ -182,12 +189,16 @@ async function main(): Promise<void> {
   console.log(`\nIdle open tab, default coordinator settings, ${TABS} tabs (profiles) on the wasm backend, ${MINUTES} min after 3 likes each; bytes each tab sent (frames + request bodies), median over tabs [min–max]:\n`);
   console.log('| phase | sent in window | updates in window | per hour (×' + scale.toFixed(0) + ') | bound per rolling hour |');
   console.log('|---|---|---|---|---|');
+  const timelines: string[] = [];
   for (const r of results) {
     const perHour = median(r.bytes) * scale;
     const bound = r.budget === null || r.budget >= NO_BUDGET ? 'none' : `${mb(r.budget)} (budget)`;
     const shown = r.budget !== null && r.budget < NO_BUDGET ? `${mb(Math.min(perHour, r.budget))} (window ×${scale.toFixed(0)} = ${mb(perHour)}, capped by the budget)` : mb(perHour);
+    timelines.push(`${r.what}: ${r.byMinute.map((b) => kb(b / TABS)).join(', ')}`);
     console.log(`| ${r.what} | ${kb(median(r.bytes))} [${kb(Math.min(...r.bytes))}–${kb(Math.max(...r.bytes))}] | ${median(r.updates)} [${Math.min(...r.updates)}–${Math.max(...r.updates)}] | ${shown} | ${bound} |`);
   }
+  console.log('\nSent per tab (mean over tabs), cumulative at the end of each minute:');
+  for (const t of timelines) console.log(`- ${t}`);
 }
 
 main().catch((err: unknown) => {

@@ -217,14 +217,23 @@ test('refusals: a plain update, out-of-phase, malformed, duplicate, unselected a
       assert.deepEqual([...params.participants].sort(), joined.map((j) => j.participantId).sort());
       const [a, b, cc] = joined;
       const clients = new Map(joined.map((j) => [j.participantId, new SecAggClient(params, j.participantId)]));
-      const refused = (s: Socket, event: string, body: unknown) =>
-        new Promise<SecAggRejectedMessage>((resolve) => {
-          s.once(EVENTS.secaggRejected, resolve);
-          s.emit(event, packBinaryFields(body as object));
+      // The refusal, or a failure if none comes within 5 s (the coordinator accepted it).
+      const refusedRaw = (s: Socket, event: string, wire: unknown) =>
+        new Promise<SecAggRejectedMessage>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`${event} was not refused: ${JSON.stringify(wire, (_k, v) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v))}`)), 5_000);
+          s.once(EVENTS.secaggRejected, (m: SecAggRejectedMessage) => {
+            clearTimeout(timer);
+            resolve(m);
+          });
+          s.emit(event, wire);
         });
+      const refused = (s: Socket, event: string, body: unknown) => refusedRaw(s, event, packBinaryFields(body as object));
 
       // A plain update: refused unread.
-      const plain = new Promise<UpdateRejectedMessage>((resolve) => a.socket.once(EVENTS.updateRejected, resolve));
+      const plain = new Promise<UpdateRejectedMessage>((resolve, reject) => {
+        a.socket.once(EVENTS.updateRejected, resolve);
+        a.socket.once(EVENTS.updateAck, () => reject(new Error('a plain update was accepted under secure aggregation')));
+      });
       a.socket.emit(EVENTS.update, encodeUpdate({ round, baseVersion: 0, numExamples: 1, preClipNorm: 0.1, tensors: toWireTensors(f.spec, scaled(unitDirection(f.spec, 1), 0.1)) }));
       assert.equal((await plain).code, 'unsupported-format');
 
@@ -236,9 +245,7 @@ test('refusals: a plain update, out-of-phase, malformed, duplicate, unselected a
       r = await refused(a.socket, EVENTS.secaggKeys, { round, ...keysA, cPublicKey: keysA.cPublicKey.slice(1) });
       assert.equal(r.reason, 'malformed', `31-byte key: ${JSON.stringify(r)}`);
       const packedA = packBinaryFields({ round, ...keysA });
-      const hidden = new Promise<SecAggRejectedMessage>((resolve) => a.socket.once(EVENTS.secaggRejected, resolve));
-      a.socket.emit(EVENTS.secaggKeys, { json: packedA.json, bytes: Uint8Array.from([...packedA.bytes, 1, 2, 3]) });
-      r = await hidden;
+      r = await refusedRaw(a.socket, EVENTS.secaggKeys, { json: packedA.json, bytes: Uint8Array.from([...packedA.bytes, 1, 2, 3]) });
       assert.ok(r.code === 'malformed' && /not referenced/.test(r.message), `bytes hidden beyond the referenced fields: ${JSON.stringify(r)}`);
       r = await refused(a.socket, EVENTS.secaggKeys, { round: round + 5, ...keysA });
       assert.equal(r.code, 'wrong-round');

@@ -4,7 +4,7 @@ import { describeModelStatus, type ModelStatusInput } from './model-status.ts';
 
 const base: ModelStatusInput = {
   participating: true, privacySpent: false, replaced: false, connected: true, everConnected: true,
-  training: false, version: 3, interactions: 4, minInteractions: 1, peopleOnline: 3,
+  training: false, version: 3, interactions: 4, minInteractions: 1, peopleOnline: 3, hold: null,
 };
 const state = (over: Partial<ModelStatusInput>) => describeModelStatus({ ...base, ...over }).state;
 
@@ -18,6 +18,9 @@ test('each situation gets its own state', () => {
   assert.equal(state({ connected: false, everConnected: false }), 'connecting');
   assert.equal(state({ participating: false }), 'opted-out');
   assert.equal(state({ replaced: true }), 'stood-down');
+  assert.equal(state({ hold: 'upload-budget' }), 'upload-paused');
+  assert.equal(state({ hold: 'not-now' }), 'hidden-paused');
+  assert.equal(state({ hold: 'up-to-date' }), 'up-to-date');
 });
 
 test('a spent privacy budget wins over everything: training has ended, not "taking part"', () => {

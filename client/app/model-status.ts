@@ -10,6 +10,8 @@ export type ModelActivity =
   | 'connecting'
   | 'offline'
   | 'training'
+  | 'upload-paused'
+  | 'hidden-paused'
   | 'needs-likes'
   | 'waiting'
   | 'up-to-date';
@@ -31,7 +33,11 @@ export interface ModelStatusInput {
   readonly minInteractions: number;
   /** People connected to this model per the coordinator's /api/health (this device included); null while unknown. */
   readonly peopleOnline: number | null;
+  /** Why the participant holds back from rounds (participant-events.ts TrainingHold), null when it does not. */
+  readonly hold: TrainingHold | null;
 }
+
+import type { TrainingHold } from '../../shared/participant/participant-events.ts';
 
 export interface ModelStatus {
   readonly state: ModelActivity;
@@ -50,6 +56,8 @@ export function describeModelStatus(i: ModelStatusInput): ModelStatus {
       : { state: 'connecting', text: 'Connecting to the coordinator…' };
   }
   if (i.training) return { state: 'training', text: 'Training on this device now.' };
+  if (i.hold === 'upload-budget') return { state: 'upload-paused', text: 'Paused: this hour\'s upload budget is used up. Training resumes as the hour frees up.' };
+  if (i.hold === 'not-now') return { state: 'hidden-paused', text: 'Paused while this page is in the background.' };
   if (i.interactions < i.minInteractions) {
     const more = i.minInteractions - i.interactions;
     return { state: 'needs-likes', text: `Like ${plural(more, 'more item')} to take part in training.` };

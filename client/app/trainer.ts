@@ -177,6 +177,7 @@ export class Trainer {
           interactions: this.interactions,
           minInteractions: minInteractionsFor(kind),
           peopleOnline: this.opts.peopleOnline(kind),
+          hold: s.participant.state.trainingHold,
         }),
       );
     }

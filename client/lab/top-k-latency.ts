@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { exclusionMask, topKByDot } from '../../shared/eval/top-k.ts';
+import { exclusionMask, topKByDot, topKOfScores } from '../../shared/eval/top-k.ts';
 import { initParams } from '../../shared/model/init-params.ts';
 import { createModel, type ModelDescriptor } from '../../shared/model/model-registry.ts';
-import { arrayEncoderOps, encodeSequence, tfjsEncoderOps, type SequenceModelConfig } from '../../shared/model/sasrec-model.ts';
+import { encodeSequence, tfjsEncoderOps, type SequenceModelConfig } from '../../shared/model/sasrec-model.ts';
 import { SeededRandom } from '../../shared/random/seeded-random.ts';
 import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
 
@@ -10,9 +10,10 @@ import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
  * Real-time inference latency: the top-K of one person over a whole catalog, as the web
  * app computes it, timed query by query (npm run bench:browser, e2e/bench/browser-bench.ts).
  *
- * - 'js': the shared top-K (shared/eval/top-k.ts: bias + dot products, exclusions, k best)
- *   on typed arrays — what the app's scoring worker runs — after, for SASRec, the
- *   typed-array forward pass that gives the query (the last position's hidden state).
+ * - 'js': exactly what the app's scoring worker runs, on typed arrays: MF, the shared
+ *   top-K (shared/eval/top-k.ts: bias + dot products, exclusions, k best); SASRec, the
+ *   model's own scoreAll (typed-array forward pass, last hidden state against the item
+ *   embeddings) and the shared top-K of those scores.
  * - 'tfjs': the same on the page's TensorFlow.js backend (wasm, webgpu …): scores as one
  *   matMul (+ bias), excluded items pushed to −∞, tf.topk, read back with async data();
  *   for SASRec the forward pass on the backend too. Item tables are uploaded once, as
@@ -71,11 +72,9 @@ function jsScorer(d: ModelDescriptor, globals: NamedTensors, k: number): Scorer 
     const table = { vectors: globals.itemEmbedding, dim: d.dim, bias: globals.itemBias };
     return async (history, user) => topKByDot(table, user, k, exclusionMask(d.numItems, history));
   }
-  const table = { vectors: globals.itemEmbedding, dim: d.dim, bias: null };
-  return async (history) => {
-    const h = encodeSequence(d, arrayEncoderOps(d, globals, lastWindow(d, history))).data.subarray((d.maxLen - 1) * d.dim, d.maxLen * d.dim);
-    return topKByDot(table, h, k, exclusionMask(d.numItems, history));
-  };
+  // The model's own scoreAll (its encoder's last hidden state against the item embeddings), as the worker runs it.
+  const model = createModel(d);
+  return async (history) => topKOfScores(model.scoreAll(globals, {}, history), k, exclusionMask(d.numItems, history));
 }
 
 function tfjsScorer(d: ModelDescriptor, globals: NamedTensors, k: number): { score: Scorer; dispose: () => void } {

@@ -17,7 +17,8 @@
  *   bounded (THREAT-MODEL.md: a malicious client can still send any vector in range).
  * - adaptive clipping under DP: its per-client "norm below C" bit would travel in the
  *   clear; refused until it is summed in the ring too.
- * - row-sparse updates: impossible, the masked vector is dense by construction.
+ * - row-sparse updates: impossible, the masked vector is dense by construction; f16/int8
+ *   update encodings (--update-encodings): refused, the ring encoding replaces them.
  *
  * A combine rule or weighting the user did not ask for is switched (with a note for the
  * log); one asked for explicitly is refused with FlockError('bad-config') naming the flag,
@@ -80,6 +81,10 @@ export function checkSecureAggregation(config: ServeConfig): void {
   }
   if (config.dp?.adaptiveClip) {
     throw new FlockError('bad-config', '--adaptive-clip cannot be used with --secure-aggregation yet: each participant\'s "norm below the bound" bit would reach the coordinator in the clear. Use a fixed --clip.');
+  }
+  const encodings = config.round.updateEncodings ?? ['f32'];
+  if (encodings.some((e) => e !== 'f32')) {
+    throw new FlockError('bad-config', `--update-encodings ${encodings.join(',')} cannot be used with --secure-aggregation: a masked input is the update encoded in the 32-bit ring (fixed point over [−C, C]), which is its compression; leave --update-encodings out`);
   }
   if (config.minClients < 2) {
     throw new FlockError('bad-config', `secure aggregation needs --min-clients of at least 2 (got ${config.minClients}): the sum of one update is that update`);

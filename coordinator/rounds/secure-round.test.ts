@@ -305,6 +305,7 @@ test('refused at startup, before anything is written: robust combine rules, non-
   assert.throws(() => checkSecureAggregation({ ...config, rowNormalize: true }), /row normalisation/);
   assert.throws(() => checkSecureAggregation({ ...config, dp: { noiseMultiplier: 1, rounds: 10, population: 100, adaptiveClip: { targetQuantile: 0.5 } } }), /--adaptive-clip/);
   assert.throws(() => checkSecureAggregation({ ...config, secureAggregation: { dropoutFraction: 0.5 } }), /--secagg-dropout/);
+  assert.throws(() => checkSecureAggregation({ ...config, round: { ...config.round, updateEncodings: ['int8', 'f32'] } }), /--update-encodings int8,f32 cannot be used with --secure-aggregation/);
 
   const dataDir = await mkdtemp(path.join(tmpdir(), 'flock-secagg-refused-'));
   try {

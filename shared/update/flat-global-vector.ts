@@ -7,7 +7,7 @@
  */
 import { FlockError } from '../errors.ts';
 import { globalParams, type ModelSpec } from '../model/model-spec.ts';
-import { elementCount, type NamedTensors } from '../tensor/named-tensors.ts';
+import { elementCount } from '../tensor/named-tensors.ts';
 
 /** Coordinates of the flat vector: every GLOBAL parameter's elements. */
 export function globalVectorLength(spec: ModelSpec): number {
@@ -47,18 +47,6 @@ export function unflattenGlobals(spec: ModelSpec, flat: Float64Array): Map<strin
   for (const p of globalParams(spec)) {
     const len = elementCount(p.shape);
     out.set(p.name, flat.slice(off, off + len));
-    off += len;
-  }
-  return out;
-}
-
-/** Unflatten to NamedTensors (float32), e.g. for a test comparing against a decoded model. */
-export function unflattenGlobalsF32(spec: ModelSpec, flat: ArrayLike<number>): NamedTensors {
-  const out: NamedTensors = {};
-  let off = 0;
-  for (const p of globalParams(spec)) {
-    const len = elementCount(p.shape);
-    out[p.name] = Float32Array.from({ length: len }, (_, i) => flat[off + i]);
     off += len;
   }
   return out;

@@ -103,9 +103,10 @@ for (const seed of a.cells ? [] : seeds) {
   }
 }
 
-/** Cells from the JSON lines earlier runs logged (one object per line; other lines skipped). */
+/** Cells from the JSON lines earlier runs logged (one object per line; other lines skipped; the first of a repeated variant × seed kept). */
 function loggedCells(files: string[]): Cell[] {
-  return files.flatMap((f) => readFileSync(f, 'utf8').split('\n').filter((l) => l.startsWith('{"variant"')).map((l) => JSON.parse(l) as Cell));
+  const all = files.flatMap((f) => readFileSync(f, 'utf8').split('\n').filter((l) => l.startsWith('{"variant"')).map((l) => JSON.parse(l) as Cell));
+  return all.filter((c, i) => all.findIndex((d) => d.variant === c.variant && d.seed === c.seed) === i);
 }
 
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;

@@ -27,7 +27,7 @@ import { secureAggregationSettings } from '../shared/aggregate/secure-aggregatio
 import { edgeServeConfig, edgeServeOptions } from './http/edge-flags.ts';
 import { registerKeysCommand } from './identity/keys-command.ts';
 import { registerCatalogCommand } from './catalog/catalog-command.ts';
-import { DEFAULT_CATALOG_SETTINGS, parseOnOff } from './catalog/catalog-descriptor.ts';
+import { DEFAULT_CATALOG_SETTINGS, parseOnOff, SERVE_ITEM_FEATURES } from './catalog/catalog-descriptor.ts';
 import { registerAttackCommand } from './simulation/membership-attack-command.ts';
 import { simulateReplay } from './simulation/replay-command.ts';
 import type { SimulationDp } from './simulation/dp-simulation.ts';
@@ -131,7 +131,7 @@ edgeServeOptions(sequenceShapeOptions(program
   .option('--lr <x>', 'local SGD learning rate of every served model (default: 0.5 for mf, 0.1 for sasrec)', positive('--lr'))
   .option('--negatives <n>', 'sampled negatives per positive', int('--negatives'), D.round.negatives)
   .option('--clip <c>', 'L2 bound C on every update', positive('--clip'), D.round.clipNorm)
-  .option('--item-features <on|off>', 'the MF model\'s item feature tower: items scored from their features (genres, tags) before anyone interacted with them (README "A growing catalog")', DEFAULT_CATALOG_SETTINGS.itemFeatures ? 'on' : 'off')
+  .option('--item-features <on|off>', 'the MF model\'s item feature tower: items scored from their features (genres, tags) before anyone interacted with them (README "A growing catalog")', SERVE_ITEM_FEATURES ? 'on' : 'off')
   .option('--feature-buckets <n>', 'hash buckets of the feature tower', int('--feature-buckets'), DEFAULT_CATALOG_SETTINGS.featureBuckets)
   .option('--update-encodings <list>', `update encodings every round accepts, any of ${UPDATE_ENCODINGS.join(',')}: participants send the smallest they support (f16 round to nearest, int8 per-row scales with stochastic rounding; README "Compressed updates")`, cliAggregation('--update-encodings', parseUpdateEncodings), D.round.updateEncodings)
   .option('--accumulation-steps <k>', 'micro-batches averaged into one local SGD step (gradient accumulation)', int('--accumulation-steps'), 1)

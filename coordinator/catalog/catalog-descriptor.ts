@@ -11,8 +11,15 @@ export interface CatalogSettings {
   readonly featureBuckets: number;
 }
 
-/** The tower is on by default: it scores items nobody has interacted with yet (README, "A growing catalog"). */
-export const DEFAULT_CATALOG_SETTINGS: CatalogSettings = { itemFeatures: true, featureBuckets: DEFAULT_FEATURE_BUCKETS };
+/**
+ * Off for a coordinator started from code (tests, benches: the MF model's shapes stay the
+ * plain ones unless asked); `flock serve` turns it on by default (SERVE_ITEM_FEATURES), so
+ * the web app's MF model scores items nobody has interacted with yet (README, "A growing catalog").
+ */
+export const DEFAULT_CATALOG_SETTINGS: CatalogSettings = { itemFeatures: false, featureBuckets: DEFAULT_FEATURE_BUCKETS };
+
+/** `flock serve --item-features` default. */
+export const SERVE_ITEM_FEATURES = true;
 
 /**
  * The descriptor of one model for a catalog state: its item count, the MF model's item

@@ -28,8 +28,10 @@ import { DEFAULT_SERVE_CONFIG, type ServeConfig } from '../serve-config.ts';
 import { startCoordinator, type RunningCoordinator } from '../server.ts';
 import { waitFor } from '../testing/test-participant.ts';
 import { CATALOG_FILE, CatalogStore } from './catalog-store.ts';
+import { DEFAULT_CATALOG_SETTINGS } from './catalog-descriptor.ts';
 
 const TOKEN = 'catalog-test-operator-token-0123456789';
+const TOWER = { ...DEFAULT_CATALOG_SETTINGS, itemFeatures: true };
 const DIM = 8;
 const roots: string[] = [];
 before(async () => {
@@ -58,7 +60,7 @@ test('an item added while participants train grows the model between rounds; ret
   const dataDir = await mkdtemp(path.join(tmpdir(), 'flock-catalog-'));
   roots.push(dataDir);
   const base = DEFAULT_CATALOG.items;
-  let c = await startCoordinator(config(dataDir), pino({ level: 'silent' }));
+  let c = await startCoordinator(config(dataDir), pino({ level: 'silent' }), TOWER);
   const events: { p: number; e: ParticipantEvent }[] = [];
   const participants = [0, 1, 2].map((u) => {
     const store = new MemoryParticipantStore(Array.from({ length: 12 }, (_, t) => ({ item: (u * 37 + t * 11) % base, rating: 1, kind: 'click' as const, timestamp: t })));
@@ -69,7 +71,7 @@ test('an item added while participants train grows the model between rounds; ret
   });
   try {
     const f = () => c.federations[0];
-    assert.ok(f().spec.params.some((p) => p.name === 'featureEmbedding'), 'the feature tower is on by default');
+    assert.ok(f().spec.params.some((p) => p.name === 'featureEmbedding'), 'the feature tower is on');
     for (const p of participants) p.start();
     await waitFor(() => f().engine.currentVersion >= 2, 'two aggregated versions', 120_000, 50);
 
@@ -138,7 +140,7 @@ test('an item added while participants train grows the model between rounds; ret
     // An item added while the coordinator is down grows the model at start.
     const offline = await CatalogStore.open(dataDir, generateSyntheticDataset({ ...DEFAULT_CATALOG }));
     assert.equal((await offline.add({ title: 'Added Offline', features: ['genre:Drama'] })).id, base + 1);
-    c = await startCoordinator(config(dataDir), pino({ level: 'silent' }));
+    c = await startCoordinator(config(dataDir), pino({ level: 'silent' }), TOWER);
     assert.equal(stoppedAt.numItems, base + 1);
     assert.equal(f().descriptor.numItems, base + 2);
     assert.deepEqual(f().descriptor.retiredItems, [base]);

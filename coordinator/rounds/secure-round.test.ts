@@ -25,7 +25,6 @@ import pino from 'pino';
 import type { Socket } from 'socket.io-client';
 import { FlockError } from '../../shared/errors.ts';
 import type { ModelSpec } from '../../shared/model/model-spec.ts';
-import { SecAggSession } from '../../shared/participant/secagg-participant.ts';
 import { EVENTS, RoundRecordSchema, RoundStartMessageSchema, type RoundRecord, type RoundStartMessage, type UpdateRejectedMessage } from '../../shared/protocol/messages.ts';
 import { weightsApiPath } from '../../shared/protocol/model-routes.ts';
 import type { SecAggRejectedMessage } from '../../shared/protocol/secagg-events.ts';
@@ -37,11 +36,14 @@ import { decodeWeights, encodeUpdate, fromWireTensors, toWireTensors } from '../
 import { DEFAULT_SERVE_CONFIG, type ServeConfig } from '../serve-config.ts';
 import { startCoordinator, type RunningCoordinator } from '../server.ts';
 import { unitDirection } from '../testing/known-update-bot.ts';
-import { issueCredential, joinAs, nextEvent, waitFor } from '../testing/test-participant.ts';
+import { joinAs, nextEvent, waitFor } from '../testing/test-participant.ts';
+import { SecAggBot, type Leave } from '../testing/secagg-bot.ts';
 import { applySecureAggregation, checkSecureAggregation } from './secure-round-settings.ts';
 
 const CLIP = 1;
 const scaled = (t: NamedTensors, s: number): NamedTensors => Object.fromEntries(Object.entries(t).map(([name, d]) => [name, d.map((x) => x * s)]));
+/** A bot's known update: its own unit direction at half the clip bound. */
+const joinBot = (url: string, spec: ModelSpec, seed: number, leave: Leave = 'stays') => SecAggBot.join(url, spec, scaled(unitDirection(spec, seed), 0.5 * CLIP), leave);
 
 async function withSecureCoordinator(over: Partial<ServeConfig>, fn: (c: RunningCoordinator) => Promise<void>): Promise<void> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'flock-secagg-'));
@@ -66,52 +68,6 @@ async function withSecureCoordinator(over: Partial<ServeConfig>, fn: (c: Running
   } finally {
     await c.close();
     await rm(dataDir, { recursive: true, force: true });
-  }
-}
-
-type Leave = 'stays' | 'after-shares' | 'after-masked-input';
-
-/** A participant with SecAggSession and a known update; optionally leaves mid-round (its first round). */
-class SecAggBot {
-  readonly announced = new Map<number, RoundStartMessage>();
-  readonly acked = new Set<number>();
-  readonly errors: string[] = [];
-  socket!: Socket;
-  participantId = '';
-
-  private constructor(readonly delta: NamedTensors, readonly leave: Leave) {}
-
-  static async join(url: string, spec: ModelSpec, seed: number, leave: Leave = 'stays'): Promise<SecAggBot> {
-    const bot = new SecAggBot(scaled(unitDirection(spec, seed), 0.5 * CLIP), leave);
-    const cred = await issueCredential(url);
-    bot.participantId = cred.participantId;
-    const { socket } = await joinAs(url, 'mf', {
-      credential: cred,
-      beforeJoin: (s) => {
-        const session = new SecAggSession({ socket: s, model: 'mf', emit: (e) => e.type === 'error' || e.type === 'rejected' ? bot.errors.push(JSON.stringify(e)) : undefined, onSent: () => {} });
-        session.identity = cred.participantId;
-        s.on('disconnect', (why: string) => bot.errors.push(`disconnect: ${why}`));
-        s.on(EVENTS.protocolError, (m: unknown) => bot.errors.push(`protocol:error ${JSON.stringify(m)}`));
-        s.on(EVENTS.roundStart, (raw: unknown) => {
-          const m = RoundStartMessageSchema.parse(raw);
-          bot.announced.set(m.round, m);
-          const r = session.begin(m);
-          // The one that leaves after its shares never trains: it closes when its shares are routed.
-          if (bot.leave === 'after-shares') s.once(EVENTS.secaggSharesForMe, () => s.close());
-          else r?.input(spec, bot.delta);
-        });
-        s.on(EVENTS.updateAck, (a: { round: number }) => {
-          bot.acked.add(a.round);
-          if (bot.leave === 'after-masked-input') s.close();
-        });
-      },
-    });
-    bot.socket = socket;
-    return bot;
-  }
-
-  close(): void {
-    this.socket.close();
   }
 }
 
@@ -145,7 +101,7 @@ test('secure aggregation over sockets: 8 participants, one leaves after its shar
     const leaves: Leave[] = ['stays', 'after-shares', 'stays', 'after-masked-input', 'stays', 'after-masked-input', 'stays', 'stays'];
     const bots: SecAggBot[] = [];
     try {
-      for (const [k, leave] of leaves.entries()) bots.push(await SecAggBot.join(c.url, f.spec, 500 + k, leave));
+      for (const [k, leave] of leaves.entries()) bots.push(await joinBot(c.url, f.spec, 500 + k, leave));
       await waitFor(() => f.engine.currentVersion >= 1, 'the secure round to publish version 1', 60_000).catch((e: Error) => assert.fail(`${e.message}; participants saw: ${bots.flatMap((b) => b.errors).join('; ')}`));
       const [record] = await roundRecords(c);
       assert.equal(record.outcome, 'aggregated');
@@ -176,7 +132,7 @@ test('a secure round that loses too many after masking is abandoned: no new vers
     const bots: SecAggBot[] = [];
     try {
       const leaves: Leave[] = ['stays', 'after-masked-input', 'after-masked-input', 'stays'];
-      for (const [k, leave] of leaves.entries()) bots.push(await SecAggBot.join(c.url, f.spec, 900 + k, leave));
+      for (const [k, leave] of leaves.entries()) bots.push(await joinBot(c.url, f.spec, 900 + k, leave));
       await waitFor(async () => (await roundRecords(c)).length >= 1, 'round 1 recorded', 60_000);
       const [first] = await roundRecords(c);
       assert.equal(first.selected, 4);
@@ -185,7 +141,7 @@ test('a secure round that loses too many after masking is abandoned: no new vers
       assert.equal(first.received, 0, 'nothing of an abandoned round counts as received');
       assert.equal(f.engine.currentVersion, 0);
       // Two newcomers make four again: round 2 runs and moves version 0 by the mean of ITS four updates.
-      for (let k = 0; k < 2; k++) bots.push(await SecAggBot.join(c.url, f.spec, 950 + k));
+      for (let k = 0; k < 2; k++) bots.push(await joinBot(c.url, f.spec, 950 + k));
       await waitFor(() => f.engine.currentVersion >= 1, 'round 2 to publish', 60_000);
       const second = (await roundRecords(c))[1];
       assert.equal(second.outcome, 'aggregated', `round 2: ${JSON.stringify(second)}`);

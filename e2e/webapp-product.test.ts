@@ -219,10 +219,18 @@ test('a person alone, then with someone: popular items and "waiting for others",
   assert.ok(cls < 0.001, `layout shift while recommendations refreshed: ${cls}: ${JSON.stringify(await alice.evaluate(`window.__shifts.filter((s) => s.at >= ${readyAt})`))}`);
   await alice.screenshot({ path: path.join(ARTIFACTS, 'webapp-product-1280.png') });
 
+
   // With two people online and a round done, neither is "waiting" any more.
   for (const [who, page] of [['Alice', alice], ['Bob', bob]] as const) {
     await waitFor(`${who}: the embedding model up to date`, 30_000, async () => (await modelStateOf(page, 'mf')) === 'up-to-date', 500, () => diagnostics() + `\nhealth: ${JSON.stringify(healthNow)}`);
   }
+
+  // The person sees and changes the per-hour upload budget: the participant takes the new value.
+  const budget = alice.locator('[data-testid=upload-budget]');
+  assert.ok(Number(await budget.getAttribute('data-bytes-per-hour')) > 0, 'a default upload budget is shown');
+  await budget.selectOption(String(4096 * 1024));
+  await waitFor('the participant to take the new upload budget', 15_000, async () => (await budget.getAttribute('data-bytes-per-hour')) === String(4096 * 1024), 200, diagnostics);
+  assert.match(await alice.locator('[data-testid=upload-used]').innerText(), /^\d+(\.\d+)? (B|KB|MB) used in the last hour$/);
 
   // 4. The phone layout: recommendations before the catalog, titles whole.
   const bobRecs = (await bob.locator('[data-testid=recs-mf]').boundingBox())!;

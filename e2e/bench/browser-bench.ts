@@ -320,7 +320,8 @@ async function main(): Promise<void> {
   if (SECTIONS.includes('topk')) {
     console.log(`\nReal-time inference: top-${TOPK_K} of one person over the whole catalog (client/lab/top-k-latency.ts), ${TOPK_QUERIES} timed queries after 3 untimed,`);
     console.log(`  each a new query (MF: a user vector, dim 16; SASRec dim 16, maxLen 50, 2 blocks, 1 head: the forward pass over a new ${TOPK_HISTORY}-item history included), its ${TOPK_HISTORY} items excluded;`);
-    console.log('  js = shared/eval/top-k.ts on typed arrays (the web app\'s scoring worker; no backend), tfjs = matMul + tf.topk on the backend, read back with async data(); tables uploaded once, not timed\n');
+    console.log('  js = what the web app\'s scoring worker runs, on typed arrays, no backend (MF: shared/eval/top-k.ts; SASRec: the model\'s scoreAll, then the shared top-K);');
+    console.log('  tfjs = matMul + tf.topk on the backend (SASRec: its forward pass there too), read back with async data(); weights uploaded once, not timed\n');
     printTopKTable(topK);
   }
   if (!SECTIONS.includes('training')) {

@@ -106,7 +106,8 @@ export function runSecAggRound(params: SecAggParams, updates: ReadonlyMap<string
   const request = onServer(() => server.closeMaskedInputs());
   for (const id of request.survivors) {
     if (gone.has(id)) continue;
-    const out = onClient(id, request, () => clients.get(id)!.unmask(request));
+    const mine = onServer(() => server.unmaskRequestFor(id));
+    const out = onClient(id, mine, () => clients.get(id)!.unmask(mine));
     onServer(() => server.receiveUnmaskResponse(out));
   }
   const sum = onServer(() => server.finish());

@@ -79,3 +79,23 @@ test('a wrong revealed key share is caught: the reconstruction does not match th
   }
   assert.throws(() => server.finish(), refused('tampered-share'));
 });
+
+test('the per-client unmask request holds only the client and its neighbours, and is answered as the full request is', () => {
+  const params = testParams(16, 4, { neighbours: 4, context: 'restricted' });
+  const ids = params.participants;
+  const server = new SecAggServer(params);
+  const clients = new Map(ids.map((id) => [id, new SecAggClient(params, id, { rounding: constantRounding() })]));
+  for (const c of clients.values()) server.receiveKeys(c.advertiseKeys());
+  for (const [id, nk] of server.closeKeys()) server.receiveShares(clients.get(id)!.shareKeys(nk));
+  const updates = testUpdates(params, 2);
+  for (const [id, sfm] of server.closeShares()) if (id !== ids[7]) server.receiveMaskedInput(clients.get(id)!.maskedInput(sfm, updates.get(id)!));
+  const full = server.closeMaskedInputs();
+  for (const id of full.survivors) {
+    const mine = server.unmaskRequestFor(id);
+    assert.ok(mine.survivors.length + mine.dropped.length <= params.neighbours + 1);
+    assert.deepEqual(clients.get(id)!.unmask(mine), clients.get(id)!.unmask(full));
+    server.receiveUnmaskResponse(clients.get(id)!.unmask(mine));
+  }
+  assert.throws(() => server.unmaskRequestFor(ids[7]), refused('not-a-participant'));
+  assert.deepEqual(server.finish().sum, plainEncodedSum(params, updates, full.survivors));
+});

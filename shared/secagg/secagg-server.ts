@@ -175,6 +175,19 @@ export class SecAggServer {
     return { survivors: [...survivors].sort(compareIds), dropped: [...dropped].sort(compareIds) };
   }
 
+  /**
+   * The unmask request for one survivor restricted to what it can check — itself and its
+   * neighbours — so it costs O(k) bytes instead of O(n) (SecAgg+). The client's answer is
+   * the same as to the full request closeMaskedInputs returned.
+   */
+  unmaskRequestFor(id: string): UnmaskRequest {
+    if (this.current !== 'unmasking' || !this.request) throw new SecAggError('wrong-phase', 'unmask requests exist once the masked inputs are closed');
+    const { survivors, dropped } = this.request;
+    if (!survivors.has(id)) throw new SecAggError('not-a-participant', `${id} is not a survivor of this round`);
+    const near = [id, ...(this.graph.get(id) ?? [])].sort(compareIds);
+    return { survivors: near.filter((v) => survivors.has(v)), dropped: near.filter((v) => dropped.has(v)) };
+  }
+
   receiveUnmaskResponse(message: UnmaskResponse): void {
     const m = parseSecAggMessage(UnmaskResponseSchema, message, 'unmask response');
     this.admit('unmasking', m.from, this.responses);

@@ -38,7 +38,9 @@ export class CatalogFeed {
 
   private async refresh(): Promise<void> {
     try {
-      const res = await fetch(`${this.server}/api/catalog`, { cache: 'no-store' });
+      // A plain GET: /api/catalog is served no-cache, so the browser revalidates (ETag). Page-set
+      // cache headers would fall outside the sent-traffic allow-list (e2e/harness).
+      const res = await fetch(`${this.server}/api/catalog`);
       if (!res.ok) return;
       const catalog = CatalogResponseSchema.parse(await res.json());
       if (catalog.version === this.catalogVersion) return;

@@ -106,6 +106,11 @@ export function messageBytes(message: unknown): number {
       binary += v.length;
       return 0; // socket.io sends a placeholder ({"_placeholder":true,"num":i}) of about this size plus the raw frame
     }
+    // a Node Buffer has been through its toJSON() before the replacer sees it
+    if (v !== null && typeof v === 'object' && v.type === 'Buffer' && Array.isArray(v.data)) {
+      binary += v.data.length;
+      return 0;
+    }
     return v;
   });
   return binary + (json?.length ?? 0);

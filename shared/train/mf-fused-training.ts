@@ -30,7 +30,9 @@
  * only on its seed, the globals and its own user vector, so any split of a round's clients
  * across calls or threads gives the same numbers.
  *
- * Plain JS on purpose: it runs unchanged in browsers (no node: imports).
+ * Plain JS, so it runs unchanged wherever JS does (no node: imports). `kernel: 'wasm'`
+ * runs each client through the WebAssembly SIMD build of the same step instead
+ * (mf-wasm-kernel.ts; float32 sums, same draws and working sets), into the same arena.
  */
 import { FlockError } from '../errors.ts';
 import type { TrainConfig } from '../model/recommender-model.ts';

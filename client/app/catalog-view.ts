@@ -103,6 +103,8 @@ export class CatalogView {
     this.count.textContent = matches.length === 0 ? 'no matches' : `${from + 1}–${from + shown.length} of ${matches.length}`;
     this.prev.disabled = this.page === 0;
     this.next.disabled = this.page >= pages - 1;
+    // One page: no pager buttons (they keep their room, so nothing moves when a search narrows the list).
+    this.prev.style.visibility = this.next.style.visibility = pages === 1 ? 'hidden' : '';
   }
 
   private row(item: number): HTMLElement {

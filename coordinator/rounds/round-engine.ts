@@ -266,6 +266,7 @@ export class RoundEngine {
     this.descriptor = next;
     this.globals = grown.globals;
     this.version = newVersion;
+    for (const c of this.clients.values()) c.hasNewData = true; // a version nobody has trained on
     this.maxUpdateBytes = maxEncodedUpdateBytes(this.spec);
     this.io.emit(EVENTS.modelVersion, { version: newVersion, round, model: next });
     this.log.info({ version: newVersion, numItems: next.numItems, retired: next.retiredItems?.length ?? 0 }, 'catalog changed: new model version written');
@@ -314,7 +315,9 @@ export class RoundEngine {
         const client = this.clients.get(participantId);
         if (!client || client.socket.id !== socket.id) return this.protocolError(socket, 'malformed', 'send join first');
         client.eligible = parsed.data.eligible;
-        client.hasNewData = parsed.data.hasNewData ?? true;
+        // "Nothing new" judged on an older version is stale (it crossed our new version on the wire).
+        const stale = parsed.data.version !== undefined && parsed.data.version < this.version;
+        client.hasNewData = (parsed.data.hasNewData ?? true) || stale;
         // A selected participant that declines (page hidden, upload budget spent, nothing new) is not waited for.
         const open = this.open;
         if ((!client.eligible || !client.hasNewData) && open && open.selected.has(participantId) && !open.reported.has(participantId)) {
@@ -423,10 +426,17 @@ export class RoundEngine {
     if (this.stopped || this.open || this.closing || this.startTimer) return;
     if (this.config.maxRounds > 0 && this.roundCounter >= this.config.maxRounds) return;
     const now = Date.now();
+    this.waitUntil(nextRoundAt(now, this.lastOpenedAt, this.config));
+  }
+
+  /** Starts the round at wall-clock time `due` (a timer may fire a millisecond early by Date.now(): wait again). */
+  private waitUntil(due: number): void {
     this.startTimer = setTimeout(() => {
       this.startTimer = null;
+      if (this.stopped) return;
+      if (Date.now() < due) return this.waitUntil(due);
       this.guarded('start round', () => this.startRound());
-    }, nextRoundAt(now, this.lastOpenedAt, this.config) - now);
+    }, Math.max(0, due - Date.now()));
   }
 
   /** A secagg:* message: handed to the open round's SecureRound; refused (typed, nothing changes) otherwise. */
@@ -593,6 +603,8 @@ export class RoundEngine {
     }
     this.globals = next;
     this.version = newVersion;
+    // Nobody has trained on the new version yet: everyone has something new (training-need.ts).
+    for (const c of this.clients.values()) c.hasNewData = true;
     if (!charge || !release || !this.dp) return { version: newVersion };
     const spent = charge.commit();
     return {

@@ -73,10 +73,9 @@ test('no round opens while no eligible participant has anything new (and the log
   await withCoordinator({ roundIntervalMs: 0 }, async (c, logs) => {
     const announced = new Map<string, number>();
     const join = async (name: string) => {
-      const j = await joinAs(c.url, 'mf', { beforeJoin: (s) => s.on(EVENTS.roundStart, () => announced.set(name, (announced.get(name) ?? 0) + 1)) });
-      // Up to date: eligible, nothing new since its last contribution.
-      j.socket.emit(EVENTS.eligibility, { eligible: true, hasNewData: false });
-      return j;
+      // Up to date from its join on: eligible, nothing new since its last contribution. (Saying so
+      // in a later eligibility message would leave a window in which a round could open for it.)
+      return joinAs(c.url, 'mf', { hasNewData: false, beforeJoin: (s) => s.on(EVENTS.roundStart, () => announced.set(name, (announced.get(name) ?? 0) + 1)) });
     };
     const a = await join('a');
     const b = await join('b');

@@ -43,13 +43,13 @@ export function connectSocket(url: string, kind: ModelKind, o: TestSocketOptions
 export async function joinAs(
   url: string,
   kind: ModelKind,
-  o: { eligible?: boolean; credential?: CredentialResponse; beforeJoin?: (socket: Socket) => void } = {},
+  o: { eligible?: boolean; hasNewData?: boolean; credential?: CredentialResponse; beforeJoin?: (socket: Socket) => void } = {},
 ): Promise<{ socket: Socket; participantId: string; token: string }> {
   const cred = o.credential ?? (await issueCredential(url));
   const socket = await connectSocket(url, kind, { token: cred.token });
   o.beforeJoin?.(socket); // listeners attached before the join can never miss the first announcement
   const welcome = nextEvent(socket, EVENTS.welcome);
-  socket.emit(EVENTS.join, { protocolVersion: PROTOCOL_VERSION, backend: 'cpu', eligible: o.eligible ?? true });
+  socket.emit(EVENTS.join, { protocolVersion: PROTOCOL_VERSION, backend: 'cpu', eligible: o.eligible ?? true, ...(o.hasNewData !== undefined ? { hasNewData: o.hasNewData } : {}) });
   await welcome;
   return { socket, participantId: cred.participantId, token: cred.token };
 }

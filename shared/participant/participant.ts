@@ -316,7 +316,7 @@ export class Participant {
     return this.standingQueue.run(async () => {
       if (!this.socket?.connected) return;
       const s = await this.standing();
-      this.socket?.emit(EVENTS.eligibility, { eligible: s.eligible, hasNewData: s.hasNewData });
+      this.socket?.emit(EVENTS.eligibility, { eligible: s.eligible, hasNewData: s.hasNewData, ...(this.state.version !== null ? { version: this.state.version } : {}) });
       this.emit({ type: 'standing', ...s });
     });
   }

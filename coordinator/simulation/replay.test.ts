@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { dailyTimeline } from '../../shared/data/daily-timeline.ts';
 import { generateSyntheticDataset } from '../../shared/data/synthetic-dataset.ts';
 import { FlockError } from '../../shared/errors.ts';
-import { drawNegatives, pooled, runReplay, type ReplayConfig } from './replay.ts';
+import { drawNegatives, expectedNdcg, pooled, runReplay, type ReplayConfig } from './replay.ts';
 import { replayCsv, replaySvg } from './replay-report.ts';
 
 const cfg: ReplayConfig = {
@@ -62,5 +62,54 @@ test('prequential: a day is scored with the models of the previous day, never wi
   const r = runReplay({ name: 'leak', numUsers: 22, numItems: 13, interactions, titles: [] }, { ...cfg, frozenEpochs: 1 });
   const pop = r.days[1].arms.popularity!;
   assert.equal(pop.n, 21);
-  assert.equal(pop.hr, 0, 'popularity scored day 1 with day 1 counted');
+  // Ties broken at random in expectation: persons 1..20 see item 2 tied with 11 negatives (P(hit) = 10/12),
+  // person 0 with 10 and item 0 above it (9/11); counted first, item 2 would lead alone and score 21.
+  assert.ok(Math.abs(pop.hr - (20 * 10 / 12 + 9 / 11)) < 1e-9, `popularity scored day 1 with day 1 counted: ${pop.hr}`);
+});
+
+test('expected NDCG@10 with random ties: the mean over the tied ranks, 0 beyond rank 10', () => {
+  assert.equal(expectedNdcg(0, 0), 1);
+  assert.ok(Math.abs(expectedNdcg(0, 1) - (1 + 1 / Math.log2(3)) / 2) < 1e-12);
+  assert.ok(Math.abs(expectedNdcg(9, 3) - 1 / Math.log2(11) / 4) < 1e-12);
+  assert.equal(expectedNdcg(10, 5), 0);
+});
+
+test('tower arms with no item features are the plain arms (same stream, seeds, batches; the tower kernel adds nothing)', () => {
+  const base = generateSyntheticDataset({ users: 150, items: 80, seed: 3, meanInteractionsPerUser: 20 });
+  const dataset = { ...base, itemFeatures: base.itemFeatures!.map(() => []) };
+  const r = runReplay(dataset, { ...cfg, frozenEpochs: 2, itemFeatures: { buckets: 16, centralized: true } });
+  let cases = 0;
+  for (const d of r.days) {
+    for (const [plain, tower] of [['federated', 'federated-tower'], ['centralized-daily', 'centralized-daily-tower']] as const) {
+      const a = d.arms[plain];
+      const b = d.arms[tower];
+      assert.equal(a === undefined, b === undefined);
+      if (!a || !b) continue;
+      assert.equal(b.n, a.n);
+      assert.equal(b.coldN, a.coldN);
+      assert.ok(Math.abs(a.hr - b.hr) < 1e-6 && Math.abs(a.ndcg - b.ndcg) < 1e-6 && Math.abs(a.coldHr - b.coldHr) < 1e-6, `day ${d.day} ${tower}: ${JSON.stringify([a, b])}`);
+      cases += a.n + a.coldN;
+    }
+  }
+  assert.ok(cases > 200, `${cases} cases`);
+});
+
+test('tower arms on the synthetic catalog (features from its latent genres): same cases as every arm, and new items ranked better than from their added row alone', () => {
+  const dataset = generateSyntheticDataset({ users: 300, items: 120, seed: 5, meanInteractionsPerUser: 25 });
+  const r = runReplay(dataset, { ...cfg, itemFeatures: { buckets: 64, centralized: false } });
+  for (const d of r.days) {
+    const ns = Object.values(d.arms).map((a) => a!.n + a!.coldN);
+    assert.ok(ns.every((n) => n === ns[0]), `day ${d.day}: arms scored different case counts ${ns}`);
+  }
+  assert.equal(r.days.some((d) => d.arms['centralized-daily-tower']), false);
+  const plain = pooled(r.days, 'federated');
+  const tower = pooled(r.days, 'federated-tower');
+  assert.ok(tower.firstDayN > 50, `${tower.firstDayN} first-day cases`);
+  assert.ok(tower.firstDayHr10 > plain.firstDayHr10, `first-day HR@10 with the tower ${tower.firstDayHr10}, without ${plain.firstDayHr10}`);
+});
+
+test('a replay with the tower on a data set without item features is refused', () => {
+  const dataset = { ...generateSyntheticDataset({ users: 20, items: 10, seed: 1 }), itemFeatures: undefined };
+  assert.throws(() => runReplay(dataset, { ...cfg, itemFeatures: { buckets: 8, centralized: false } }), (e: unknown) => e instanceof FlockError && e.code === 'bad-config');
+  assert.throws(() => runReplay(dataset, { ...cfg, itemFeatures: { buckets: 0, centralized: false } }), (e: unknown) => e instanceof FlockError && e.code === 'bad-config');
 });

@@ -14,13 +14,21 @@
  *   data so far at the end of every day, warm-started from the previous day's model;
  * - frozen: the same centralized training, `frozenEpochs` epochs from scratch on the
  *   first half of the timeline (days < ⌊days/2⌋), never updated afterwards;
- * - popularity: items ranked by how many people interacted with them so far.
+ * - popularity: items ranked by how many people interacted with them so far;
+ * - with `itemFeatures` (the data set's item features through the feature tower,
+ *   shared/model/item-feature-tower.ts): "federated-tower" and "centralized-daily-tower",
+ *   the same two arms with the tower in the model (shared/train/mf-tower-training.ts),
+ *   from the same stream, seeds and batches; the plain arms run alongside unchanged.
  *
  * The growing catalog: items are numbered in order of first appearance, so on day d the
  * models hold (and train, sample negatives from, and rank) exactly the item-table prefix
- * of the items that exist by then; a new item's row starts at its initial value when it
- * first appears. (The tables are allocated at the final catalog size up front and used
- * as a growing prefix.)
+ * of the items that exist by then. The tables are allocated at the final catalog size up
+ * front and used as a growing prefix; day 0's items keep the model's initial rows. An
+ * item that first appears on a day d ≥ 1 is ADDED to every MF model at the start of day d
+ * (before that day is scored) as the coordinator's catalog growth does: free row zero, and
+ * free bias = the mean free bias of the items that existed before (so without the tower a
+ * new item scores the average item bias for everybody: no free advantage or handicap;
+ * with the tower the same free part plus its features' part).
  *
  * Protocol (prequential next-day HR@10 / NDCG@10): every interaction (u, i) of day d ≥ 1
  * by a person with at least one interaction on an earlier day is a test case. Candidates:
@@ -30,11 +38,14 @@
  * --seed. Every model scores them from u's history before day d: its user vector is
  * fitted to that history by the participant's fold-in (shared/train/fold-in.ts, starting
  * from the arm's stored vector: the device's for federated, the trained one for the
- * centralized arms), as the browser does before recommending. Pessimistic ties (a
- * negative scoring equal to i counts against it). Items seen for the first time on day
- * d (i not yet in the table) are "cold-start items": scored the same way with their
- * initial row — reported apart; the warm metrics exclude them. People on their first
- * day are not evaluated (no history to score from).
+ * centralized arms), as the browser does before recommending. Ties among candidates are
+ * broken uniformly at random, in expectation (expectedHit, cold-start-items.ts): never by
+ * id. Items seen for the first time on day d (i not yet in the table when day d is
+ * scored) are "cold-start items": scored from their added row (and features) — reported
+ * apart; the warm metrics exclude them. "First-day items" are the cold-start cases plus
+ * the cases whose item first appeared on day d − 1 (one day of training at most): the
+ * item's first day is d or d − 1. People on their first day are not evaluated (no
+ * history to score from).
  */
 import { DEFAULT_COMBINE, DEFAULT_WEIGHTING } from '../../shared/aggregate/aggregation-settings.ts';
 import { RoundAggregation } from '../../shared/aggregate/round-aggregation.ts';
@@ -44,14 +55,17 @@ import type { Dataset } from '../../shared/data/interactions.ts';
 import { FlockError } from '../../shared/errors.ts';
 import { createEmbeddingModel, type PairBatch } from '../../shared/model/embedding-model.ts';
 import { initParams } from '../../shared/model/init-params.ts';
+import { addTower, itemFeatureTable, type ItemFeatureTable } from '../../shared/model/item-feature-tower.ts';
 import type { RecommenderModel, TrainConfig } from '../../shared/model/recommender-model.ts';
 import { deriveSeed, hashString, SeededRandom } from '../../shared/random/seeded-random.ts';
 import { foldInMfUser, foldInSeed } from '../../shared/train/fold-in.ts';
 import { MfFusedScratch, trainMfClients } from '../../shared/train/mf-fused-training.ts';
+import { trainMfTowerLocally } from '../../shared/train/mf-tower-training.ts';
 import { MfScratch, mfSgdStep } from '../../shared/train/mf-typed-array-training.ts';
+import { expectedHit } from './cold-start-items.ts';
 import { fleetClientId } from './federated-rounds.ts';
 
-export const REPLAY_ARMS = ['frozen', 'federated', 'centralized-daily', 'popularity'] as const;
+export const REPLAY_ARMS = ['frozen', 'federated', 'federated-tower', 'centralized-daily', 'centralized-daily-tower', 'popularity'] as const;
 export type ReplayArm = (typeof REPLAY_ARMS)[number];
 export const REPLAY_NEGATIVES = 100;
 
@@ -69,6 +83,11 @@ export interface ReplayConfig {
   readonly rowNormalize: boolean;
   readonly centralEpochsPerDay: number;
   readonly frozenEpochs: number;
+  /**
+   * Also run the tower arms on the data set's item features (hashed into `buckets`);
+   * `centralized: false` runs only federated-tower. Absent: no tower arms.
+   */
+  readonly itemFeatures?: { readonly buckets: number; readonly centralized: boolean };
 }
 
 /** Sums of one arm's test cases (HR@10 and NDCG@10 summed; divide by n). */
@@ -79,6 +98,10 @@ export interface ArmSums {
   coldN: number;
   coldHr: number;
   coldNdcg: number;
+  /** Cases (among the warm ones above) whose item first appeared the day before. */
+  youngN: number;
+  youngHr: number;
+  youngNdcg: number;
 }
 
 export interface ReplayDay {
@@ -106,9 +129,42 @@ interface MfTables {
   readonly items: Float32Array;
   readonly bias: Float32Array;
   readonly users: Float32Array;
+  /** The feature tower (tower arms only). */
+  readonly tower?: { readonly W: Float32Array; readonly a: Float32Array };
 }
 
-const emptySums = (): ArmSums => ({ n: 0, hr: 0, ndcg: 0, coldN: 0, coldHr: 0, coldNdcg: 0 });
+const emptySums = (): ArmSums => ({ n: 0, hr: 0, ndcg: 0, coldN: 0, coldHr: 0, coldNdcg: 0, youngN: 0, youngHr: 0, youngNdcg: 0 });
+
+/** E[1/log2(rank + 2) · [rank < k]] with rank uniform over above .. above + tied (random ties). */
+export function expectedNdcg(above: number, tied: number, k = 10): number {
+  let s = 0;
+  for (let r = above; r <= Math.min(above + tied, k - 1); r++) s += 1 / Math.log2(r + 2);
+  return s / (tied + 1);
+}
+
+/** The item feature table of the data set's items in timeline order. */
+function timelineFeatureTable(dataset: Dataset, tl: DailyTimeline, buckets: number): ItemFeatureTable {
+  if (!dataset.itemFeatures) throw new FlockError('bad-config', `replay: data set ${dataset.name} has no item features for the feature tower`);
+  return itemFeatureTable(Array.from(tl.originalItem, (i) => dataset.itemFeatures![i] ?? []), buckets);
+}
+
+/** The items of day d (ids from..to) added to a model: free row zero, free bias the mean of the existing items' free biases. */
+function addNewItems(t: MfTables, from: number, to: number, dim: number): void {
+  let mean = 0;
+  for (let i = 0; i < from; i++) mean += t.bias[i];
+  mean = from > 0 ? mean / from : 0;
+  t.items.fill(0, from * dim, to * dim);
+  t.bias.fill(mean, from, to);
+}
+
+/** The item vectors and biases an arm scores with: the free tables plus the tower's part. */
+function scoringTables(t: MfTables, table: ItemFeatureTable | null, dim: number): { items: Float32Array; bias: Float32Array } {
+  if (!t.tower || !table) return t;
+  const items = Float32Array.from(t.items);
+  const bias = Float32Array.from(t.bias);
+  addTower(table, t.tower.W, t.tower.a, dim, items, bias);
+  return { items, bias };
+}
 
 function checkConfig(c: ReplayConfig): void {
   const ints: (keyof ReplayConfig)[] = ['dim', 'roundsPerDay', 'localEpochs', 'batchSize', 'negatives', 'centralEpochsPerDay', 'frozenEpochs'];
@@ -117,6 +173,8 @@ function checkConfig(c: ReplayConfig): void {
     if (!(Number.isInteger(v) && v >= (k === 'roundsPerDay' || k === 'centralEpochsPerDay' ? 0 : 1))) throw new FlockError('bad-config', `replay: ${k} must be a non-negative integer (dim, epochs, batch size, negatives ≥ 1), got ${v}`);
   }
   for (const k of ['learningRate', 'clipNorm', 'serverLearningRate'] as const) if (!(c[k] > 0)) throw new FlockError('bad-config', `replay: ${k} must be positive, got ${c[k]}`);
+  const b = c.itemFeatures?.buckets;
+  if (b !== undefined && !(Number.isInteger(b) && b >= 1 && b <= 65536)) throw new FlockError('bad-config', `replay: feature buckets must be an integer in [1, 65536], got ${b}`);
 }
 
 /** Plays `dataset` day by day and returns every day's prequential sums per arm. */
@@ -131,13 +189,18 @@ export function runReplay(dataset: Dataset, cfg: ReplayConfig, log: (line: strin
   const fullSpec = createEmbeddingModel({ numItems, dim }).spec;
   const init = initParams(fullSpec, 'global', cfg.seed);
   const participantSeed = Uint32Array.from({ length: numUsers }, (_, u) => hashString(fleetClientId(cfg.seed, u)));
-  const freshTables = (): MfTables => {
+  const table = cfg.itemFeatures ? timelineFeatureTable(dataset, tl, cfg.itemFeatures.buckets) : null;
+  const freshTables = (withTower = false): MfTables => {
     const users = new Float32Array(numUsers * dim);
     for (let u = 0; u < numUsers; u++) users.set(initParams(fullSpec, 'local', participantSeed[u]).userEmbedding, u * dim);
-    return { items: Float32Array.from(init.itemEmbedding), bias: Float32Array.from(init.itemBias), users };
+    // The tower's tables start at zero (embeddingModelSpec's init).
+    const tower = withTower && table ? { W: new Float32Array(table.buckets * dim), a: new Float32Array(table.buckets) } : undefined;
+    return { items: Float32Array.from(init.itemEmbedding), bias: Float32Array.from(init.itemBias), users, tower };
   };
   const fed = freshTables();
   const central = freshTables();
+  const fedTower = table ? freshTables(true) : null;
+  const centralTower = table && cfg.itemFeatures!.centralized ? freshTables(true) : null;
   let frozen: MfTables | null = null;
   const histories: number[][] = Array.from({ length: numUsers }, () => []);
   const everInteracted: Set<number>[] = Array.from({ length: numUsers }, () => new Set());
@@ -166,12 +229,17 @@ export function runReplay(dataset: Dataset, cfg: ReplayConfig, log: (line: strin
   for (let d = 0; d < numDays; d++) {
     const day = tl.days[d];
     const arms: Partial<Record<ReplayArm, ArmSums>> = {};
+    // 0. The day's new items join every MF model's catalog.
+    if (d >= 1) for (const t of [fed, central, fedTower, centralTower, frozen]) if (t) addNewItems(t, tl.itemsBy[d - 1], tl.itemsBy[d], dim);
     // 1. Evaluate day d with the models of the end of day d − 1.
     const te = performance.now();
     if (d >= 1 && day.users.length > 0) {
       const K = tl.itemsBy[d - 1];
       const evalArms: [ReplayArm, MfTables | null][] = [['federated', fed], ['centralized-daily', central], ['popularity', null]];
+      if (fedTower) evalArms.splice(1, 0, ['federated-tower', fedTower]);
+      if (centralTower) evalArms.splice(evalArms.length - 1, 0, ['centralized-daily-tower', centralTower]);
       if (frozen) evalArms.unshift(['frozen', frozen]);
+      const scoring = new Map(evalArms.map(([arm, t]) => [arm, t && scoringTables(t, table, dim)]));
       for (const [arm] of evalArms) arms[arm] = emptySums();
       const byUser = new Map<number, number[]>();
       for (let k = 0; k < day.users.length; k++) {
@@ -191,23 +259,34 @@ export function runReplay(dataset: Dataset, cfg: ReplayConfig, log: (line: strin
           if (t === null) score = (i) => (i < K ? popularity[i] : 0);
           else {
             const start = t.users.subarray(u * dim, u * dim + dim);
-            const user = foldInMfUser(model, dim, { itemEmbedding: t.items, itemBias: t.bias }, start, history, foldInSeed(participantSeed[u], history.length));
+            const v = scoring.get(arm)!;
+            const user = foldInMfUser(model, dim, { itemEmbedding: v.items, itemBias: v.bias }, start, history, foldInSeed(participantSeed[u], history.length));
             score = (i) => {
-              let s = t.bias[i];
-              for (let x = 0; x < dim; x++) s += t.items[i * dim + x] * user[x];
+              let s = v.bias[i];
+              for (let x = 0; x < dim; x++) s += v.items[i * dim + x] * user[x];
               return s;
             };
           }
           for (const c of cases) {
             const target = score(c.target);
-            let rank = 0;
-            for (const j of c.negatives) if (score(j) >= target) rank++;
-            const hr = rank < 10 ? 1 : 0;
-            const ndcg = rank < 10 ? 1 / Math.log2(rank + 2) : 0;
+            let above = 0;
+            let tied = 0;
+            for (const j of c.negatives) {
+              const s = score(j);
+              if (s > target) above++;
+              else if (s === target) tied++;
+            }
+            const hr = expectedHit(above, tied);
+            const ndcg = expectedNdcg(above, tied);
             if (c.target < K) {
               sums.n++;
               sums.hr += hr;
               sums.ndcg += ndcg;
+              if (tl.firstDayOfItem[c.target] === d - 1) {
+                sums.youngN++;
+                sums.youngHr += hr;
+                sums.youngNdcg += ndcg;
+              }
             } else {
               sums.coldN++;
               sums.coldHr += hr;
@@ -238,10 +317,15 @@ export function runReplay(dataset: Dataset, cfg: ReplayConfig, log: (line: strin
     }
     if (active.size > 0 && K > 0) {
       const tf = performance.now();
-      federatedDay(fed, histories, [...active].sort((a, b) => a - b), K, d, cfg, train, participantSeed, settings, server, fusedScratch);
+      const cohort = [...active].sort((a, b) => a - b);
+      federatedDay(fed, histories, cohort, K, d, cfg, train, participantSeed, settings, server, fusedScratch);
+      if (fedTower) federatedTowerDay(fedTower, table!, histories, cohort, K, d, cfg, train, participantSeed, settings, server, sgdScratch);
       secFed += (performance.now() - tf) / 1000;
       const tc = performance.now();
-      for (let e = 0; e < cfg.centralEpochsPerDay; e++) centralizedEpoch(central, histories, K, dim, centralTrain, deriveSeed(cfg.seed, d, e, 0xce), modelFor(K), sgdScratch);
+      for (let e = 0; e < cfg.centralEpochsPerDay; e++) {
+        centralizedEpoch(central, histories, K, dim, centralTrain, deriveSeed(cfg.seed, d, e, 0xce), modelFor(K), sgdScratch);
+        if (centralTower) centralizedTowerEpoch(centralTower, table!, histories, K, dim, centralTrain, deriveSeed(cfg.seed, d, e, 0xce), modelFor(K), sgdScratch);
+      }
       secCentral += (performance.now() - tc) / 1000;
     }
     if (d === half - 1) {
@@ -311,6 +395,67 @@ function federatedDay(
   }
 }
 
+/** The tower model's spec over the first K items (the tower's tables are dense, whatever K). */
+function towerSpec(table: ItemFeatureTable, K: number, dim: number) {
+  return createEmbeddingModel({ numItems: K, dim, itemFeatures: { buckets: table.buckets, offsets: table.offsets.slice(0, K + 1), ids: table.ids.slice(0, table.offsets[K]) } }).spec;
+}
+
+/** federatedDay for the tower model: the same cohort, seeds and pipeline, each client on trainMfTowerLocally. */
+function federatedTowerDay(
+  t: MfTables,
+  table: ItemFeatureTable,
+  histories: readonly number[][],
+  cohort: readonly number[],
+  K: number,
+  day: number,
+  cfg: ReplayConfig,
+  train: TrainConfig,
+  participantSeed: Uint32Array,
+  settings: ConstructorParameters<typeof RoundAggregation>[1],
+  server: ReturnType<typeof createServerOptimizer>,
+  scratch: MfScratch,
+): void {
+  const dim = cfg.dim;
+  const spec = towerSpec(table, K, dim);
+  // trainMfTowerLocally reads only makeBatches and numItems from the model (the features come from `table`).
+  const model = createEmbeddingModel({ numItems: K, dim }) as RecommenderModel<PairBatch>;
+  const hist = cohort.map((u) => Int32Array.from(histories[u]));
+  for (let r = 0; r < cfg.roundsPerDay; r++) {
+    const globals = { itemEmbedding: t.items.subarray(0, K * dim), itemBias: t.bias.subarray(0, K), featureEmbedding: t.tower!.W, featureBias: t.tower!.a };
+    const agg = new RoundAggregation(spec, settings, { maxUpdates: cohort.length });
+    cohort.forEach((u, c) => {
+      const user = t.users.subarray(u * dim, u * dim + dim);
+      const res = trainMfTowerLocally(model, dim, table, globals, user, hist[c], train, deriveSeed(cfg.seed, day, r, participantSeed[u]), cfg.clipNorm, scratch);
+      user.set(res.userEmbedding);
+      agg.addDelta(res.delta, res.numExamples, res.preClipNorm);
+    });
+    const next = server.step(globals, agg.result());
+    t.items.set(next.itemEmbedding, 0);
+    t.bias.set(next.itemBias, 0);
+    t.tower!.W.set(next.featureEmbedding);
+    t.tower!.a.set(next.featureBias);
+  }
+}
+
+/**
+ * centralizedEpoch for the tower model: person by person in the same order, the same
+ * batches (SeededRandom(deriveSeed(seed, u)), one epoch), sequential SGD on the shared
+ * tables — each person's steps run on trainMfTowerLocally's copy, written back at once.
+ */
+function centralizedTowerEpoch(t: MfTables, table: ItemFeatureTable, histories: readonly number[][], K: number, dim: number, train: TrainConfig, seed: number, model: RecommenderModel<PairBatch>, scratch: MfScratch): void {
+  const order = new SeededRandom(seed).shuffle([...histories.keys()].filter((u) => histories[u].length > 0));
+  const globals = { itemEmbedding: t.items.subarray(0, K * dim), itemBias: t.bias.subarray(0, K), featureEmbedding: t.tower!.W, featureBias: t.tower!.a };
+  for (const u of order) {
+    const user = t.users.subarray(u * dim, u * dim + dim);
+    const res = trainMfTowerLocally(model, dim, table, globals, user, Int32Array.from(histories[u]), train, deriveSeed(seed, u), Infinity, scratch);
+    user.set(res.userEmbedding);
+    for (const [name, target, width] of [['itemEmbedding', t.items, dim], ['itemBias', t.bias, 1], ['featureEmbedding', t.tower!.W, dim], ['featureBias', t.tower!.a, 1]] as const) {
+      const { rows, data } = res.delta[name];
+      for (let s = 0; s < rows.length; s++) for (let x = 0; x < width; x++) target[rows[s] * width + x] += data[s * width + x];
+    }
+  }
+}
+
 /** One centralized SGD epoch over everyone's history so far (flock train --centralized's step), over the first K items. */
 function centralizedEpoch(t: MfTables, histories: readonly number[][], K: number, dim: number, train: TrainConfig, seed: number, model: RecommenderModel<PairBatch>, scratch: MfScratch): void {
   const order = new SeededRandom(seed).shuffle([...histories.keys()].filter((u) => histories[u].length > 0));
@@ -335,7 +480,12 @@ function centralizedEpoch(t: MfTables, histories: readonly number[][], K: number
 }
 
 /** Pooled HR@10 / NDCG@10 of an arm over days [from, to), and the cold-start items' HR@10. */
-export function pooled(days: readonly ReplayDay[], arm: ReplayArm, from = 0, to = days.length): ArmSums & { hr10: number; ndcg10: number; coldHr10: number; coldNdcg10: number } {
+export function pooled(
+  days: readonly ReplayDay[],
+  arm: ReplayArm,
+  from = 0,
+  to = days.length,
+): ArmSums & { hr10: number; ndcg10: number; coldHr10: number; coldNdcg10: number; firstDayN: number; firstDayHr10: number; firstDayNdcg10: number; allN: number; allHr10: number; allNdcg10: number } {
   const s = emptySums();
   for (const d of days.slice(from, to)) {
     const a = d.arms[arm];
@@ -346,6 +496,23 @@ export function pooled(days: readonly ReplayDay[], arm: ReplayArm, from = 0, to 
     s.coldN += a.coldN;
     s.coldHr += a.coldHr;
     s.coldNdcg += a.coldNdcg;
+    s.youngN += a.youngN;
+    s.youngHr += a.youngHr;
+    s.youngNdcg += a.youngNdcg;
   }
-  return { ...s, hr10: s.hr / s.n, ndcg10: s.ndcg / s.n, coldHr10: s.coldHr / s.coldN, coldNdcg10: s.coldNdcg / s.coldN };
+  const firstDayN = s.coldN + s.youngN;
+  const allN = s.n + s.coldN;
+  return {
+    ...s,
+    hr10: s.hr / s.n,
+    ndcg10: s.ndcg / s.n,
+    coldHr10: s.coldHr / s.coldN,
+    coldNdcg10: s.coldNdcg / s.coldN,
+    firstDayN,
+    firstDayHr10: (s.coldHr + s.youngHr) / firstDayN,
+    firstDayNdcg10: (s.coldNdcg + s.youngNdcg) / firstDayN,
+    allN,
+    allHr10: (s.hr + s.coldHr) / allN,
+    allNdcg10: (s.ndcg + s.coldNdcg) / allN,
+  };
 }

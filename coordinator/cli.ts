@@ -283,6 +283,7 @@ sequenceShapeOptions(program
   .option('--centralized-epochs <n>', 'in-process: also train the centralized baseline for the plot (0 = skip)', int('--centralized-epochs'), 20)
   .option('--replay', 'in-process, MF: play the data set in timestamp order, one day per step; prequential next-day HR@10/NDCG@10 of a frozen model trained on the first half (--centralized-epochs epochs), the federated model updated online and a centralized model retrained daily (writes replay.csv, replay.svg, table.md to --out, default reports/replay)')
   .option('--rounds-per-day <n>', 'with --replay: federated rounds per simulated day among the people active that day', int('--rounds-per-day'), 1)
+  .option('--item-features <on|federated|off>', 'with --replay: also run the federated and centralized daily arms with the item feature tower (federated: only the federated one), beside the plain arms')
   .option('--out <dir>', 'in-process: folder for report.json, rounds.csv, hr-ndcg.svg', 'reports/simulate')
   .action(async (o) => {
     if (o.backend !== 'wasm' && o.backend !== 'cpu') throw new InvalidArgumentError('--backend must be wasm or cpu');

@@ -59,15 +59,15 @@ export function runSecAggRound(params: SecAggParams, updates: ReadonlyMap<string
     if (!c) cost.set(id, (c = { cpuMs: 0, bytesSent: 0, bytesReceived: 0 }));
     return c;
   };
-  /** Runs one client step, charging its time and traffic. */
-  const onClient = <T>(id: string, received: unknown, step: () => T): T => {
+  /** Runs one client step, charging its time and traffic (what it returns is sent, unless `sends` is false). */
+  const onClient = <T>(id: string, received: unknown, step: () => T, sends = true): T => {
     const t0 = now();
     const out = step();
     if (measure) {
       const c = costOf(id);
       c.cpuMs += now() - t0;
       if (received !== undefined) c.bytesReceived += messageBytes(received);
-      c.bytesSent += messageBytes(out);
+      if (sends) c.bytesSent += messageBytes(out);
     }
     return out;
   };
@@ -83,7 +83,8 @@ export function runSecAggRound(params: SecAggParams, updates: ReadonlyMap<string
   leave(drop.beforeKeys);
   for (const id of params.participants) {
     if (gone.has(id)) continue;
-    const client = onClient(id, params, () => new SecAggClient(params, id, { rounding: options.rounding }));
+    // the round announcement (params, with every participant's id) is received; constructing the client sends nothing
+    const client = onClient(id, params, () => new SecAggClient(params, id, { rounding: options.rounding }), false);
     clients.set(id, client);
     const ad = onClient(id, undefined, () => client.advertiseKeys());
     onServer(() => server.receiveKeys(ad));

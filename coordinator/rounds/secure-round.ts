@@ -182,8 +182,8 @@ export class SecureRound {
         }
         case 'masked-inputs': {
           const request = this.server.closeMaskedInputs();
-          const packed = packBinaryFields({ round: this.o.round, ...request });
-          for (const id of request.survivors) this.o.socketOf(id)?.emit(EVENTS.secaggUnmaskRequest, packed);
+          // Each survivor gets the request restricted to itself and its neighbours: O(k) bytes, not O(n).
+          for (const id of request.survivors) this.o.socketOf(id)?.emit(EVENTS.secaggUnmaskRequest, packBinaryFields({ round: this.o.round, ...this.server.unmaskRequestFor(id) }));
           next = request.survivors;
           break;
         }

@@ -343,9 +343,10 @@ export class RoundEngine {
   private forget(client: Connection): void {
     if (this.clients.get(client.participantId)?.socket.id === client.socket.id) this.clients.delete(client.participantId);
     const open = this.open;
+    // A secure round also stops waiting for one that left after its masked input (it would never unmask).
+    if (open?.secure) open.secure.departed(client.participantId);
     if (open && open.selected.has(client.participantId) && !open.reported.has(client.participantId)) {
       open.departed.add(client.participantId);
-      open.secure?.departed(client.participantId);
       this.closeIfDone();
     }
   }

@@ -185,6 +185,7 @@ test('six WebGPU browsers, secure aggregation, two leave right after their maske
   assert.equal(record.meanPreClipNorm, null);
   const unmasked = coordinator!.logs.find((l) => l.includes('"msg":"secure aggregation: round unmasked"'));
   assert.ok(unmasked && JSON.parse(unmasked).summands === PAGES, `the coordinator unmasked the sum of ${PAGES}: ${unmasked}`);
+  assert.equal(JSON.parse(unmasked).why, 'everyone', 'the unmasking closed once the four that stayed answered: the two that left were dropouts at once, not waited for until the deadline');
 
   // The model moved by the plain mean of what the browsers masked.
   const weights = async (v: number) => {

@@ -45,7 +45,7 @@ const scaled = (t: NamedTensors, s: number): NamedTensors => Object.fromEntries(
 /** A bot's known update: its own unit direction at half the clip bound. */
 const joinBot = (url: string, spec: ModelSpec, seed: number, leave: Leave = 'stays') => SecAggBot.join(url, spec, scaled(unitDirection(spec, seed), 0.5 * CLIP), leave);
 
-async function withSecureCoordinator(over: Partial<ServeConfig>, fn: (c: RunningCoordinator) => Promise<void>): Promise<void> {
+async function withSecureCoordinator(over: Partial<ServeConfig>, fn: (c: RunningCoordinator, logs: string[]) => Promise<void>): Promise<void> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'flock-secagg-'));
   const base: ServeConfig = {
     ...DEFAULT_SERVE_CONFIG,
@@ -62,9 +62,10 @@ async function withSecureCoordinator(over: Partial<ServeConfig>, fn: (c: Running
     ...over,
   };
   const { config } = applySecureAggregation(base, { dropoutFraction: 1 / 3 });
-  const c = await startCoordinator(config, pino({ level: process.env.FLOCK_TEST_LOG ?? 'silent' }));
+  const logs: string[] = [];
+  const c = await startCoordinator(config, pino({ level: process.env.FLOCK_TEST_LOG ?? 'info' }, { write: (line: string) => void logs.push(line) }));
   try {
-    await fn(c);
+    await fn(c, logs);
   } finally {
     await c.close();
     await rm(dataDir, { recursive: true, force: true });
@@ -96,7 +97,7 @@ function maxDeviation(before: NamedTensors, after: NamedTensors, updates: NamedT
 }
 
 test('secure aggregation over sockets: 8 participants, one leaves after its shares, two right after their masked input — the model moves by the exact mean of the 7 masked inputs', { timeout: 120_000 }, async () => {
-  await withSecureCoordinator({ minClients: 8, maxRounds: 1, roundTimeoutMs: 20_000 }, async (c) => {
+  await withSecureCoordinator({ minClients: 8, maxRounds: 1, roundTimeoutMs: 20_000 }, async (c, logs) => {
     const f = c.federations[0];
     const leaves: Leave[] = ['stays', 'after-shares', 'stays', 'after-masked-input', 'stays', 'after-masked-input', 'stays', 'stays'];
     const bots: SecAggBot[] = [];
@@ -118,6 +119,8 @@ test('secure aggregation over sockets: 8 participants, one leaves after its shar
       assert.ok(maxDeviation(await weightsAt(c, 0), await weightsAt(c, 1), bots.map((b) => b.delta)) > 1e-4, 'the test can tell 7 from 8 summands');
       const stayed = bots.filter((b) => b.leave === 'stays');
       assert.deepEqual(stayed.flatMap((b) => b.errors), [], 'no participant that stayed saw an error');
+      const unmasked = logs.map((l) => JSON.parse(l) as { msg: string; why?: string }).find((l) => l.msg === 'secure aggregation: round unmasked');
+      assert.equal(unmasked?.why, 'everyone', 'the unmasking closed once those that stayed answered: the leavers were dropouts at once, not waited for until the phase deadline');
     } finally {
       for (const b of bots) b.close();
     }

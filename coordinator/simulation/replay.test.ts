@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { dailyTimeline } from '../../shared/data/daily-timeline.ts';
 import { generateSyntheticDataset } from '../../shared/data/synthetic-dataset.ts';
 import { FlockError } from '../../shared/errors.ts';
-import { drawNegatives, expectedNdcg, pooled, runReplay, type ReplayConfig } from './replay.ts';
+import { addNewItems, drawNegatives, expectedNdcg, pooled, runReplay, type ReplayConfig } from './replay.ts';
 import { replayCsv, replaySvg } from './replay-report.ts';
 
 const cfg: ReplayConfig = {
@@ -102,10 +102,18 @@ test('tower arms on the synthetic catalog (features from its latent genres): sam
     assert.ok(ns.every((n) => n === ns[0]), `day ${d.day}: arms scored different case counts ${ns}`);
   }
   assert.equal(r.days.some((d) => d.arms['centralized-daily-tower']), false);
+  assert.ok(r.towerNorm['federated-tower']! > 0.01, `feature embedding norm ${r.towerNorm['federated-tower']}`);
   const plain = pooled(r.days, 'federated');
   const tower = pooled(r.days, 'federated-tower');
   assert.ok(tower.firstDayN > 50, `${tower.firstDayN} first-day cases`);
   assert.ok(tower.firstDayHr10 > plain.firstDayHr10, `first-day HR@10 with the tower ${tower.firstDayHr10}, without ${plain.firstDayHr10}`);
+});
+
+test('a day\'s new items join a model with free row 0 and the mean free bias of the items before them', () => {
+  const t = { items: Float32Array.from({ length: 5 * 2 }, (_, k) => k + 1), bias: Float32Array.from([1, 2, 6, 9, 9]) };
+  addNewItems(t, 3, 5, 2);
+  assert.deepEqual(Array.from(t.items), [1, 2, 3, 4, 5, 6, 0, 0, 0, 0]);
+  assert.deepEqual(Array.from(t.bias), [1, 2, 6, 3, 3]);
 });
 
 test('a replay with the tower on a data set without item features is refused', () => {

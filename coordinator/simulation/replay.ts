@@ -122,6 +122,8 @@ export interface ReplayResult {
   readonly numItems: number;
   readonly numUsers: number;
   readonly seconds: { readonly total: number; readonly federated: number; readonly centralized: number; readonly evaluation: number };
+  /** L2 norm of each tower arm's feature embedding at the end (0: the tower learned nothing). */
+  readonly towerNorm: Partial<Record<ReplayArm, number>>;
 }
 
 /** One MF model's tables at the final catalog size (used as a growing prefix). */
@@ -149,7 +151,7 @@ function timelineFeatureTable(dataset: Dataset, tl: DailyTimeline, buckets: numb
 }
 
 /** The items of day d (ids from..to) added to a model: free row zero, free bias the mean of the existing items' free biases. */
-function addNewItems(t: MfTables, from: number, to: number, dim: number): void {
+export function addNewItems(t: Pick<MfTables, 'items' | 'bias'>, from: number, to: number, dim: number): void {
   let mean = 0;
   for (let i = 0; i < from; i++) mean += t.bias[i];
   mean = from > 0 ? mean / from : 0;
@@ -338,7 +340,9 @@ export function runReplay(dataset: Dataset, cfg: ReplayConfig, log: (line: strin
     out.push({ day: d, interactions: day.users.length, items: K, people: people.size, arms });
     if ((d + 1) % 20 === 0 || d === numDays - 1) log(`day ${d + 1}/${numDays}: ${K} items, ${people.size} people, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
-  return { days: out, half, numItems, numUsers, seconds: { total: (performance.now() - t0) / 1000, federated: secFed, centralized: secCentral, evaluation: secEval } };
+  const towerNorm: Partial<Record<ReplayArm, number>> = {};
+  for (const [arm, t] of [['federated-tower', fedTower], ['centralized-daily-tower', centralTower]] as const) if (t) towerNorm[arm] = Math.hypot(...t.tower!.W);
+  return { days: out, half, numItems, numUsers, towerNorm, seconds: { total: (performance.now() - t0) / 1000, federated: secFed, centralized: secCentral, evaluation: secEval } };
 }
 
 /** `count` distinct items of [0, K) outside `exclude`, uniformly (all of them when fewer exist). */

@@ -4,6 +4,7 @@
  * connection caps, the credential endpoint's rate limit and invite, the admin API's
  * token, body limits and security headers.
  */
+import { MAX_ADDED_ITEMS } from '../catalog/catalog-store.ts';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect as tcpConnect } from 'node:net';
@@ -184,7 +185,8 @@ test('a join over the control-message limit is refused and the connection closed
 
 test('an update over the model\'s size bound is refused before the round engine sees it, and counted', async () => {
   await withCoordinator({}, async (c) => {
-    const limit = maxEncodedUpdateBytes(createModel({ kind: 'mf', numItems: 400, dim: 4 }).spec);
+    // Sized for the largest catalog the operator may grow to (coordinator/server.ts), not today's 400 items.
+    const limit = maxEncodedUpdateBytes(createModel({ kind: 'mf', numItems: 400 + MAX_ADDED_ITEMS, dim: 4 }).spec);
     const s = await connectMf(c.url, { token: await token(c.url) });
     join(s);
     await new Promise((r) => s.once(EVENTS.welcome, r));

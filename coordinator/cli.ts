@@ -291,6 +291,7 @@ sequenceShapeOptions(program
       await simulateReplay(dataSource(o), o);
       return;
     }
+    if (o.itemFeatures !== undefined) throw new InvalidArgumentError('--item-features is for --replay (flock serve has its own)');
     if (!o.url) {
       await simulateInProcess(o);
       return;

@@ -25,6 +25,7 @@
  * as applyDp does: silently overriding a choice is worse than stopping.
  */
 import { formatCombine, formatWeighting } from '../../shared/aggregate/aggregation-settings.ts';
+import { checkSecureAggregationSettings, secureAggregationSettings } from '../../shared/aggregate/secure-aggregation-settings.ts';
 import { FlockError } from '../../shared/errors.ts';
 import type { SecureAggregationSettings, ServeConfig } from '../serve-config.ts';
 
@@ -41,21 +42,8 @@ export function applySecureAggregation(
   settings: SecureAggregationSettings,
   explicit: { combine?: boolean; weighting?: boolean } = {},
 ): { config: ServeConfig; notes: string[] } {
-  const notes: string[] = [];
-  if (config.combine.kind !== 'mean') {
-    if (explicit.combine) {
-      throw new FlockError('bad-config', `--combine ${formatCombine(config.combine)} cannot be used with --secure-aggregation: the coordinator only ever learns the SUM of a round's updates, and a robust rule needs each update on its own. Leave --combine out (or pass --combine mean).`);
-    }
-    notes.push(`combine 'mean' instead of the default '${formatCombine(config.combine)}' (under secure aggregation the coordinator sees only the sum)`);
-  }
-  if (config.weighting.kind !== 'uniform') {
-    if (explicit.weighting) {
-      throw new FlockError('bad-config', `--weighting ${formatWeighting(config.weighting)} cannot be used with --secure-aggregation: every masked input weighs exactly 1 (the server cannot see what it would weigh). Leave --weighting out (or pass --weighting uniform).`);
-    }
-    notes.push(`weighting 'uniform' instead of '${formatWeighting(config.weighting)}'`);
-  }
-  if (config.rowNormalize) notes.push('row normalisation off (per-row client counts would reveal which items each person touched)');
-  const out: ServeConfig = { ...config, secureAggregation: settings, combine: { kind: 'mean' }, weighting: { kind: 'uniform' }, rowNormalize: false };
+  const { settings: aggregation, notes } = secureAggregationSettings(config, explicit);
+  const out: ServeConfig = { ...config, secureAggregation: settings, combine: aggregation.combine, weighting: aggregation.weighting, rowNormalize: aggregation.rowNormalize };
   checkSecureAggregation(out);
   return { config: out, notes };
 }
@@ -70,18 +58,8 @@ export function checkSecureAggregation(config: ServeConfig): void {
   if (!(Number.isFinite(sa.dropoutFraction) && sa.dropoutFraction >= 0 && sa.dropoutFraction < 0.5)) {
     throw new FlockError('bad-config', `--secagg-dropout must be in [0, 0.5): the fraction of a round's participants expected to vanish mid-round (each neighbourhood's threshold is a majority), got ${sa.dropoutFraction}`);
   }
-  if (config.combine.kind !== 'mean') {
-    throw new FlockError('bad-config', `secure aggregation needs --combine mean: '${formatCombine(config.combine)}' needs individual updates, and the coordinator only learns their sum`);
-  }
-  if (config.weighting.kind !== 'uniform') {
-    throw new FlockError('bad-config', `secure aggregation needs --weighting uniform, got '${formatWeighting(config.weighting)}'`);
-  }
-  if (config.rowNormalize) {
-    throw new FlockError('bad-config', 'secure aggregation needs row normalisation off (--no-row-normalize): per-row client counts would reveal which items each person touched');
-  }
-  if (config.dp?.adaptiveClip) {
-    throw new FlockError('bad-config', '--adaptive-clip cannot be used with --secure-aggregation yet: each participant\'s "norm below the bound" bit would reach the coordinator in the clear. Use a fixed --clip.');
-  }
+  // The pipeline's rules (combine, weighting, row normalisation, adaptive clipping) are the simulation's, stated once.
+  checkSecureAggregationSettings(config, { adaptiveClip: config.dp?.adaptiveClip !== undefined });
   const encodings = config.round.updateEncodings ?? ['f32'];
   if (encodings.some((e) => e !== 'f32')) {
     throw new FlockError('bad-config', `--update-encodings ${encodings.join(',')} cannot be used with --secure-aggregation: a masked input is the update encoded in the 32-bit ring (fixed point over [−C, C]), which is its compression; leave --update-encodings out`);

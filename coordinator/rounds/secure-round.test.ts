@@ -270,7 +270,7 @@ test('refused at startup, before anything is written: robust combine rules, non-
   try {
     await assert.rejects(
       startCoordinator({ ...config, combine: { kind: 'median' }, dataDir, staticDir: path.join(dataDir, 'none') }, pino({ level: 'silent' })),
-      (e: unknown) => e instanceof FlockError && e.code === 'bad-config' && /secure aggregation needs --combine mean/.test(e.message),
+      (e: unknown) => e instanceof FlockError && e.code === 'bad-config' && /--combine median cannot be used with --secure-aggregation/.test(e.message),
     );
     assert.deepEqual(await readdir(dataDir), [], 'nothing was written');
   } finally {

@@ -16,8 +16,11 @@
 import { FlockError } from '../errors.ts';
 import { formatCombine, formatWeighting, type AggregationSettings } from './aggregation-settings.ts';
 
+/** The parts of the aggregation settings secure aggregation constrains (the simulation's AggregationSettings, the coordinator's ServeConfig). */
+export type SecureAggregationRelevant = Pick<AggregationSettings, 'combine' | 'weighting' | 'rowNormalize'>;
+
 /** Refuses (FlockError 'bad-config', naming the flag) settings secure aggregation cannot run with. */
-export function checkSecureAggregationSettings(s: AggregationSettings, o: { adaptiveClip?: boolean } = {}): void {
+export function checkSecureAggregationSettings(s: SecureAggregationRelevant, o: { adaptiveClip?: boolean } = {}): void {
   if (s.combine.kind !== 'mean') {
     throw new FlockError('bad-config', `--combine ${formatCombine(s.combine)} cannot be used with --secure-aggregation: the server learns only the sum of a round's updates, and a robust rule needs each update on its own (use --combine mean)`);
   }
@@ -37,7 +40,7 @@ export function checkSecureAggregationSettings(s: AggregationSettings, o: { adap
  * weighting left at its default is switched to mean / uniform and row normalisation turned
  * off (with notes for the log); one given explicitly is kept and then refused by the check.
  */
-export function secureAggregationSettings(s: AggregationSettings, explicit: { combine?: boolean; weighting?: boolean } = {}): { settings: AggregationSettings; notes: string[] } {
+export function secureAggregationSettings<S extends SecureAggregationRelevant>(s: S, explicit: { combine?: boolean; weighting?: boolean } = {}): { settings: S; notes: string[] } {
   const notes: string[] = [];
   let { combine, weighting } = s;
   if (combine.kind !== 'mean' && !explicit.combine) {
@@ -49,7 +52,7 @@ export function secureAggregationSettings(s: AggregationSettings, explicit: { co
     weighting = { kind: 'uniform' };
   }
   if (s.rowNormalize) notes.push('row normalisation off (per-row client counts would reveal which items each person touched)');
-  const settings: AggregationSettings = { ...s, combine, weighting, rowNormalize: false };
+  const settings: S = { ...s, combine, weighting, rowNormalize: false };
   checkSecureAggregationSettings(settings);
   return { settings, notes };
 }

@@ -16,7 +16,7 @@ import { createEmbeddingModel, type PairBatch } from '../../shared/model/embeddi
 import { initParams } from '../../shared/model/init-params.ts';
 import type { RecommenderModel, TrainConfig } from '../../shared/model/recommender-model.ts';
 import { deriveSeed, hashString, SeededRandom } from '../../shared/random/seeded-random.ts';
-import { MfScratch, mfSgdStep } from '../../shared/train/mf-typed-array-training.ts';
+import { MfScratch, mfSgdStep, batchTouchedItems } from '../../shared/train/mf-typed-array-training.ts';
 import { evaluateMf } from './evaluate-mf.ts';
 import type { SequenceSettings } from './sequence-settings.ts';
 import { fleetClientId } from './federated-rounds.ts';
@@ -98,16 +98,7 @@ export function trainCentralized(
       const rng = new SeededRandom(deriveSeed(cfg.seed, e, u));
       const user = users.subarray(u * dim, u * dim + dim);
       for (const b of model.makeBatches(split.train[u], train, numItems, rng)) {
-        const touched: number[] = [];
-        for (const src of [b.positives, b.negatives]) {
-          for (let j = 0; j < src.length; j++) {
-            if (mark[src[j]] === 0) {
-              mark[src[j]] = 1;
-              touched.push(src[j]);
-            }
-          }
-        }
-        for (const i of touched) mark[i] = 0;
+        const touched = batchTouchedItems(b.positives, b.negatives, mark);
         lossSum += mfSgdStep(items, bias, user, dim, b.positives, b.negatives, train, scratch, touched);
         batchesSeen++;
       }

@@ -61,7 +61,7 @@ import { deriveSeed, hashString, SeededRandom } from '../../shared/random/seeded
 import { foldInMfUser, foldInSeed } from '../../shared/train/fold-in.ts';
 import { MfFusedScratch, trainMfClients } from '../../shared/train/mf-fused-training.ts';
 import { trainMfTowerLocally } from '../../shared/train/mf-tower-training.ts';
-import { MfScratch, mfSgdStep } from '../../shared/train/mf-typed-array-training.ts';
+import { MfScratch, mfSgdStep, batchTouchedItems } from '../../shared/train/mf-typed-array-training.ts';
 import { expectedHit } from './cold-start-items.ts';
 import { fleetClientId } from './federated-rounds.ts';
 
@@ -468,16 +468,7 @@ function centralizedEpoch(t: MfTables, histories: readonly number[][], K: number
     const rng = new SeededRandom(deriveSeed(seed, u));
     const user = t.users.subarray(u * dim, u * dim + dim);
     for (const b of model.makeBatches(Int32Array.from(histories[u]), train, K, rng)) {
-      const touched: number[] = [];
-      for (const src of [b.positives, b.negatives]) {
-        for (let j = 0; j < src.length; j++) {
-          if (mark[src[j]] === 0) {
-            mark[src[j]] = 1;
-            touched.push(src[j]);
-          }
-        }
-      }
-      for (const i of touched) mark[i] = 0;
+      const touched = batchTouchedItems(b.positives, b.negatives, mark);
       mfSgdStep(t.items, t.bias, user, dim, b.positives, b.negatives, train, scratch, touched);
     }
   }

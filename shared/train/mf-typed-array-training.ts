@@ -63,6 +63,24 @@ const softplus = (x: number) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 /**
+ * The distinct items of one batch (positives, then negatives, first occurrence order): the
+ * rows mfSgdStep touches. `mark` is a zeroed scratch of numItems bytes, left zeroed.
+ */
+export function batchTouchedItems(positives: ArrayLike<number>, negatives: ArrayLike<number>, mark: Uint8Array): number[] {
+  const touched: number[] = [];
+  for (const src of [positives, negatives]) {
+    for (let j = 0; j < src.length; j++) {
+      if (mark[src[j]] === 0) {
+        mark[src[j]] = 1;
+        touched.push(src[j]);
+      }
+    }
+  }
+  for (const i of touched) mark[i] = 0;
+  return touched;
+}
+
+/**
  * One SGD step on a batch over tables indexed by `pos`/`neg` (indices into `items` rows).
  * Updates items, bias and user in place; returns the batch loss (before the step).
  * `touched` lists the distinct row indices of the batch (where gradV/gradB are cleared).

@@ -28,16 +28,7 @@ import { elementCount } from '../../shared/tensor/named-tensors.ts';
 import type { DeltaTensors } from '../../shared/update/check-update.ts';
 import { flattenGlobals } from '../../shared/update/flat-global-vector.ts';
 import { SecureSumRelease } from '../rounds/secure-round-release.ts';
-import type { SimulationConfig } from './simulation-config.ts';
-
-export interface SimulationSecureAggregation {
-  /**
-   * In [0, 0.5): the fraction of each round's participants (a seeded subset) that vanish
-   * after sending their masked input; also the dropout rate the neighbourhood size k is
-   * chosen for (secagg-params.ts chooseNeighbours).
-   */
-  readonly dropoutFraction: number;
-}
+import type { SimulationConfig, SimulationSecureAggregation } from './simulation-config.ts';
 
 export interface SecureRoundOutcome {
   /** What the server step (or the DP release) reads: result() and dpRelease(). */

@@ -11,7 +11,6 @@ import type { TestHistory } from '../../shared/eval/evaluate-split.ts';
 import type { RowEncoding } from '../../shared/update/tensor-codec.ts';
 import type { UpdateEncoding } from '../../shared/update/update-encoding.ts';
 import type { SimulationDp } from './dp-simulation.ts';
-import type { SimulationSecureAggregation } from './secure-aggregation-rounds.ts';
 import type { SequenceSettings } from './sequence-settings.ts';
 
 export type SimulationTrainer = 'typed-array' | 'tfjs';
@@ -87,3 +86,12 @@ export interface SimulationAttack {
   readonly fraction: number;
 }
 
+/** `flock simulate --secure-aggregation [--secagg-dropout f]` (secure-aggregation-rounds.ts runs it). */
+export interface SimulationSecureAggregation {
+  /**
+   * In [0, 0.5): the fraction of each round's participants (a seeded subset) that vanish
+   * after sending their masked input; also the dropout rate the neighbourhood size k is
+   * chosen for (secagg-params.ts chooseNeighbours).
+   */
+  readonly dropoutFraction: number;
+}

@@ -315,9 +315,7 @@ export class RoundEngine {
         const client = this.clients.get(participantId);
         if (!client || client.socket.id !== socket.id) return this.protocolError(socket, 'malformed', 'send join first');
         client.eligible = parsed.data.eligible;
-        // "Nothing new" judged on an older version is stale (it crossed our new version on the wire).
-        const stale = parsed.data.version !== undefined && parsed.data.version < this.version;
-        client.hasNewData = (parsed.data.hasNewData ?? true) || stale;
+        client.hasNewData = parsed.data.hasNewData ?? true;
         // A selected participant that declines (page hidden, upload budget spent, nothing new) is not waited for.
         const open = this.open;
         if ((!client.eligible || !client.hasNewData) && open && open.selected.has(participantId) && !open.reported.has(participantId)) {

@@ -29,7 +29,7 @@ import type { ModelSpec } from '../model/model-spec.ts';
 import { historyFromInteractions } from './history.ts';
 import type { ParticipantEvent, ParticipantState, TrainingHold } from './participant-events.ts';
 import type { CredentialSource } from './credential-source.ts';
-import type { ParticipantStore } from './participant-store.ts';
+import type { Contribution, ParticipantStore } from './participant-store.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { SecAggSession } from './secagg-participant.ts';
 import { dataFingerprint, hasNewData } from './training-need.ts';
@@ -137,6 +137,8 @@ export class Participant {
   private budgetTimer: ReturnType<typeof setTimeout> | null = null;
   /** What each sent update was trained on, until the coordinator acknowledges it. */
   private readonly inFlight = new Map<number, { baseVersion: number; dataFingerprint: number }>();
+  /** The last accepted update's contribution, until a version from its round is published. */
+  private awaitingPublish: { round: number; contribution: Contribution } | null = null;
   private descriptor: ModelDescriptor | null = null;
   private model: RecommenderModel | null = null;
   private globals: NamedTensors | null = null;
@@ -200,6 +202,12 @@ export class Participant {
       // The catalog changed: a new item count, features or retired items come with this version.
       if (msg.model?.kind === this.opts.model) this.useModel(msg.model);
       await this.ensureWeights(msg.version);
+      // Recorded once the participant holds the newer version, so no standing is judged "nothing new" on the old one.
+      const accepted = this.awaitingPublish;
+      if (accepted && msg.round >= accepted.round) {
+        this.awaitingPublish = null;
+        if (msg.round === accepted.round) await this.opts.store.recordContribution(this.opts.model, accepted.contribution);
+      }
     }));
     socket.on(EVENTS.roundStart, (raw) => this.guard(() => this.runRound(RoundStartMessageSchema.parse(raw))));
     socket.on(EVENTS.updateAck, (raw) => this.guard(async () => {
@@ -207,7 +215,9 @@ export class Participant {
       this.state.roundsJoined++;
       const contribution = this.inFlight.get(msg.round) ?? null;
       this.inFlight.delete(msg.round);
-      await this.opts.store.recordContribution(this.opts.model, contribution);
+      // Learnt only once a version is published from this round: a round that then fails, or a
+      // coordinator that restarts before writing it, has learnt nothing from it (training-need.ts).
+      this.awaitingPublish = contribution ? { round: msg.round, contribution } : null;
       this.emit({ type: 'ack', round: msg.round });
       await this.reportStanding(); // up to date now, unless something changed meanwhile
     }));
@@ -316,7 +326,7 @@ export class Participant {
     return this.standingQueue.run(async () => {
       if (!this.socket?.connected) return;
       const s = await this.standing();
-      this.socket?.emit(EVENTS.eligibility, { eligible: s.eligible, hasNewData: s.hasNewData, ...(this.state.version !== null ? { version: this.state.version } : {}) });
+      this.socket?.emit(EVENTS.eligibility, { eligible: s.eligible, hasNewData: s.hasNewData });
       this.emit({ type: 'standing', ...s });
     });
   }

@@ -8,9 +8,10 @@ import type { Contribution, StoredInteraction } from './participant-store.ts';
  * - its interactions changed since its last accepted update (a like, a rating, an unlike), or
  * - the current global version is not the one its last accepted update was trained on.
  * The coordinator opens a round only when an eligible participant has (coordinator/rounds/round-pacing.ts).
- * An accepted update counts even if its round then missed its quorum: the participant
- * has trained on that version with that data, and retraining the same would send the
- * same; it takes part again with new data or a new version (a newcomer's round makes one).
+ * An accepted update counts only once a version is published from its round: if the round
+ * then misses its quorum, or the coordinator restarts before writing it, nothing was learnt
+ * from it, and saying "nothing new" would leave a coordinator whose participants all said so
+ * with no round to open (e2e/coordinator-restart.test.ts stalled on exactly that).
  */
 export function hasNewData(last: Contribution | null, fingerprint: number, version: number | null): boolean {
   if (!last) return true;

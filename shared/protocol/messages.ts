@@ -161,11 +161,8 @@ export type WelcomeMessage = z.infer<typeof WelcomeMessageSchema>;
  * or a version it has not trained on yet. The coordinator opens rounds only when some
  * eligible participant has new data (coordinator/rounds/round-pacing.ts); absent means
  * true (a client that does not say is not held back).
- * `version`: the model version the participant held when it judged (absent: unknown). A
- * "nothing new" judged on an older version than the coordinator's is stale: the current
- * version is one the participant has not trained on.
  */
-export const EligibilityMessageSchema = z.object({ eligible: z.boolean(), hasNewData: z.boolean().optional(), version: z.number().int().nonnegative().optional() }).strict();
+export const EligibilityMessageSchema = z.object({ eligible: z.boolean(), hasNewData: z.boolean().optional() }).strict();
 export type EligibilityMessage = z.infer<typeof EligibilityMessageSchema>;
 
 export const RoundStartMessageSchema = z.object({

@@ -118,7 +118,8 @@ test('a person alone, then with someone: popular items and "waiting for others",
     assert.deepEqual(s.recs, popular.slice(0, 10), `${m}: the catalog's own popularity order`);
     assert.equal(await alice.locator(`[data-testid=recs-${m}]`).getAttribute('data-source'), 'popular');
   }
-  assert.equal(await modelStateOf(alice, 'mf'), 'needs-likes');
+  // The lists can show before the socket is up ('connecting'); once it is, the state asks for likes.
+  await waitFor('the embedding model to ask for likes', 60_000, async () => (await modelStateOf(alice, 'mf')) === 'needs-likes', 250, diagnostics);
 
   // 2. Search narrows the catalog; a like from the results; "your likes" lists it.
   await alice.locator('[data-testid=catalog-filter]').fill('harbor');

@@ -13,9 +13,18 @@ export function wordsToBytes(words: Uint32Array): Uint8Array {
 
 /** The words of `bytes` (any alignment, e.g. a Buffer slice of a socket frame); refuses a length other than 4 · length. */
 export function bytesToWords(bytes: Uint8Array, length: number): Uint32Array {
+  const out = new Uint32Array(length);
+  addWordsOf(bytes, out);
+  return out;
+}
+
+/**
+ * Adds the words of `bytes` into `sum`, mod 2^32 (the server's running masked sum: no
+ * copy per masked input); refuses a length other than 4 · sum.length and then adds nothing.
+ */
+export function addWordsOf(bytes: Uint8Array, sum: Uint32Array): void {
+  const length = sum.length;
   if (bytes.length !== 4 * length) throw new SecAggError('malformed', `a masked input must be ${4 * length} bytes (${length} words), got ${bytes.length}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new Uint32Array(length);
-  for (let i = 0; i < length; i++) out[i] = view.getUint32(4 * i, true);
-  return out;
+  for (let i = 0; i < length; i++) sum[i] += view.getUint32(4 * i, true); // a Uint32Array stores mod 2^32
 }

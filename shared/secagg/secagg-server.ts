@@ -19,7 +19,7 @@ import { agreeKey } from './key-agreement.ts';
 import { addMask } from './mask-stream.ts';
 import { neighbourGraph, type NeighbourGraph } from './neighbour-graph.ts';
 import { parseSecAggMessage } from './parse-secagg-message.ts';
-import { bytesToWords } from './ring-word-codec.ts';
+import { addWordsOf } from './ring-word-codec.ts';
 import { SecAggError } from './secagg-error.ts';
 import {
   EncryptedSharesSchema,
@@ -152,9 +152,7 @@ export class SecAggServer {
   receiveMaskedInput(message: MaskedInput): void {
     const m = parseSecAggMessage(MaskedInputSchema, message, 'masked input');
     this.admit('masked-inputs', m.from, this.maskedFrom);
-    const words = bytesToWords(m.masked, this.params.vectorLength);
-    const sum = this.maskedSum;
-    for (let i = 0; i < sum.length; i++) sum[i] += words[i];
+    addWordsOf(m.masked, this.maskedSum); // the length check comes first: a refused input adds nothing
     this.maskedFrom.add(m.from);
   }
 

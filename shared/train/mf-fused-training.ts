@@ -96,8 +96,14 @@ export interface MfClientsResult {
 export class MfFusedScratch {
   private numItems = 0;
   private arena: Arena | null = null;
-  private wasmKernel: MfWasmKernel | null = null;
-  constructor(private readonly opts: { readonly shared?: boolean } = {}) {}
+  private wasmKernel: MfWasmKernel | null;
+  /**
+   * `wasmKernel`: an instance already loaded (MfWasmKernel.load(), a browser main thread,
+   * where synchronous compilation is refused); absent: compiled on first use (create()).
+   */
+  constructor(private readonly opts: { readonly shared?: boolean; readonly wasmKernel?: MfWasmKernel } = {}) {
+    this.wasmKernel = opts.wasmKernel ?? null;
+  }
 
   /** The next call writes a fresh arena: results already returned stay valid for whoever holds them. */
   releaseOutput(): void {

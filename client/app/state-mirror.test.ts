@@ -29,7 +29,7 @@ const snapshot: TrainerSnapshot = {
   participating: true,
   models: {
     mf: {
-      state: { connected: true, version: 3, roundsJoined: 2, lastLoss: 0.61, bytesSent: 5120, updatesSent: 2, lastRejection: null, uploadBudgetBytesPerHour: 1048576, uploadedLastHourBytes: 5120, trainingHold: null },
+      state: { connected: true, version: 3, roundsJoined: 2, lastLoss: 0.61, bytesSent: 5120, updatesSent: 2, lastRejection: null, uploadBudgetBytesPerHour: 1048576, uploadedLastHourBytes: 5120, trainingHold: null, localTrainer: 'mf-wasm-simd' },
       recs: { heading: 'Recommended for you', items: [7, 2, 9], version: 3, source: 'personal' },
       status: { state: 'up-to-date', text: 'Up to date with the shared model (version 3).' },
       replaced: null,
@@ -42,7 +42,7 @@ const snapshot: TrainerSnapshot = {
       },
     },
     sasrec: {
-      state: { connected: true, version: 1, roundsJoined: 1, lastLoss: null, bytesSent: 100, updatesSent: 1, lastRejection: null, uploadBudgetBytesPerHour: 1048576, uploadedLastHourBytes: 5120, trainingHold: null },
+      state: { connected: true, version: 1, roundsJoined: 1, lastLoss: null, bytesSent: 100, updatesSent: 1, lastRejection: null, uploadBudgetBytesPerHour: 1048576, uploadedLastHourBytes: 5120, trainingHold: null, localTrainer: 'tfjs' },
       recs: null,
       replaced: null,
       // An older trainer tab's snapshot carries no privacy: still accepted.

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import type { ParticipantState } from '../../shared/participant/participant.ts';
 import type { StoredInteraction } from '../../shared/participant/participant-store.ts';
 import { BackendNameSchema } from '../../shared/protocol/messages.ts';
+import { LOCAL_TRAINERS } from '../../shared/train/mf-kernel-local-training.ts';
 import { PrivacyStateSchema } from './privacy-text.ts';
 
 export const STATE_CHANNEL_NAME = 'flock-state';
@@ -29,7 +30,9 @@ const ParticipantStateSchema = z.object({
   uploadBudgetBytesPerHour: z.number().nonnegative(),
   uploadedLastHourBytes: z.number().nonnegative(),
   trainingHold: z.enum(['not-enough-data', 'not-now', 'upload-budget', 'up-to-date']).nullable(),
-}) satisfies z.ZodType<ParticipantState>;
+  /** Absent from a tab running an older build. */
+  localTrainer: z.enum(LOCAL_TRAINERS).nullable().default(null),
+}) satisfies z.ZodType<ParticipantState, z.ZodTypeDef, unknown>;
 
 /** One recommendation panel as shown: heading, items in rank order, the version they came from. */
 export const RecsSnapshotSchema = z.object({

@@ -1,3 +1,5 @@
+import type { LocalTrainer } from '../train/mf-kernel-local-training.ts';
+
 /**
  * Why a participant does not take part in rounds right now (null in ParticipantState
  * when it does):
@@ -17,7 +19,8 @@ export type ParticipantEvent =
   | { type: 'disconnected'; reason: string }
   | { type: 'model'; version: number }
   | { type: 'round-start'; round: number; version: number }
-  | { type: 'trained'; round: number; loss: number; numExamples: number; preClipNorm: number; clipped: boolean }
+  /** `trainer`: the code that trained the round (TensorFlow.js or one of the MF kernels, mf-kernel-local-training.ts). */
+  | { type: 'trained'; round: number; loss: number; numExamples: number; preClipNorm: number; clipped: boolean; trainer: LocalTrainer }
   | { type: 'sent'; round: number; bytes: number }
   | { type: 'queued'; round: number }
   | { type: 'ack'; round: number }
@@ -62,4 +65,6 @@ export interface ParticipantState {
   uploadedLastHourBytes: number;
   /** Why this participant does not take part in rounds now; null when it does (see TrainingHold). */
   trainingHold: TrainingHold | null;
+  /** The code that trained the last round here ('tfjs' or an MF kernel); null before the first. */
+  localTrainer: LocalTrainer | null;
 }

@@ -19,7 +19,8 @@ import {
 import { modelNamespace, weightsApiPath } from '../protocol/model-routes.ts';
 import { deriveSeed, hashString } from '../random/seeded-random.ts';
 import { elementCount, type NamedTensors } from '../tensor/named-tensors.ts';
-import { trainLocally } from '../train/local-training.ts';
+import { trainLocally, type LocalTrainingResult } from '../train/local-training.ts';
+import { MfKernelTrainer, type LocalTrainer } from '../train/mf-kernel-local-training.ts';
 import { FOLD_IN, foldIn, foldInSeed } from '../train/fold-in.ts';
 import { buildUpdate } from '../update/build-update.ts';
 import type { UniformRandom } from '../update/quantize-int8.ts';
@@ -94,6 +95,13 @@ export interface ParticipantOptions {
    * not anyone's metered connection, pass MAX_UPLOAD_BUDGET_BYTES_PER_HOUR.
    */
   readonly defaultUploadBudget?: number;
+  /**
+   * Which code trains the MF model locally: 'tfjs' (default) TensorFlow.js on the active
+   * backend; 'kernels' the typed-array kernels (shared/train/mf-kernel-local-training.ts:
+   * WebAssembly SIMD, loaded asynchronously once, or JS), within 1e-5 per step of tfjs.
+   * The web app picks 'kernels' on the wasm and cpu backends. SASRec always trains on tfjs.
+   */
+  readonly localTrainer?: 'tfjs' | 'kernels';
 }
 
 /** What the participant tells the coordinator about itself (shared/protocol/messages.ts, EligibilityMessage). */
@@ -125,6 +133,7 @@ export class Participant {
     uploadBudgetBytesPerHour: DEFAULT_UPLOAD_BUDGET_BYTES_PER_HOUR, // the store's or the default, once restored
     uploadedLastHourBytes: 0,
     trainingHold: null,
+    localTrainer: null,
   };
   private socket: Socket | null = null;
   /** Securely aggregated rounds on this socket (secagg-participant.ts). */
@@ -145,6 +154,8 @@ export class Participant {
   private readonly tfQueue: SerialQueue;
   private readonly seed: number;
   private unauthorizedRetries = 0;
+  /** The MF kernels (localTrainer 'kernels'), loading from start() on. */
+  private kernels: Promise<MfKernelTrainer> | null = null;
 
   constructor(private readonly opts: ParticipantOptions) {
     this.seed = hashString(opts.seedKey);
@@ -157,6 +168,7 @@ export class Participant {
    */
   start(): Promise<void> {
     this.restored ??= this.restore(); // once per participant: afterwards `state` and the store count together
+    if (this.opts.localTrainer === 'kernels' && this.opts.model === 'mf') this.kernels ??= this.loadKernels();
     if (this.socket) return this.restored;
     // One namespace per model; socket.io multiplexes them over one connection per origin.
     const socket = io(`${this.opts.serverUrl}${modelNamespace(this.opts.model)}`, {
@@ -467,6 +479,7 @@ export class Participant {
     const base = await this.ensureWeights(msg.version);
     await this.tfQueue.run(async () => {
       const model = this.model;
+      const descriptor = this.descriptor;
       if (!model) throw new Error('round announced before the model was described');
       // Trains only with enough data, when it may (page visible or device idle), within the
       // upload budget and with something new to learn from; otherwise it says so and stays out.
@@ -478,7 +491,7 @@ export class Participant {
       const encoding = chooseUpdateEncoding(config.updateEncodings, this.opts.updateEncodings ?? UPDATE_ENCODINGS);
       if (!encoding) throw new Error(`round ${msg.round} accepts update encodings ${config.updateEncodings?.join(', ')}, none of which this participant sends`);
       const seed = deriveSeed(config.seed, msg.round, this.seed);
-      const result = await trainLocally(model, base, await this.localParams(model), history, config, seed);
+      const result = await this.trainLocal(model, descriptor, base, await this.localParams(model), history, config, seed);
       await this.opts.store.putLocal(model.spec.kind, result.locals);
       if (result.numExamples < 1) return; // nothing learned: an empty update would only be refused
       const update = buildUpdate(model.spec, result.globals, base, {
@@ -492,7 +505,8 @@ export class Participant {
       });
       const bytes = this.opts.updateMod ? this.modified(model.spec, update.delta, msg, update.preClipNorm) : update.bytes;
       this.state.lastLoss = result.loss;
-      this.emit({ type: 'trained', round: msg.round, loss: result.loss, numExamples: result.numExamples, preClipNorm: update.preClipNorm, clipped: update.clipped });
+      this.state.localTrainer = result.trainer;
+      this.emit({ type: 'trained', round: msg.round, loss: result.loss, numExamples: result.numExamples, preClipNorm: update.preClipNorm, clipped: update.clipped, trainer: result.trainer });
       // Stopped (the person opted out, or another tab took over) while training: the update is dropped, never queued.
       if (!this.socket) return;
       if (secure) {
@@ -512,6 +526,25 @@ export class Participant {
         this.emit({ type: 'queued', round: msg.round });
       }
     });
+  }
+
+  /** Loads the MF kernels once; says so when the WebAssembly SIMD one is unavailable (plain MF then trains on the JS kernel). */
+  private async loadKernels(): Promise<MfKernelTrainer> {
+    const kernels = await MfKernelTrainer.load();
+    if (kernels.wasmProblem) this.emit({ type: 'error', message: `the WebAssembly SIMD training kernel is unavailable (${kernels.wasmProblem}): the embedding model trains on the JavaScript kernel` });
+    return kernels;
+  }
+
+  /** Local training on the chosen trainer: the MF kernels where set (TensorFlow.js, said, if they fail), else TensorFlow.js. */
+  private async trainLocal(model: RecommenderModel, d: ModelDescriptor | null, base: NamedTensors, locals: NamedTensors, history: Int32Array, config: RoundStartMessage['config'], seed: number): Promise<LocalTrainingResult & { trainer: LocalTrainer }> {
+    if (this.kernels && d?.kind === 'mf') {
+      try {
+        return (await this.kernels).train(d, model, base, locals, history, config, seed);
+      } catch (err) {
+        this.emit({ type: 'error', message: `kernel training failed (${err instanceof Error ? err.message : String(err)}): this round trains on TensorFlow.js` });
+      }
+    }
+    return { ...(await trainLocally(model, base, locals, history, config, seed)), trainer: 'tfjs' };
   }
 
   private modified(spec: ModelSpec, honest: NamedTensors, msg: RoundStartMessage, preClipNorm: number): Uint8Array {

@@ -31,8 +31,8 @@ import { MfScratch, trainMfLocally } from './mf-typed-array-training.ts';
 import { MfWasmKernel } from './mf-wasm-kernel.ts';
 
 /** Which code trained a round locally: TensorFlow.js on the active backend, or one of the MF kernels. */
-export type LocalTrainer = 'tfjs' | 'mf-wasm-simd' | 'mf-js' | 'mf-tower-js';
-export const LOCAL_TRAINERS: readonly LocalTrainer[] = ['tfjs', 'mf-wasm-simd', 'mf-js', 'mf-tower-js'];
+export const LOCAL_TRAINERS = ['tfjs', 'mf-wasm-simd', 'mf-js', 'mf-tower-js'] as const;
+export type LocalTrainer = (typeof LOCAL_TRAINERS)[number];
 
 /** A Δ of touched rows (ascending), `width` values per row. */
 interface RowDelta {

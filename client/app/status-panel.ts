@@ -1,6 +1,7 @@
 import type { BackendChoice } from '../backend/select-backend.ts';
 import type { ModelKind } from '../../shared/model/model-registry.ts';
 import type { ParticipantState } from '../../shared/participant/participant.ts';
+import type { LocalTrainer } from '../../shared/train/mf-kernel-local-training.ts';
 import { byTestId, el } from './dom.ts';
 import { formatBytes } from './format-bytes.ts';
 import { MODEL_SHORT_NAMES } from './model-labels.ts';
@@ -15,6 +16,14 @@ const ELECTION_NOTES: Readonly<Record<ElectionMechanism, string>> = {
   'web-locks': '',
   'broadcast-channel': 'This browser has no Web Locks: its tabs agree on the one that trains over a BroadcastChannel instead.',
   none: 'This browser can neither lock nor message between tabs: every open tab trains on its own, and two tabs of it may disconnect each other.',
+};
+
+/** The code that trained a model's last round, in words (shared/train/mf-kernel-local-training.ts). */
+const TRAINER_NAMES: Readonly<Record<LocalTrainer, string>> = {
+  tfjs: 'TensorFlow.js',
+  'mf-wasm-simd': 'WebAssembly SIMD kernel',
+  'mf-js': 'JavaScript kernel',
+  'mf-tower-js': 'JavaScript kernel (with item features)',
 };
 
 const KB = 1024;
@@ -63,6 +72,7 @@ export class StatusPanel {
           row('Rounds joined', `rounds-joined-${kind}`),
           row('Sent', `bytes-sent-${kind}`),
           row('Last local loss', `last-loss-${kind}`),
+          row('Trained with', `model-trainer-${kind}`),
         ),
       ),
     );
@@ -98,6 +108,8 @@ export class StatusPanel {
       this.set(`model-version-${kind}`, s.version === null ? '-' : String(s.version));
       this.set(`rounds-joined-${kind}`, String(s.roundsJoined));
       this.set(`last-loss-${kind}`, s.lastLoss === null ? '-' : s.lastLoss.toFixed(4));
+      this.set(`model-trainer-${kind}`, s.localTrainer === null ? '-' : TRAINER_NAMES[s.localTrainer]);
+      byTestId(this.root, `model-trainer-${kind}`).dataset.trainer = s.localTrainer ?? '';
       this.set(`bytes-sent-${kind}`, formatBytes(s.bytesSent));
       byTestId(this.root, `bytes-sent-${kind}`).dataset.bytes = String(s.bytesSent);
     }

@@ -7,6 +7,7 @@ import { historyFromInteractions } from '../../shared/participant/history.ts';
 import { Participant, type ParticipantEvent, type ParticipantState } from '../../shared/participant/participant.ts';
 import type { ParticipantStore } from '../../shared/participant/participant-store.ts';
 import type { SerialQueue } from '../../shared/participant/serial-queue.ts';
+import type { BackendName } from '../../shared/protocol/messages.ts';
 import { PrivacyFeed } from './privacy-feed.ts';
 import type { PrivacyState } from './privacy-text.ts';
 import { describeModelStatus, type ModelStatus } from './model-status.ts';
@@ -15,6 +16,15 @@ import type { ScoringClient } from './scoring-client.ts';
 import type { TrainerSnapshot } from './state-mirror.ts';
 
 const TOP_K = RECS_SHOWN;
+
+/**
+ * Which code trains the MF model on this backend: a real GPU (WebGPU) and WebGL keep
+ * TensorFlow.js; on the wasm and cpu backends the typed-array kernels (WebAssembly SIMD)
+ * are many times faster per round. SASRec trains on TensorFlow.js everywhere.
+ */
+export function localTrainerFor(backend: BackendName): 'tfjs' | 'kernels' {
+  return backend === 'wasm' || backend === 'cpu' ? 'kernels' : 'tfjs';
+}
 
 export interface TrainerOptions {
   readonly server: string;
@@ -78,6 +88,7 @@ export class Trainer {
         store: opts.store,
         tfQueue: opts.tfQueue,
         backend: { name: opts.backend.name, reason: opts.backend.reason },
+        localTrainer: localTrainerFor(opts.backend.name),
         onEvent: (e) => this.onEvent(kind, e),
         // Train only while the person has the page in front of them (participant.ts: mayTrainNow).
         mayTrainNow: () => typeof document === 'undefined' || document.visibilityState === 'visible',
@@ -154,7 +165,7 @@ export class Trainer {
     for (const [kind, s] of this.slots) {
       const live = s.participant.state;
       const before = this.opts.carried?.models[kind]?.state;
-      out.set(kind, { ...live, version: live.version ?? before?.version ?? null, lastLoss: live.lastLoss ?? before?.lastLoss ?? null });
+      out.set(kind, { ...live, version: live.version ?? before?.version ?? null, lastLoss: live.lastLoss ?? before?.lastLoss ?? null, localTrainer: live.localTrainer ?? before?.localTrainer ?? null });
     }
     return out;
   }

@@ -8,6 +8,7 @@ import type { NamedTensors } from '../../shared/tensor/named-tensors.ts';
 import { trainOnBatches } from '../../shared/train/local-training.ts';
 import { benchmarkTraining, type BenchmarkInput, type BenchmarkResult } from '../../shared/train/training-benchmark.ts';
 import { measureTopKLatency, type TopKLatencyInput, type TopKLatencyResult } from './top-k-latency.ts';
+import { benchmarkMfRound, type MfRoundBenchmarkInput, type MfRoundBenchmarkResult } from './mf-round-benchmark.ts';
 
 /**
  * A batch as JSON: every typed-array field of the model's batch (PairBatch for 'mf',
@@ -42,6 +43,8 @@ export interface FlockLab {
   benchmark(input: BenchmarkInput): Promise<BenchmarkResult>;
   /** Times one person's top-K over a whole catalog, query by query (client/lab/top-k-latency.ts). */
   topKLatency(input: TopKLatencyInput): Promise<TopKLatencyResult>;
+  /** Times one MF client's local training per round, tfjs or the typed-array kernels (client/lab/mf-round-benchmark.ts). */
+  mfRound(input: MfRoundBenchmarkInput): Promise<MfRoundBenchmarkResult>;
 }
 
 declare global {
@@ -106,7 +109,7 @@ async function labTrain(input: LabTrainInput): Promise<LabTrainOutput> {
 async function main(): Promise<void> {
   const forced = BackendNameSchema.safeParse(new URLSearchParams(location.search).get('backend'));
   const backend = await selectBackend(forced.success ? forced.data : null);
-  window.flockLab = { backend, trainOnBatches: labTrain, benchmark: benchmarkTraining, topKLatency: measureTopKLatency };
+  window.flockLab = { backend, trainOnBatches: labTrain, benchmark: benchmarkTraining, topKLatency: measureTopKLatency, mfRound: benchmarkMfRound };
   document.querySelector('[data-testid=lab-status]')!.textContent = JSON.stringify(backend, null, 2);
   document.body.dataset.backend = backend.name;
   document.body.dataset.ready = 'true';

@@ -11,7 +11,7 @@
  *
  * Options (environment): BENCH_REPS (default 5), BENCH_REP_MS (default 1200),
  * BENCH_BACKENDS (comma list, default webgpu,webgl,wasm,node-wasm,node-cpu),
- * BENCH_SECTIONS (comma list, default training,topk).
+ * BENCH_SECTIONS (comma list, default training,topk,mf-round).
  *
  * Second section, real-time inference: one person's top-10 over a catalog of 10,000 and
  * of 100,000 items for both models (client/lab/top-k-latency.ts), query by query, median
@@ -19,6 +19,13 @@
  * runs; measured on the wasm page, it uses no backend) and the same on the tfjs backend
  * of each Chromium target. BENCH_TOPK_QUERIES (default 30) timed queries per case after
  * 3 untimed ones.
+ *
+ * Third section (mf-round), what a page on the wasm backend gains from training MF on the
+ * typed-array kernels (shared/train/mf-kernel-local-training.ts) instead of TensorFlow.js:
+ * one client's local training per round (client/lab/mf-round-benchmark.ts; 1682 items,
+ * dim 32, a 100-item history, 1 epoch, 4 negatives, batch 32 = 4 SGD steps), tfjs
+ * trainLocally on the wasm backend against the kernel, plain and with the feature tower;
+ * BENCH_REPS repetitions, the two trainers alternating, median ms per round and the ratio.
  */
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -33,6 +40,7 @@ import { collectConsole, launchChromium } from '../harness/chromium.ts';
 import { serveStatic, type StaticServer } from '../harness/static-server.ts';
 import { benchmarkTraining, type BenchmarkInput, type BenchmarkResult } from '../../shared/train/training-benchmark.ts';
 import type { TopKLatencyInput, TopKLatencyResult } from '../../client/lab/top-k-latency.ts';
+import type { MfRoundBenchmarkInput, MfRoundBenchmarkResult } from '../../client/lab/mf-round-benchmark.ts';
 
 const REPS = Number(process.env.BENCH_REPS ?? 5);
 const REP_TARGET_MS = Number(process.env.BENCH_REP_MS ?? 1200);
@@ -41,7 +49,7 @@ const NUM_ITEMS = 1682; // ML-100K's catalog size
 
 type Target = 'webgpu' | 'webgl' | 'wasm' | 'node-wasm' | 'node-cpu';
 const ALL_TARGETS: readonly Target[] = ['webgpu', 'webgl', 'wasm', 'node-wasm', 'node-cpu'];
-const SECTIONS = (process.env.BENCH_SECTIONS ?? 'training,topk').split(',').map((s) => s.trim());
+const SECTIONS = (process.env.BENCH_SECTIONS ?? 'training,topk,mf-round').split(',').map((s) => s.trim());
 const TOPK_QUERIES = Number(process.env.BENCH_TOPK_QUERIES ?? 30);
 const TOPK_CATALOGS = [10_000, 100_000] as const;
 const TOPK_K = 10;
@@ -310,6 +318,84 @@ function printTopKTable(all: TopKMeasurement[]): void {
   for (const r of rows) console.log(line(r));
 }
 
+const MF_ROUND_CASES = [
+  { label: 'mf', tower: false },
+  { label: 'mf + feature tower', tower: true },
+] as const;
+const MF_ROUND_SETUP = { numItems: NUM_ITEMS, dim: 32, historyLength: 100, config: { localEpochs: 1, batchSize: 32, learningRate: 0.05, negatives: 4, l2: 1e-4 } } as const;
+
+interface MfRoundMeasurement {
+  readonly label: string;
+  readonly trainer: 'tfjs' | 'kernels';
+  readonly runs: MfRoundBenchmarkResult[];
+  readonly error?: string;
+}
+
+/** One client's MF round on the wasm page: tfjs and the kernels alternating, REPS each, every call sized to ~REP_TARGET_MS / 2. */
+async function mfRoundMeasurements(progress: (s: string) => void): Promise<MfRoundMeasurement[]> {
+  const out: MfRoundMeasurement[] = [];
+  const distCopy = await snapshotDist();
+  const server = await serveStatic(distCopy);
+  const browser = await launchChromium();
+  try {
+    const { page, lines } = await openLab(browser, server.url, 'wasm');
+    const pageError = await page.evaluate(() => document.body.dataset.error);
+    const info = pageError ? null : await page.evaluate(() => window.flockLab!.backend);
+    const hasIt = !pageError && (await page.evaluate(() => typeof window.flockLab?.mfRound === 'function'));
+    for (const c of MF_ROUND_CASES) {
+      if (!info || info.name !== 'wasm' || !hasIt) {
+        const why = pageError ?? (!hasIt ? 'dist/ predates flockLab.mfRound: rebuild with FLOCK_E2E_BUILD=1' : `lab chose '${info?.name}': ${info?.reason}`);
+        for (const trainer of ['tfjs', 'kernels'] as const) out.push({ label: c.label, trainer, runs: [], error: `unavailable (${why})` });
+        continue;
+      }
+      const run = (trainer: 'tfjs' | 'kernels', rounds: number, seed: number) => {
+        const input: MfRoundBenchmarkInput = { ...MF_ROUND_SETUP, trainer, tower: c.tower, rounds, seed };
+        return page.evaluate((i) => window.flockLab!.mfRound(i), input);
+      };
+      try {
+        const last = { tfjs: await run('tfjs', 2, 1), kernels: await run('kernels', 2, 1) };
+        const runs = { tfjs: [] as MfRoundBenchmarkResult[], kernels: [] as MfRoundBenchmarkResult[] };
+        for (let r = 0; r < REPS; r++) {
+          for (const trainer of r % 2 === 0 ? (['tfjs', 'kernels'] as const) : (['kernels', 'tfjs'] as const)) {
+            const rounds = Math.max(2, Math.min(20_000, Math.round(REP_TARGET_MS / 2 / Math.max(last[trainer].msPerRound, 1e-3))));
+            last[trainer] = await run(trainer, rounds, 2 + r);
+            runs[trainer].push(last[trainer]);
+          }
+        }
+        for (const trainer of ['tfjs', 'kernels'] as const) out.push({ label: c.label, trainer, runs: runs[trainer] });
+        progress(`mf round (${c.label}): tfjs ${median(runs.tfjs.map((x) => x.msPerRound)).toFixed(2)} ms, kernel ${median(runs.kernels.map((x) => x.msPerRound)).toFixed(3)} ms`);
+      } catch (err) {
+        const msg = `${(err as Error).message.split('\n')[0]} ${lines.slice(-5).join(' | ')}`;
+        for (const trainer of ['tfjs', 'kernels'] as const) out.push({ label: c.label, trainer, runs: [], error: msg });
+        progress(`mf round (${c.label}) failed: ${msg}`);
+      }
+    }
+    await page.close();
+  } finally {
+    await browser.close().catch(() => {});
+    await server.close().catch(() => {});
+    await rm(distCopy, { recursive: true, force: true }).catch(() => {});
+  }
+  return out;
+}
+
+function printMfRoundTable(all: MfRoundMeasurement[]): void {
+  const header = ['model', 'trainer', 'ms/round', 'rounds/s', 'speed-up vs tfjs', 'reps × median rounds', 'first round ms'];
+  const rows = all.map((m) => {
+    if (m.runs.length === 0) return [m.label, m.trainer, '—', '—', '—', '—', (m.error ?? '').slice(0, 90)];
+    const ms = median(m.runs.map((r) => r.msPerRound));
+    const tfjs = all.find((x) => x.label === m.label && x.trainer === 'tfjs' && x.runs.length > 0);
+    const ratio = tfjs ? median(tfjs.runs.map((r) => r.msPerRound)) / ms : NaN;
+    const name = m.trainer === 'tfjs' ? `tfjs ${m.runs[0].backend}` : `kernel ${m.runs[0].trainer}`;
+    return [m.label, name, ms.toFixed(3), (1000 / ms).toFixed(0), Number.isFinite(ratio) ? `${ratio.toFixed(1)}×` : 'n/a', `${m.runs.length} × ${median(m.runs.map((r) => r.rounds))}`, median(m.runs.map((r) => r.warmupMs)).toFixed(1)];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
+  console.log(line(header));
+  console.log('|' + widths.map((w, i) => (i < 2 ? ':' + '-'.repeat(w + 1) : '-'.repeat(w + 1) + ':')).join('|') + '|');
+  for (const r of rows) console.log(line(r));
+}
+
 async function main(): Promise<void> {
   const start = Date.now();
   const progress = (s: string) => process.stderr.write(`[bench ${((Date.now() - start) / 1000).toFixed(0)}s] ${s}\n`);
@@ -323,6 +409,15 @@ async function main(): Promise<void> {
     console.log('  js = what the web app\'s scoring worker runs, on typed arrays, no backend (MF: shared/eval/top-k.ts; SASRec: the model\'s scoreAll, then the shared top-K);');
     console.log('  tfjs = matMul + tf.topk on the backend (SASRec: its forward pass there too), read back with async data(); weights uploaded once, not timed\n');
     printTopKTable(topK);
+  }
+  if (SECTIONS.includes('mf-round')) {
+    const mfRound = await mfRoundMeasurements(progress);
+    const s = MF_ROUND_SETUP;
+    console.log(`\nOne MF client's local training per round in Chromium on the wasm backend (client/lab/mf-round-benchmark.ts): ${s.numItems} items, dim ${s.dim},`);
+    console.log(`  a ${s.historyLength}-item history, ${s.config.localEpochs} epoch, batch ${s.config.batchSize}, ${s.config.negatives} negatives (4 SGD steps); tower: 19 genres + 8 decades hashed into 512 buckets;`);
+    console.log(`  tfjs = trainLocally on the page's tfjs backend; kernel = MfKernelTrainer.train (what a wasm or cpu page trains MF with); a new seed each round;`);
+    console.log(`  median of ${REPS} repetitions of ~${REP_TARGET_MS / 2} ms, the two trainers alternating; Δ, clipping and encoding (the same for both) not timed\n`);
+    printMfRoundTable(mfRound);
   }
   if (!SECTIONS.includes('training')) {
     console.log(`Total ${((Date.now() - start) / 1000).toFixed(0)} s on ${(await import('node:os')).cpus().length} CPU cores.`);

@@ -8,8 +8,9 @@ import { MODEL_SHORT_NAMES } from './model-labels.ts';
 import type { ModelStatus } from './model-status.ts';
 import type { ElectionMechanism, TabRole } from './tab-election.ts';
 
-function row(label: string, testId: string): HTMLElement {
-  return el('div', { class: 'stat' }, el('dt', {}, label), el('dd', { 'data-testid': testId }, '-'));
+/** One figure of the status; a `wide` one spans the whole row (text that must not wrap as its value changes). */
+function row(label: string, testId: string, wide = false): HTMLElement {
+  return el('div', { class: wide ? 'stat wide' : 'stat' }, el('dt', {}, label), el('dd', { 'data-testid': testId }, '-'));
 }
 
 const ELECTION_NOTES: Readonly<Record<ElectionMechanism, string>> = {
@@ -23,7 +24,7 @@ const TRAINER_NAMES: Readonly<Record<LocalTrainer, string>> = {
   tfjs: 'TensorFlow.js',
   'mf-wasm-simd': 'WebAssembly SIMD kernel',
   'mf-js': 'JavaScript kernel',
-  'mf-tower-js': 'JavaScript kernel (with item features)',
+  'mf-tower-js': 'JS kernel, item features',
 };
 
 const KB = 1024;
@@ -72,7 +73,7 @@ export class StatusPanel {
           row('Rounds joined', `rounds-joined-${kind}`),
           row('Sent', `bytes-sent-${kind}`),
           row('Last local loss', `last-loss-${kind}`),
-          row('Trained with', `model-trainer-${kind}`),
+          row('Trained with', `model-trainer-${kind}`, true),
         ),
       ),
     );

@@ -10,7 +10,8 @@ import { after, before, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ensureBuilt } from './harness/build.ts';
 import { collectConsole, launchChromium } from './harness/chromium.ts';
-import { startCoordinator, type RunningCoordinator } from './harness/coordinator-process.ts';
+import path from 'node:path';
+import { REPO_ROOT, startCoordinator, type RunningCoordinator } from './harness/coordinator-process.ts';
 import { modelState, readState, waitFor } from './harness/page-state.ts';
 
 const TRAINING_TIMEOUT_MS = Number(process.env.FLOCK_E2E_TRAINING_TIMEOUT_MS ?? 240_000);
@@ -69,6 +70,7 @@ test('a wasm page trains MF on the WebAssembly SIMD kernel, a WebGPU page on Ten
     // The round that took both updates was published.
     await waitFor('version 1 on the wasm page', 60_000, async () => modelState(await readState(wasm.page), 'mf').version === 1, 500, diagnostics);
     assert.equal(await wasm.page.textContent('[data-testid=model-trainer-mf]'), 'WebAssembly SIMD kernel');
+    await wasm.page.locator('[data-testid=status]').screenshot({ path: path.join(REPO_ROOT, 'e2e', 'artifacts', 'webapp-kernel-trainer.png') });
     for (const lines of consoles.values()) assert.ok(!lines.some((l) => /kernel training failed|kernel is unavailable/.test(l)), `a kernel fell back:\n${lines.join('\n')}`);
   } finally {
     await wasm.context.close();

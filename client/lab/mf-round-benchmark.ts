@@ -21,7 +21,8 @@ import { MfKernelTrainer, type LocalTrainer } from '../../shared/train/mf-kernel
  * (ML-100K-like), hashed into 512 buckets.
  */
 export interface MfRoundBenchmarkInput {
-  readonly trainer: 'tfjs' | 'kernels';
+  /** 'kernels': MfKernelTrainer as a page loads it (wasm SIMD where it can); 'kernels-js': the JS kernels only. */
+  readonly trainer: 'tfjs' | 'kernels' | 'kernels-js';
   readonly tower: boolean;
   readonly numItems: number;
   readonly dim: number;
@@ -45,6 +46,7 @@ export interface MfRoundBenchmarkResult {
 }
 
 let kernels: Promise<MfKernelTrainer> | null = null;
+const jsKernels = MfKernelTrainer.jsOnly('benchmark: the JS kernels only');
 
 /** ML-100K-like features: 1–3 of 19 genres and a decade per item. */
 function features(numItems: number, rng: SeededRandom): string[][] {
@@ -70,7 +72,7 @@ export async function benchmarkMfRound(input: MfRoundBenchmarkInput): Promise<Mf
   const round = async (r: number): Promise<number> => {
     const seed = deriveSeed(input.seed, 3, r);
     if (input.trainer === 'tfjs') return (await trainLocally(model, globals, locals, history, input.config, seed)).steps;
-    const k = await (kernels ??= MfKernelTrainer.load());
+    const k = input.trainer === 'kernels-js' ? jsKernels : await (kernels ??= MfKernelTrainer.load());
     const out = k.train(d, model, globals, locals, history, input.config, seed);
     trainer = out.trainer;
     return out.steps;

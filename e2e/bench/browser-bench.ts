@@ -318,20 +318,22 @@ function printTopKTable(all: TopKMeasurement[]): void {
   for (const r of rows) console.log(line(r));
 }
 
-const MF_ROUND_CASES = [
-  { label: 'mf', tower: false },
-  { label: 'mf + feature tower', tower: true },
-] as const;
+type MfRoundTrainer = MfRoundBenchmarkInput['trainer'];
+const MF_ROUND_CASES: readonly { label: string; tower: boolean; trainers: readonly MfRoundTrainer[] }[] = [
+  { label: 'mf', tower: false, trainers: ['tfjs', 'kernels', 'kernels-js'] },
+  // The tower has one kernel (JS): 'kernels' is it.
+  { label: 'mf + feature tower', tower: true, trainers: ['tfjs', 'kernels'] },
+];
 const MF_ROUND_SETUP = { numItems: NUM_ITEMS, dim: 32, historyLength: 100, config: { localEpochs: 1, batchSize: 32, learningRate: 0.05, negatives: 4, l2: 1e-4 } } as const;
 
 interface MfRoundMeasurement {
   readonly label: string;
-  readonly trainer: 'tfjs' | 'kernels';
+  readonly trainer: MfRoundTrainer;
   readonly runs: MfRoundBenchmarkResult[];
   readonly error?: string;
 }
 
-/** One client's MF round on the wasm page: tfjs and the kernels alternating, REPS each, every call sized to ~REP_TARGET_MS / 2. */
+/** One client's MF round on the wasm page: tfjs and the kernels in turn (the order rotating), REPS each, every call sized to ~REP_TARGET_MS / 2. */
 async function mfRoundMeasurements(progress: (s: string) => void): Promise<MfRoundMeasurement[]> {
   const out: MfRoundMeasurement[] = [];
   const distCopy = await snapshotDist();
@@ -345,28 +347,31 @@ async function mfRoundMeasurements(progress: (s: string) => void): Promise<MfRou
     for (const c of MF_ROUND_CASES) {
       if (!info || info.name !== 'wasm' || !hasIt) {
         const why = pageError ?? (!hasIt ? 'dist/ predates flockLab.mfRound: rebuild with FLOCK_E2E_BUILD=1' : `lab chose '${info?.name}': ${info?.reason}`);
-        for (const trainer of ['tfjs', 'kernels'] as const) out.push({ label: c.label, trainer, runs: [], error: `unavailable (${why})` });
+        for (const trainer of c.trainers) out.push({ label: c.label, trainer, runs: [], error: `unavailable (${why})` });
         continue;
       }
-      const run = (trainer: 'tfjs' | 'kernels', rounds: number, seed: number) => {
+      const run = (trainer: MfRoundTrainer, rounds: number, seed: number) => {
         const input: MfRoundBenchmarkInput = { ...MF_ROUND_SETUP, trainer, tower: c.tower, rounds, seed };
         return page.evaluate((i) => window.flockLab!.mfRound(i), input);
       };
       try {
-        const last = { tfjs: await run('tfjs', 2, 1), kernels: await run('kernels', 2, 1) };
-        const runs = { tfjs: [] as MfRoundBenchmarkResult[], kernels: [] as MfRoundBenchmarkResult[] };
+        const last = new Map<MfRoundTrainer, MfRoundBenchmarkResult>();
+        const runs = new Map<MfRoundTrainer, MfRoundBenchmarkResult[]>(c.trainers.map((t) => [t, []]));
+        for (const trainer of c.trainers) last.set(trainer, await run(trainer, 2, 1));
         for (let r = 0; r < REPS; r++) {
-          for (const trainer of r % 2 === 0 ? (['tfjs', 'kernels'] as const) : (['kernels', 'tfjs'] as const)) {
-            const rounds = Math.max(2, Math.min(20_000, Math.round(REP_TARGET_MS / 2 / Math.max(last[trainer].msPerRound, 1e-3))));
-            last[trainer] = await run(trainer, rounds, 2 + r);
-            runs[trainer].push(last[trainer]);
+          const order = c.trainers.map((_, i) => c.trainers[(i + r) % c.trainers.length]);
+          for (const trainer of order) {
+            const rounds = Math.max(2, Math.min(20_000, Math.round(REP_TARGET_MS / 2 / Math.max(last.get(trainer)!.msPerRound, 1e-3))));
+            const result = await run(trainer, rounds, 2 + r);
+            last.set(trainer, result);
+            runs.get(trainer)!.push(result);
           }
         }
-        for (const trainer of ['tfjs', 'kernels'] as const) out.push({ label: c.label, trainer, runs: runs[trainer] });
-        progress(`mf round (${c.label}): tfjs ${median(runs.tfjs.map((x) => x.msPerRound)).toFixed(2)} ms, kernel ${median(runs.kernels.map((x) => x.msPerRound)).toFixed(3)} ms`);
+        for (const trainer of c.trainers) out.push({ label: c.label, trainer, runs: runs.get(trainer)! });
+        progress(`mf round (${c.label}): ${c.trainers.map((t) => `${t} ${median(runs.get(t)!.map((x) => x.msPerRound)).toFixed(3)} ms`).join(', ')}`);
       } catch (err) {
         const msg = `${(err as Error).message.split('\n')[0]} ${lines.slice(-5).join(' | ')}`;
-        for (const trainer of ['tfjs', 'kernels'] as const) out.push({ label: c.label, trainer, runs: [], error: msg });
+        for (const trainer of c.trainers) out.push({ label: c.label, trainer, runs: [], error: msg });
         progress(`mf round (${c.label}) failed: ${msg}`);
       }
     }
@@ -415,8 +420,9 @@ async function main(): Promise<void> {
     const s = MF_ROUND_SETUP;
     console.log(`\nOne MF client's local training per round in Chromium on the wasm backend (client/lab/mf-round-benchmark.ts): ${s.numItems} items, dim ${s.dim},`);
     console.log(`  a ${s.historyLength}-item history, ${s.config.localEpochs} epoch, batch ${s.config.batchSize}, ${s.config.negatives} negatives (4 SGD steps); tower: 19 genres + 8 decades hashed into 512 buckets;`);
-    console.log(`  tfjs = trainLocally on the page's tfjs backend; kernel = MfKernelTrainer.train (what a wasm or cpu page trains MF with); a new seed each round;`);
-    console.log(`  median of ${REPS} repetitions of ~${REP_TARGET_MS / 2} ms, the two trainers alternating; Δ, clipping and encoding (the same for both) not timed\n`);
+    console.log(`  tfjs = trainLocally on the page's tfjs backend; kernel = MfKernelTrainer.train (what a wasm or cpu page trains MF with; mf-js: the JS kernel`);
+    console.log(`  a page without WebAssembly SIMD gets); a new seed each round; median of ${REPS} repetitions of ~${REP_TARGET_MS / 2} ms, the trainers in turn;`);
+    console.log(`  Δ, clipping and encoding (the same for all) not timed\n`);
     printMfRoundTable(mfRound);
   }
   if (!SECTIONS.includes('training')) {

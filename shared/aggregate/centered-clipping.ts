@@ -21,6 +21,8 @@
 import type { ModelSpec } from '../model/model-spec.ts';
 import { elementCount, type NamedTensors } from '../tensor/named-tensors.ts';
 import { DEFAULT_CENTERED_CLIPPING_ITERATIONS, DEFAULT_CENTERED_CLIPPING_RADIUS_FRACTION, type CombineRule } from './aggregation-settings.ts';
+import { CenteredClippingKernel } from './centered-clipping-kernel.ts';
+import { JsPasses, type IterationPasses } from './centered-clipping-passes.ts';
 import { StoringCombine } from './storing-combine.ts';
 
 export class CenteredClippingCombine extends StoringCombine {
@@ -33,6 +35,8 @@ export class CenteredClippingCombine extends StoringCombine {
     maxUpdates: number,
     rule: Extract<CombineRule, { kind: 'centered-clipping' }>,
     clipNorm: number,
+    /** false: the JS passes even where the WebAssembly ones run (tests compare the two). */
+    private readonly useKernel = true,
   ) {
     super(spec, maxUpdates);
     this.radius = rule.radius ?? DEFAULT_CENTERED_CLIPPING_RADIUS_FRACTION * clipNorm;
@@ -42,45 +46,46 @@ export class CenteredClippingCombine extends StoringCombine {
   override result(): NamedTensors {
     const { params, updates, totalWeight } = this.stored;
     const rowNormalize = this.rowNormalize;
+    const P = params.length;
     const sizes = params.map((p) => elementCount(p.shape));
     const widths = params.map((p, pi) => sizes[pi] / (p.shape[0] ?? 1));
-    const center = sizes.map((n) => new Float64Array(n));
-    const step = sizes.map((n) => new Float64Array(n));
-    const rowWeight = params.map((p) => (p.rowSparse && rowNormalize ? new Float64Array(p.shape[0] ?? 1) : null));
-    const scale = new Float64Array(updates.length);
+    const rowWeightRows = params.map((p) => (p.rowSparse && rowNormalize ? (p.shape[0] ?? 1) : null));
+    // The passes run on WebAssembly where it is available (bit-identical, faster), else in JS.
+    const passes: IterationPasses = (this.useKernel && CenteredClippingKernel.forUpdates(widths, sizes, rowWeightRows, updates)) || new JsPasses(widths, sizes, rowWeightRows, updates);
+    const { center, step, rowWeight } = passes;
+    const pulled = new Float64Array(P);
+    const centerNorm2 = new Float64Array(P);
     for (let it = 0; it < this.iterations; it++) {
-      // ‖v‖² of each rowSparse table: without rowNormalize an update's untouched rows are 0, at distance ‖v_r‖.
-      const centerNorm2 = params.map((p, pi) => (p.rowSparse && !rowNormalize ? sumSquares(center[pi]) : 0));
+      for (let pi = 0; pi < P; pi++) {
+        // ‖v‖² of each rowSparse table: without rowNormalize an update's untouched rows are 0, at distance ‖v_r‖.
+        centerNorm2[pi] = params[pi].rowSparse && !rowNormalize ? sumSquares(center[pi]) : 0;
+        step[pi].fill(0);
+        rowWeight[pi]?.fill(0);
+        pulled[pi] = 0;
+      }
+      // One visit per update: its distance to the center, then its clipped pull, while its
+      // rows (and the center rows they meet) are still in cache. The step arrays are separate
+      // from the center, so every update sees this iteration's center, and each element of a
+      // step sums the updates in the same order as two whole passes would.
       for (let k = 0; k < updates.length; k++) {
         const u = updates[k];
         let dist2 = 0;
-        for (let pi = 0; pi < params.length; pi++) {
-          const t = u.tensors[pi];
-          dist2 +=
-            t instanceof Float32Array
-              ? denseDistance2(t, center[pi])
-              : centerNorm2[pi] + sparseDistance2(t.rows, t.data, widths[pi], center[pi], !rowNormalize);
+        for (let pi = 0; pi < P; pi++) {
+          const sparseZeros = params[pi].rowSparse === true && !rowNormalize;
+          dist2 += (sparseZeros ? centerNorm2[pi] : 0) + passes.distance2(k, pi, sparseZeros);
         }
         const dist = Math.sqrt(Math.max(0, dist2));
-        scale[k] = u.weight * (dist > this.radius ? this.radius / dist : 1);
+        const scale = u.weight * (dist > this.radius ? this.radius / dist : 1);
+        for (let pi = 0; pi < P; pi++) {
+          if (params[pi].rowSparse) pulled[pi] += scale;
+          passes.pull(k, pi, scale, u.weight);
+        }
       }
-      for (let pi = 0; pi < params.length; pi++) {
+      for (let pi = 0; pi < P; pi++) {
         const v = center[pi];
         const s = step[pi];
         const rw = rowWeight[pi];
         const w = widths[pi];
-        s.fill(0);
-        rw?.fill(0);
-        let pulled = 0;
-        for (let k = 0; k < updates.length; k++) {
-          const t = updates[k].tensors[pi];
-          if (t instanceof Float32Array) {
-            addScaledDifference(s, t, v, scale[k]);
-          } else {
-            pulled += scale[k];
-            addSparse(s, rw, t.rows, t.data, w, v, scale[k], updates[k].weight);
-          }
-        }
         if (!params[pi].rowSparse) {
           for (let i = 0; i < v.length; i++) v[i] += s[i] / totalWeight;
         } else if (rw) {
@@ -90,61 +95,14 @@ export class CenteredClippingCombine extends StoringCombine {
           }
         } else {
           // Untouched rows are 0: every update pulls every row by −scale·v as well.
-          for (let i = 0; i < v.length; i++) v[i] += (s[i] - pulled * v[i]) / totalWeight;
+          const p = pulled[pi];
+          for (let i = 0; i < v.length; i++) v[i] += (s[i] - p * v[i]) / totalWeight;
         }
       }
     }
     const out: NamedTensors = {};
     params.forEach((p, pi) => (out[p.name] = Float32Array.from(center[pi])));
     return out;
-  }
-}
-
-function denseDistance2(x: Float32Array, v: Float64Array): number {
-  let d = 0;
-  for (let i = 0; i < x.length; i++) {
-    const e = x[i] - v[i];
-    d += e * e;
-  }
-  return d;
-}
-
-/** Σ over the stored rows of ‖x_r − v_r‖², minus ‖v_r‖² when untouched rows count as 0 (‖v‖² is then added once per update). */
-function sparseDistance2(rows: Int32Array, data: Float32Array, w: number, v: Float64Array, zerosElsewhere: boolean): number {
-  let d = 0;
-  let c2 = 0;
-  for (let i = 0; i < rows.length; i++) {
-    const off = rows[i] * w;
-    const base = i * w;
-    for (let j = 0; j < w; j++) {
-      const c = v[off + j];
-      const e = data[base + j] - c;
-      d += e * e;
-      c2 += c * c;
-    }
-  }
-  return zerosElsewhere ? d - c2 : d;
-}
-
-function addScaledDifference(s: Float64Array, x: Float32Array, v: Float64Array, a: number): void {
-  for (let i = 0; i < x.length; i++) s[i] += a * (x[i] - v[i]);
-}
-
-/** Row-normalised (rw given): s_r += a·(x_r − v_r) and rw_r += weight; else s_r += a·x_r (the −a·v part is added for every row at once). */
-function addSparse(s: Float64Array, rw: Float64Array | null, rows: Int32Array, data: Float32Array, w: number, v: Float64Array, a: number, weight: number): void {
-  if (!rw) {
-    for (let i = 0; i < rows.length; i++) {
-      const off = rows[i] * w;
-      const base = i * w;
-      for (let j = 0; j < w; j++) s[off + j] += a * data[base + j];
-    }
-    return;
-  }
-  for (let i = 0; i < rows.length; i++) {
-    const off = rows[i] * w;
-    const base = i * w;
-    rw[rows[i]] += weight;
-    for (let j = 0; j < w; j++) s[off + j] += a * (data[base + j] - v[off + j]);
   }
 }
 

@@ -10,7 +10,10 @@
  *   - dense: every float on the wire (222 KB), every value non-zero;
  *   - row-sparse: only the rows a typical client touched (TOUCHED_ROWS of them, ≈ 14 KB).
  * The combine stage is 'mean' with row normalisation (the streaming fold, O(model));
- * the default rule (centered clipping, which stores each update) is reported too.
+ * the default rule (centered clipping, which stores each update) is reported too: per
+ * update (decode → validate → store), and as the whole rule, with its end-of-round
+ * result() (L = 3 iterations of a distance and a pull over every stored update) counted
+ * in, once per chunk of updates.
  *
  * The axpy is y[i] += a·x[i] with x float32 over bytes/4 elements (the update's
  * encoded size) and y float64 (what the streaming mean accumulates into). GB/s counts
@@ -117,11 +120,12 @@ function settingsFor(combine: CombineRule): AggregationSettings {
   return { weighting: { kind: 'uniform' }, combine, clipNorm: 1, rowNormalize: true };
 }
 
-/** Seconds to push `count` copies of `bytes` through decode → RoundAggregation.add. */
-function timeCoordinator(spec: ModelSpec, settings: AggregationSettings, bytes: Uint8Array, count: number, views: boolean): number {
+/** Seconds to push `count` copies of `bytes` through decode → RoundAggregation.add (and, `withResult`, the round's result()). */
+function timeCoordinator(spec: ModelSpec, settings: AggregationSettings, bytes: Uint8Array, count: number, views: boolean, withResult = false): number {
   const agg = new RoundAggregation(spec, settings, { maxUpdates: count });
   const t0 = performance.now();
   for (let k = 0; k < count; k++) agg.add(decodeUpdate(bytes, { views }));
+  if (withResult) agg.result();
   const t1 = performance.now();
   if (agg.count !== count) throw new Error(`benchmark: ${agg.count} of ${count} updates accepted`);
   return (t1 - t0) / 1000;
@@ -154,12 +158,15 @@ export function measureAggregationThroughput(opts: AggregationThroughputOptions 
   const repeats = opts.repeats ?? 15;
   const CHUNKS = 8;
   const spec = mfSpec();
-  type Case = { encoding: 'dense' | 'row-sparse'; decode: 'views' | 'copies'; combine: CombineRule; label: string };
+  type Case = { encoding: 'dense' | 'row-sparse'; decode: 'views' | 'copies'; combine: CombineRule; label: string; withResult?: boolean };
   const cases: Case[] = [];
   for (const encoding of ['dense', 'row-sparse'] as const) cases.push({ encoding, decode: 'views', combine: { kind: 'mean' }, label: 'mean (row-normalised)' });
   if (opts.includeDefaultRule ?? true) {
     for (const encoding of ['dense', 'row-sparse'] as const) cases.push({ encoding, decode: 'copies', combine: { kind: 'mean' }, label: 'mean (row-normalised)' });
     for (const encoding of ['dense', 'row-sparse'] as const) cases.push({ encoding, decode: 'views', combine: { kind: 'centered-clipping' }, label: 'centered-clipping (default rule; stores)' });
+    for (const encoding of ['dense', 'row-sparse'] as const) {
+      cases.push({ encoding, decode: 'views', combine: { kind: 'centered-clipping' }, label: 'centered-clipping, whole rule (+ result(), L = 3)', withResult: true });
+    }
   }
   // Warm every case up first (JIT tiers, caches): otherwise the first case measured pays
   // for compiling the shared kernels and looks slower than it is.
@@ -168,7 +175,7 @@ export function measureAggregationThroughput(opts: AggregationThroughputOptions 
       const bytes = benchmarkUpdate(c.encoding);
       const x = new Float32Array(bytes.length >> 2);
       const n = Math.max(20, Math.min(400, Math.round(4e6 / bytes.length)));
-      timeCoordinator(spec, settingsFor(c.combine), bytes, n, c.decode === 'views');
+      timeCoordinator(spec, settingsFor(c.combine), bytes, n, c.decode === 'views', c.withResult);
       timeAxpy(x, new Float64Array(x.length), n);
     }
   }
@@ -182,7 +189,7 @@ export function measureAggregationThroughput(opts: AggregationThroughputOptions 
     const x = new Float32Array(bytes.length >> 2).map((_, i) => (i % 7) * 0.01);
     const y = new Float64Array(x.length);
     // Warm up both (JIT, caches).
-    timeCoordinator(spec, settings, bytes, Math.min(chunk * 2, 100), views);
+    timeCoordinator(spec, settings, bytes, Math.min(chunk * 2, 100), views, c.withResult);
     timeAxpy(x, y, chunk);
     const coord: number[] = [];
     const ax: number[] = [];
@@ -191,7 +198,7 @@ export function measureAggregationThroughput(opts: AggregationThroughputOptions 
       let tc = 0;
       let ta = 0;
       for (let k = 0; k < CHUNKS; k++) {
-        tc += timeCoordinator(spec, settings, bytes, chunk, views);
+        tc += timeCoordinator(spec, settings, bytes, chunk, views, c.withResult);
         ta += timeAxpy(x, y, chunk);
       }
       const moved = bytes.length * chunk * CHUNKS;

@@ -54,7 +54,7 @@ import { runInProcessSimulation } from './in-process-simulation.ts';
 import type { SimulationConfig } from './simulation-config.ts';
 import { loadSource, machineInfo, researchSplit, type DataSource } from './simulation-data.ts';
 
-const { values: o } = parseArgs({
+const benchOptions = {
   options: {
     'eval-every': { type: 'string', default: '0' },
     'no-clip': { type: 'boolean', default: false },
@@ -68,8 +68,54 @@ const { values: o } = parseArgs({
     'no-kernel': { type: 'boolean', default: false },
     sockets: { type: 'boolean', default: false },
     kernel: { type: 'string', default: 'js,wasm' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
-});
+} as const;
+/** The parsed switches; an unknown or malformed one is a one-line error pointing at --help. */
+function parseSwitches() {
+  try {
+    return parseArgs(benchOptions).values;
+  } catch (err) {
+    console.error(`${err instanceof Error ? err.message : String(err)} (npm run bench:sim -- --help)`);
+    process.exit(2);
+  }
+}
+const o = parseSwitches();
+
+const USAGE = `npm run bench:sim -- [options]: the research simulation's throughput, in one run (issue 12)
+
+  --eval-every N          evaluate every N rounds (default 0: only at round 0 and the end, never timed)
+  --no-clip               clip bound 1e30 (never binds) instead of C = 1
+  --rounds-ml N           ML-100K rounds per configuration (default 7)
+  --rounds-synthetic N    synthetic 20,000-client rounds per configuration (default 3)
+  --workers LIST          threads to run with, e.g. 1,2 (default 1,2; results do not depend on it)
+  --combine LIST          ML-100K combine rules: default (centered clipping), mean, … (default "default,mean")
+  --synthetic-combine L   the synthetic fleet's rules (default "mean")
+  --kernel LIST           MF client kernels: js, wasm (default "js,wasm")
+  --no-kernel             skip the client-step-alone comparison
+  --no-sasrec             skip SASRec at 10 % of ML-100K
+  --no-aggregation        skip the coordinator-vs-axpy table
+  --sockets               add the tfjs participant path and a real socket fleet (slow)
+  -h, --help              this text
+
+ML-100K is read from ../shared/data/ml-100k (FLOCK_ML100K=PATH overrides; skipped with a message when absent).`;
+if (o.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+/** A whole number ≥ min from a flag, or a clear error. */
+function count(flag: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) {
+    console.error(`--${flag}: a whole number ≥ ${min}, got '${value}' (npm run bench:sim -- --help)`);
+    process.exit(2);
+  }
+  return n;
+}
+count('eval-every', o['eval-every'], 0);
+count('rounds-ml', o['rounds-ml'], 1);
+count('rounds-synthetic', o['rounds-synthetic'], 1);
+for (const w of o.workers.split(',')) count('workers', w, 1);
 
 const clipNorm = o['no-clip'] ? 1e30 : 1;
 const base: SimulationConfig = {
@@ -78,7 +124,10 @@ const base: SimulationConfig = {
 };
 const workerCounts = o.workers.split(',').map(Number);
 const kernels = o.kernel.split(',').map((k) => {
-  if (k !== 'js' && k !== 'wasm') throw new Error(`--kernel: 'js' or 'wasm', got '${k}'`);
+  if (k !== 'js' && k !== 'wasm') {
+    console.error(`--kernel: 'js' or 'wasm', got '${k}' (npm run bench:sim -- --help)`);
+    process.exit(2);
+  }
   return k as MfKernel;
 });
 const combinesOf = (list: string): { label: string; rule: CombineRule }[] =>

@@ -81,3 +81,33 @@ for (const [name, itemFeatures, kernel] of [['plain MF', false, 'mf-wasm-simd'],
     for (const k of Object.keys(ref.weights)) assert.ok(maxAbsDiff(got.weights[k], ref.weights[k]) < tol, `${k}: max |kernel − tfjs| = ${maxAbsDiff(got.weights[k], ref.weights[k])}`);
   });
 }
+
+test('a kernel that refuses a round says why and hands the round to TensorFlow.js (which refuses this history too: nothing is sent)', async () => {
+  await useNodeBackend('wasm');
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'flock-kernels-'));
+  const c = await startCoordinator(
+    { ...DEFAULT_SERVE_CONFIG, models: ['mf'], port: 0, dataDir, dim: 16, minClients: 1, minPerRound: 1, maxRounds: 1, roundDelayMs: 10, roundIntervalMs: 0, staticDir: path.join(dataDir, 'none') },
+    pino({ level: 'silent' }),
+  );
+  const events: ParticipantEvent[] = [];
+  // A like of an item the catalog does not have (e.g. from a catalog this device saw elsewhere): the kernel refuses it ('bad-data').
+  const store = new MemoryParticipantStore([...Array.from({ length: 10 }, (_, t) => ({ item: t * 7, rating: 1, kind: 'click' as const, timestamp: t })), { item: 100_000, rating: 1, kind: 'click', timestamp: 99 }]);
+  const p = new Participant({
+    serverUrl: c.url, model: 'mf', seedKey: 'kernel-fallback', credentials: coordinatorCredentials(c.url, store), store,
+    backend: { name: 'wasm', reason: 'test' }, foldInEpochs: 0, localTrainer: 'kernels', onEvent: (e) => events.push(e),
+  });
+  try {
+    p.start();
+    await waitFor(async () => events.filter((e) => e.type === 'error').length >= 2 || events.some((e) => e.type === 'trained'), 'the round to end', 60_000, 50);
+    const errors = events.flatMap((e) => (e.type === 'error' ? [e.message] : []));
+    // First the kernel's refusal and the hand-over, then TensorFlow.js' own refusal of the same history.
+    assert.match(errors[0] ?? '', /^kernel training failed \(history item 100000 is outside the catalog of 400 items\): this round trains on TensorFlow\.js$/, JSON.stringify(events));
+    assert.match(errors[1] ?? '', /100000/);
+    assert.deepEqual(events.filter((e) => e.type === 'trained' || e.type === 'sent'), []);
+    assert.equal(p.state.localTrainer, null);
+  } finally {
+    p.stop();
+    await c.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});

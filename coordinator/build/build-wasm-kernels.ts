@@ -23,6 +23,7 @@ export interface WasmKernel {
 
 export const WASM_KERNELS: readonly WasmKernel[] = [
   { source: 'shared/kernels/mf-client-step.ts', output: 'shared/kernels/mf-client-step-wasm.ts', constant: 'MF_CLIENT_STEP_WASM_BASE64' },
+  { source: 'shared/kernels/weighted-fold.ts', output: 'shared/kernels/weighted-fold-wasm.ts', constant: 'WEIGHTED_FOLD_WASM_BASE64' },
   { source: 'shared/kernels/centered-clipping-passes.ts', output: 'shared/kernels/centered-clipping-passes-wasm.ts', constant: 'CENTERED_CLIPPING_PASSES_WASM_BASE64' },
 ];
 

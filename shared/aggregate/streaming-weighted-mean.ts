@@ -2,6 +2,7 @@ import { FlockError } from '../errors.ts';
 import { globalParams, type ModelSpec, type ParamSpec } from '../model/model-spec.ts';
 import { elementCount, type NamedTensors } from '../tensor/named-tensors.ts';
 import type { RowSparseTensor } from '../update/row-sparse-clip.ts';
+import { WeightedFoldKernel } from './weighted-fold-kernel.ts';
 
 /**
  * Weighted mean of client deltas over the GLOBAL parameters, accumulated one update
@@ -23,13 +24,20 @@ export class StreamingWeightedMean {
   private readonly rowWeights = new Map<string, Float64Array>();
   private n = 0;
   private weightSum = 0;
+  /** Where the sums live and the fold runs on WebAssembly; null: JS arrays and the JS fold. */
+  private readonly kernel: WeightedFoldKernel | null;
 
-  constructor(spec: ModelSpec, opts?: { rowNormalize?: boolean }) {
+  /** opts.kernel false: the JS fold even where the WebAssembly one runs (tests compare the two). */
+  constructor(spec: ModelSpec, opts?: { rowNormalize?: boolean; kernel?: boolean }) {
     this.params = globalParams(spec);
-    for (const p of this.params) {
-      this.sumByName.set(p.name, new Float64Array(elementCount(p.shape)));
-      if (opts?.rowNormalize && p.rowSparse && p.shape.length >= 1) this.rowWeights.set(p.name, new Float64Array(p.shape[0]));
-    }
+    const sizes = this.params.map((p) => elementCount(p.shape));
+    const rowWeightRows = this.params.map((p) => (opts?.rowNormalize && p.rowSparse && p.shape.length >= 1 ? p.shape[0] : null));
+    this.kernel = opts?.kernel === false ? null : WeightedFoldKernel.create(sizes, rowWeightRows);
+    this.params.forEach((p, pi) => {
+      this.sumByName.set(p.name, this.kernel ? this.kernel.sums[pi] : new Float64Array(sizes[pi]));
+      const rows = rowWeightRows[pi];
+      if (rows !== null) this.rowWeights.set(p.name, this.kernel ? this.kernel.rowWeights[pi]! : new Float64Array(rows));
+    });
   }
 
   get count(): number {
@@ -115,10 +123,19 @@ export class StreamingWeightedMean {
    * finite weight and scale. Given anything else it may fold garbage or throw midway.
    */
   addChecked(delta: Readonly<Record<string, Float32Array | RowSparseTensor>>, weight: number, scale = 1): void {
-    for (const p of this.params) {
+    const kernel = scale === 1 ? this.kernel : null;
+    for (let pi = 0; pi < this.params.length; pi++) {
+      const p = this.params[pi];
       const d = delta[p.name];
       const s = this.sumByName.get(p.name)!;
       const rw = this.rowWeights.get(p.name);
+      if (kernel) {
+        if (d instanceof Float32Array) {
+          const rows = rw ? rw.length : 1;
+          kernel.foldDense(pi, rows, (s.length / rows) | 0, d, weight);
+        } else kernel.foldRows(pi, (s.length / (p.shape[0] ?? 1)) | 0, d.rows, d.data, weight);
+        continue;
+      }
       if (d instanceof Float32Array) {
         // Widths as int32 (a division gives a double, and double indices slow every access).
         if (rw) {

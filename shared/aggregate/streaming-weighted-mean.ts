@@ -123,7 +123,7 @@ export class StreamingWeightedMean {
    * finite weight and scale. Given anything else it may fold garbage or throw midway.
    */
   addChecked(delta: Readonly<Record<string, Float32Array | RowSparseTensor>>, weight: number, scale = 1): void {
-    const kernel = scale === 1 ? this.kernel : null;
+    const kernel = this.kernel;
     for (let pi = 0; pi < this.params.length; pi++) {
       const p = this.params[pi];
       const d = delta[p.name];
@@ -132,8 +132,8 @@ export class StreamingWeightedMean {
       if (kernel) {
         if (d instanceof Float32Array) {
           const rows = rw ? rw.length : 1;
-          kernel.foldDense(pi, rows, (s.length / rows) | 0, d, weight);
-        } else kernel.foldRows(pi, (s.length / (p.shape[0] ?? 1)) | 0, d.rows, d.data, weight);
+          kernel.foldDense(pi, rows, (s.length / rows) | 0, d, weight, scale);
+        } else kernel.foldRows(pi, (s.length / (p.shape[0] ?? 1)) | 0, d.rows, d.data, weight, scale);
         continue;
       }
       if (d instanceof Float32Array) {

@@ -15,6 +15,8 @@ interface FoldExports {
   readonly memory: WebAssembly.Memory;
   foldRows(sum: number, rw: number, rows: number, data: number, count: number, width: number, w: number): void;
   foldDense(sum: number, rw: number, data: number, numRows: number, width: number, w: number): void;
+  foldRowsScaled(sum: number, rw: number, rows: number, data: number, count: number, width: number, w: number, c: number): void;
+  foldDenseScaled(sum: number, rw: number, data: number, numRows: number, width: number, w: number, c: number): void;
 }
 
 /** Sums beyond this are kept in JS arrays (wasm32 memory tops out at 4 GiB). */
@@ -78,16 +80,18 @@ export class WeightedFoldKernel {
     return new WeightedFoldKernel(new WebAssembly.Instance(module, {}).exports as unknown as FoldExports, sizes, rowWeightRows);
   }
 
-  /** sums[pi][row] += w·data_i for the listed rows (width values each), and the row weights as the JS foldRows. */
-  foldRows(pi: number, width: number, rows: Int32Array, data: Float32Array, w: number): void {
+  /** sums[pi][row] += w·fround(c·data_i) for the listed rows (width values each; c = 1: data as is), and the row weights, as the JS foldRows / foldRowsScaled. */
+  foldRows(pi: number, width: number, rows: Int32Array, data: Float32Array, w: number, c: number): void {
     this.i32.set(rows, this.rowsAt >> 2);
     this.f32.set(data, this.dataAt >> 2);
-    this.x.foldRows(this.sumAt[pi], this.rowWeightAt[pi], this.rowsAt, this.dataAt, rows.length, width, w);
+    if (c === 1) this.x.foldRows(this.sumAt[pi], this.rowWeightAt[pi], this.rowsAt, this.dataAt, rows.length, width, w);
+    else this.x.foldRowsScaled(this.sumAt[pi], this.rowWeightAt[pi], this.rowsAt, this.dataAt, rows.length, width, w, c);
   }
 
-  /** sums[pi] += w·data for a dense tensor (numRows × width), and the row weights as the JS foldDenseRows. */
-  foldDense(pi: number, numRows: number, width: number, data: Float32Array, w: number): void {
+  /** sums[pi] += w·fround(c·data) for a dense tensor (numRows × width; c = 1: data as is), and the row weights, as the JS dense folds. */
+  foldDense(pi: number, numRows: number, width: number, data: Float32Array, w: number, c: number): void {
     this.f32.set(data, this.dataAt >> 2);
-    this.x.foldDense(this.sumAt[pi], this.rowWeightAt[pi], this.dataAt, numRows, width, w);
+    if (c === 1) this.x.foldDense(this.sumAt[pi], this.rowWeightAt[pi], this.dataAt, numRows, width, w);
+    else this.x.foldDenseScaled(this.sumAt[pi], this.rowWeightAt[pi], this.dataAt, numRows, width, w, c);
   }
 }

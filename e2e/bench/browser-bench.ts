@@ -137,6 +137,20 @@ async function snapshotDist(): Promise<string> {
   return dir;
 }
 
+/** Runs `fn` with a Chromium and a static server over a private copy of dist/, and tears all three down whatever happens. */
+async function withLabBrowser<T>(fn: (browser: Browser, url: string) => Promise<T>): Promise<T> {
+  const distCopy = await snapshotDist();
+  const server = await serveStatic(distCopy);
+  const browser = await launchChromium();
+  try {
+    return await fn(browser, server.url);
+  } finally {
+    await browser.close().catch(() => {});
+    await server.close().catch(() => {});
+    await rm(distCopy, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
 async function browserMeasurements(targets: Target[], progress: (s: string) => void): Promise<Measurement[]> {
   const out: Measurement[] = [];
   if (targets.length === 0) return out;
@@ -265,14 +279,11 @@ function percentile(xs: number[], p: number): number {
 async function topKMeasurements(targets: Target[], progress: (s: string) => void): Promise<TopKMeasurement[]> {
   const out: TopKMeasurement[] = [];
   if (targets.length === 0) return out;
-  const distCopy = await snapshotDist();
-  const server = await serveStatic(distCopy);
-  const browser = await launchChromium();
-  try {
+  return withLabBrowser(async (browser, url) => {
     // The js path first, on the first target's page (it uses no backend).
     const paths: { target: Target; path: 'js' | 'tfjs' }[] = [{ target: targets.includes('wasm') ? 'wasm' : targets[0], path: 'js' }, ...targets.map((t) => ({ target: t, path: 'tfjs' as const }))];
     for (const { target, path: which } of paths) {
-      const { page, lines } = await openLab(browser, server.url, target);
+      const { page, lines } = await openLab(browser, url, target);
       const pageError = await page.evaluate(() => document.body.dataset.error);
       const info = pageError ? null : await page.evaluate(() => window.flockLab!.backend);
       for (const model of ['mf', 'sasrec'] as const) {
@@ -295,12 +306,8 @@ async function topKMeasurements(targets: Target[], progress: (s: string) => void
       }
       await page.close();
     }
-  } finally {
-    await browser.close().catch(() => {});
-    await server.close().catch(() => {});
-    await rm(distCopy, { recursive: true, force: true }).catch(() => {});
-  }
-  return out;
+    return out;
+  });
 }
 
 function printTopKTable(all: TopKMeasurement[]): void {
@@ -336,11 +343,8 @@ interface MfRoundMeasurement {
 /** One client's MF round on the wasm page: tfjs and the kernels in turn (the order rotating), REPS each, every call sized to ~REP_TARGET_MS / 2. */
 async function mfRoundMeasurements(progress: (s: string) => void): Promise<MfRoundMeasurement[]> {
   const out: MfRoundMeasurement[] = [];
-  const distCopy = await snapshotDist();
-  const server = await serveStatic(distCopy);
-  const browser = await launchChromium();
-  try {
-    const { page, lines } = await openLab(browser, server.url, 'wasm');
+  return withLabBrowser(async (browser, url) => {
+    const { page, lines } = await openLab(browser, url, 'wasm');
     const pageError = await page.evaluate(() => document.body.dataset.error);
     const info = pageError ? null : await page.evaluate(() => window.flockLab!.backend);
     const hasIt = !pageError && (await page.evaluate(() => typeof window.flockLab?.mfRound === 'function'));
@@ -376,12 +380,8 @@ async function mfRoundMeasurements(progress: (s: string) => void): Promise<MfRou
       }
     }
     await page.close();
-  } finally {
-    await browser.close().catch(() => {});
-    await server.close().catch(() => {});
-    await rm(distCopy, { recursive: true, force: true }).catch(() => {});
-  }
-  return out;
+    return out;
+  });
 }
 
 function printMfRoundTable(all: MfRoundMeasurement[]): void {

@@ -97,3 +97,23 @@ for (const rowNormalize of [true, false]) {
     }
   });
 }
+
+test('a storing rule combines once: result() is kept, its updates released, a later add refused, count and weight kept', () => {
+  const rule = { kind: 'centered-clipping', radius: 0.05, iterations: 2 } as const;
+  const c = new CenteredClippingCombine(spec, true, 100, rule, 1);
+  const deltas = randomDeltas(6, 4);
+  deltas.forEach((d) => c.add(d, 2));
+  const first = c.result();
+  assert.equal(c.result(), first);
+  assert.equal(c.count, 6);
+  assert.equal(c.totalWeight, 12);
+  assert.throws(() => c.add(deltas[0], 1), /already combined/);
+  // The next round's rule, on the recycled slabs, computes what a rule on fresh memory computes.
+  const again = new CenteredClippingCombine(spec, true, 100, rule, 1);
+  const fresh = new CenteredClippingCombine(spec, true, 100, rule, 1, false);
+  for (const d of randomDeltas(6, 5)) {
+    again.add(d, 1);
+    fresh.add(d, 1);
+  }
+  assert.deepEqual(again.result(), fresh.result());
+});

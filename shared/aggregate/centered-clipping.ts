@@ -43,7 +43,7 @@ export class CenteredClippingCombine extends StoringCombine {
     this.iterations = rule.iterations ?? DEFAULT_CENTERED_CLIPPING_ITERATIONS;
   }
 
-  override result(): NamedTensors {
+  protected override combine(): NamedTensors {
     const { params, updates, totalWeight } = this.stored;
     const rowNormalize = this.rowNormalize;
     const P = params.length;

@@ -20,7 +20,7 @@ export class CoordinateMedianCombine extends StoringCombine {
     super(spec, maxUpdates);
   }
 
-  override result(): NamedTensors {
+  protected override combine(): NamedTensors {
     return combineCoordinateWise(this.stored, this.rowNormalize, weightedMedian);
   }
 }

@@ -21,7 +21,7 @@ export class CoordinateTrimmedMeanCombine extends StoringCombine {
     super(spec, maxUpdates);
   }
 
-  override result(): NamedTensors {
+  protected override combine(): NamedTensors {
     return combineCoordinateWise(this.stored, this.rowNormalize, (v, w, n) => weightedTrimmedMean(v, w, n, this.trim));
   }
 }

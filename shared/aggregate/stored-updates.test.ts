@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { FlockError } from '../errors.ts';
 import type { ModelSpec } from '../model/model-spec.ts';
 import type { RowSparseTensor } from '../update/row-sparse-clip.ts';
 import { StoredUpdates } from './stored-updates.ts';
@@ -59,4 +60,20 @@ test('StoredUpdates: updates spanning several slabs, and one larger than a slab,
     assert.equal(t.rows[t.rows.length - 1], t.rows.length - 1);
     assert.deepEqual(t.data, sent[k], `update ${k}`);
   });
+});
+
+test('released slabs are reused by the next StoredUpdates, and what it stores is only its own values', () => {
+  const first = new StoredUpdates(spec, 4);
+  first.add({ table: new Float32Array(15).fill(3), dense: new Float32Array([9, 9]) }, 1);
+  const slab = (first.updates[0].tensors[1] as Float32Array).buffer;
+  first.release();
+  assert.equal(first.count, 0);
+  assert.throws(() => first.add({ table: new Float32Array(15), dense: new Float32Array(2) }, 1), FlockError);
+  // The same thread's next round takes the slab back: a dense parameter sent row-sparse must read 0 where it sent nothing.
+  const next = new StoredUpdates(spec, 4);
+  next.add({ table: { rows: new Int32Array([2]), data: new Float32Array([1, 2, 3]) }, dense: { rows: new Int32Array([1]), data: new Float32Array([7]) } }, 1);
+  const [table, dense] = next.updates[0].tensors;
+  assert.deepEqual([...(dense as Float32Array)], [0, 7]);
+  assert.deepEqual({ rows: [...(table as RowSparseTensor).rows], data: [...(table as RowSparseTensor).data] }, { rows: [2], data: [1, 2, 3] });
+  assert.equal((dense as Float32Array).buffer, slab, 'the slab was reused');
 });

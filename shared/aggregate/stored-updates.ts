@@ -22,6 +22,15 @@ import type { RowSparseTensor } from '../update/row-sparse-clip.ts';
  */
 const SLAB_WORDS = 1 << 18;
 
+/**
+ * Slabs given back by released StoredUpdates (release()), taken before allocating new ones:
+ * a round of stored updates is tens of MB (ML-100K: 56 slabs), and allocating and
+ * collecting them every round cost more than folding them. At most POOLED_SLABS are kept
+ * per thread (64 MiB); the rest are left to the garbage collector.
+ */
+const POOLED_SLABS = 64;
+const slabPool: ArrayBuffer[] = [];
+
 export interface StoredUpdate {
   readonly weight: number;
   /** Per global parameter, in `params` order: dense, or (rowSparse params) only the non-zero rows. */
@@ -50,6 +59,9 @@ export class StoredUpdates {
   /** The slab the next updates are copied into, and how many of its words are taken. */
   private slab: ArrayBuffer | undefined;
   private slabUsed = 0;
+  /** Every slab this holds (given back to the pool by release()). */
+  private readonly slabs: ArrayBuffer[] = [];
+  private released = false;
 
   constructor(spec: ModelSpec, maxUpdates: number) {
     if (!(maxUpdates >= 1)) throw new FlockError('bad-config', `maxUpdates must be at least 1, got ${maxUpdates}`);
@@ -76,8 +88,9 @@ export class StoredUpdates {
     return this.byteCount;
   }
 
-  /** Throws FlockError('too-large') when one more update would exceed maxUpdates. */
+  /** Throws FlockError('too-large') when one more update would exceed maxUpdates (or 'malformed' once released). */
   checkRoom(): void {
+    if (this.released) throw new FlockError('malformed', 'this round\'s updates were already combined and released: nothing more can be added');
     if (this.updates.length >= this.maxUpdates) {
       throw new FlockError('too-large', `this round already holds ${this.maxUpdates} updates, the most its combine rule keeps in memory (maxUpdates)`);
     }
@@ -115,7 +128,10 @@ export class StoredUpdates {
       if (!p.rowSparse) {
         const dense = new Float32Array(buffer, at * 4, n);
         if (t instanceof Float32Array) dense.set(t);
-        else for (let i = 0; i < t.rows.length; i++) dense.set(t.data.subarray(i * width, (i + 1) * width), t.rows[i] * width);
+        else {
+          dense.fill(0); // a pooled slab holds an earlier round's values
+          for (let i = 0; i < t.rows.length; i++) dense.set(t.data.subarray(i * width, (i + 1) * width), t.rows[i] * width);
+        }
         tensors.push(dense);
         at += n;
         continue;
@@ -159,12 +175,26 @@ export class StoredUpdates {
   private reserve(words: number): { buffer: ArrayBuffer; offset: number } {
     if (words > SLAB_WORDS) return { buffer: new ArrayBuffer(words * 4), offset: 0 };
     if (!this.slab || this.slabUsed + words > SLAB_WORDS) {
-      this.slab = new ArrayBuffer(SLAB_WORDS * 4);
+      this.slab = slabPool.pop() ?? new ArrayBuffer(SLAB_WORDS * 4);
+      this.slabs.push(this.slab);
       this.slabUsed = 0;
     }
     const offset = this.slabUsed;
     this.slabUsed += words;
     return { buffer: this.slab, offset };
+  }
+
+  /**
+   * Drops the stored updates and gives their slabs back to this thread's pool, for the next
+   * round's StoredUpdates to fill. Call it only when nothing reads the updates any more (the
+   * combine rule's result is computed); afterwards count is 0 and add() is refused.
+   */
+  release(): void {
+    this.released = true;
+    this.updates.length = 0;
+    for (const slab of this.slabs) if (slabPool.length < POOLED_SLABS) slabPool.push(slab);
+    this.slabs.length = 0;
+    this.slab = undefined;
   }
 
   /** Which updates touched each row of rowSparse parameter `paramIndex` (in update order). */

@@ -13,9 +13,9 @@
  *    (`--workers`; the same numbers for any count, tested), under the default combine
  *    (centered clipping) and 'mean' (plain FedAvg, the streaming path), each with the JS
  *    and the wasm kernel (`--kernel js,wasm`) so the before/after ratio comes from one run.
- * 3. SASRec at 10 % of ML-100K per round (trained on tfjs; `--no-sasrec` skips it) — the
- *    hook for a faster sequence trainer: sasrecRows() runs whatever runInProcessSimulation
- *    does for model 'sasrec'.
+ * 3. SASRec at 10 % of ML-100K per round (trained on tfjs; `--no-sasrec` skips it): one
+ *    trainLocally per client against the round's clients batched, alternated, with 1 and 2
+ *    local epochs (sequence-bench.ts).
  * 4. The coordinator's aggregation GB/s beside a plain axpy over the same bytes
  *    (coordinator/bench/aggregation-throughput.ts).
  *
@@ -49,8 +49,9 @@ import { modelApiPath } from '../../shared/protocol/model-routes.ts';
 import { measureAggregationThroughput } from '../bench/aggregation-throughput.ts';
 import { runSocketFleet } from '../fleet/socket-fleet.ts';
 import { useNodeBackend } from '../runtime/node-tf-backend.ts';
-import { DEFAULT_LEARNING_RATE, DEFAULT_SERVE_CONFIG } from '../serve-config.ts';
+import { DEFAULT_SERVE_CONFIG } from '../serve-config.ts';
 import { runInProcessSimulation } from './in-process-simulation.ts';
+import { benchSasrecRounds } from './sequence-bench.ts';
 import type { SimulationConfig } from './simulation-config.ts';
 import { loadSource, machineInfo, researchSplit, type DataSource } from './simulation-data.ts';
 
@@ -236,15 +237,22 @@ function kernelRows(dataset: Dataset, split: UserSplit, repeats: number): void {
   console.log(`  ratios (CPU medians): reference / fused JS ${(m(ref, 'cpu') / m(fus, 'cpu')).toFixed(2)}×, fused JS / wasm ${(m(fus, 'cpu') / m(was, 'cpu')).toFixed(2)}×, reference / wasm ${(m(ref, 'cpu') / m(was, 'cpu')).toFixed(2)}×`);
 }
 
-/** SASRec at 10 % of ML-100K per round: s/round as runInProcessSimulation runs model 'sasrec' (tfjs wasm today). */
-async function sasrecRows(dataset: Dataset, split: UserSplit, rounds: number): Promise<void> {
+/**
+ * SASRec at 10 % of ML-100K per round (the CLI's SASRec defaults), before and after in one
+ * run: one trainLocally per client (--batch-clients 1, what the simulation ran before) and
+ * the round's clients batched (sequence-batched-round.ts), alternated, with 1 and 2 local
+ * epochs (how far batching carries past the first local step, which all clients take at
+ * the same global weights).
+ */
+async function sasrecRows(dataset: Dataset, split: UserSplit): Promise<void> {
   await useNodeBackend('wasm');
-  const r = await runInProcessSimulation(dataset, split, {
-    ...base, rounds, clientsPerRound: 0.1, model: 'sasrec', trainer: 'tfjs', learningRate: DEFAULT_LEARNING_RATE.sasrec, sequence: DEFAULT_SERVE_CONFIG.sequence,
-  });
-  const perRound = r.rounds.map((x) => x.seconds);
-  console.log(`SASRec, ML-100K, 10 % of clients per round (${r.rounds[0].clients}), ${rounds} rounds, 1 thread (tfjs wasm):`);
-  console.log(`  ${median(perRound).toFixed(2)} s/round (median; ${perRound.map((x) => x.toFixed(2)).join(', ')}), ${Math.round(r.clientUpdates / r.trainSeconds)} client updates/s`);
+  console.log('SASRec, ML-100K, 10 % of clients per round, 1 thread (tfjs wasm), per-client vs batched alternated, 2 × 2 rounds each, medians:');
+  for (const localEpochs of [1, 2]) {
+    const b = await benchSasrecRounds(dataset, split, { rounds: 2, repeats: 2, localEpochs });
+    console.log(
+      `  ${localEpochs} local epoch${localEpochs > 1 ? 's' : ''}: per-client ${b.medianPerClient.toFixed(2)} s/round, batched ${b.medianBatched.toFixed(2)} s/round, ${b.speedup.toFixed(2)}×`,
+    );
+  }
 }
 
 /**
@@ -305,6 +313,6 @@ if (haveMl) {
 await mfRows('synthetic 20,000 clients × 1,000 items', { kind: 'synthetic', users: 20_000, items: 1_000, seed: 7 }, Number(o['rounds-synthetic']), combinesOf(o['synthetic-combine']));
 if (haveMl && !o['no-sasrec']) {
   const dataset = await loadSource({ kind: 'movielens', path: ml });
-  await sasrecRows(dataset, researchSplit(dataset), 2);
+  await sasrecRows(dataset, researchSplit(dataset));
 }
 if (!o['no-aggregation']) for (const line of measureAggregationThroughput().lines) console.log(line);

@@ -1,9 +1,9 @@
 /**
  * `npm run build:kernels`: compiles the repo's WebAssembly kernels from their
- * AssemblyScript sources (shared/kernels/*.ts, compiled by the `assemblyscript` dev
- * dependency) into TypeScript modules holding the binary as base64
+ * AssemblyScript sources (the shared/kernels/*.ts that WASM_KERNELS lists, compiled by the
+ * `assemblyscript` dev dependency) into TypeScript modules holding the binary as base64
  * (shared/kernels/*-wasm.ts), which shared/ imports in browsers, the coordinator and the
- * simulation alike. The generated modules are committed; build-wasm-kernels.test.ts checks
+ * simulation alike (their loaders share shared/kernels/wasm-memory-layout.ts). The generated modules are committed; build-wasm-kernels.test.ts checks
  * that rebuilding from source gives the same bytes, so CI never runs a stale binary.
  *
  *   node --import tsx coordinator/build/build-wasm-kernels.ts [--check]

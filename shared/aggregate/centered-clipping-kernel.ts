@@ -1,7 +1,7 @@
 /**
  * Centered clipping's inner passes on WebAssembly (shared/kernels/centered-clipping-passes.ts,
- * built by `npm run build:kernels`): a round's stored updates are copied once into a fresh
- * linear memory next to float64 center, step and row-weight arrays, and every iteration's
+ * built by `npm run build:kernels`): a round's stored updates are copied once into the
+ * kernel's linear memory next to float64 center, step and row-weight arrays, and every iteration's
  * distance and pull run there. Bit-identical to the JS passes in centered-clipping.ts
  * (same float64 operations in the same order; unit test), 2–4× faster per pass.
  *
@@ -11,7 +11,7 @@
  * time). The module is small enough (< 4 KB) to compile synchronously on any thread.
  */
 import { CENTERED_CLIPPING_PASSES_WASM_BASE64 } from '../kernels/centered-clipping-passes-wasm.ts';
-import type { RowSparseTensor } from '../update/row-sparse-clip.ts';
+import { compiledKernel, growToHold, MemoryLayout } from '../kernels/wasm-memory-layout.ts';
 import type { IterationPasses } from './centered-clipping-passes.ts';
 import type { StoredUpdate } from './stored-updates.ts';
 
@@ -32,12 +32,9 @@ let instance: PassExports | null | undefined;
 
 /** This thread's instance, or null where WebAssembly SIMD is missing. */
 function threadInstance(): PassExports | null {
-  if (instance !== undefined) return instance;
-  try {
-    const module = new WebAssembly.Module(Uint8Array.from(atob(CENTERED_CLIPPING_PASSES_WASM_BASE64), (c) => c.charCodeAt(0)));
-    instance = new WebAssembly.Instance(module, {}).exports as unknown as PassExports;
-  } catch {
-    instance = null;
+  if (instance === undefined) {
+    const module = compiledKernel(CENTERED_CLIPPING_PASSES_WASM_BASE64);
+    instance = module ? (new WebAssembly.Instance(module, {}).exports as unknown as PassExports) : null;
   }
   return instance;
 }
@@ -49,57 +46,60 @@ interface Placed {
   readonly count: number;
 }
 
+/** Byte offsets of every array the iterations use, and the end of them all. */
+interface Layout {
+  readonly centerAt: readonly number[];
+  readonly stepAt: readonly number[];
+  /** −1 where rows are not normalised. */
+  readonly rowWeightAt: readonly number[];
+  readonly placed: readonly (readonly Placed[])[];
+  readonly end: number;
+}
+
+function layOut(sizes: readonly number[], rowWeightRows: readonly (number | null)[], updates: readonly StoredUpdate[]): Layout {
+  const m = new MemoryLayout(16);
+  const centerAt = sizes.map((n) => m.take(n * 8));
+  const stepAt = sizes.map((n) => m.take(n * 8));
+  const rowWeightAt = rowWeightRows.map((rows) => (rows === null ? -1 : m.take(rows * 8)));
+  const placed = updates.map((u) =>
+    u.tensors.map((t) => (t instanceof Float32Array ? { rows: -1, data: m.take(t.length * 4), count: t.length } : { rows: m.take(t.rows.length * 4), data: m.take(t.data.length * 4), count: t.rows.length })),
+  );
+  return { centerAt, stepAt, rowWeightAt, placed, end: m.end };
+}
+
 /** The passes a centered-clipping iteration makes (centered-clipping-passes.ts), over arrays in the kernel's memory. */
 export class CenteredClippingKernel implements IterationPasses {
   /** Float64 views into the kernel's memory, per parameter (row weights only where row-normalised). */
   readonly center: Float64Array[];
   readonly step: Float64Array[];
   readonly rowWeight: (Float64Array | null)[];
-  private readonly centerAt: number[];
-  private readonly stepAt: number[];
-  private readonly rowWeightAt: number[];
-  private readonly placed: Placed[][];
 
   private constructor(
     private readonly x: PassExports,
     private readonly widths: readonly number[],
+    private readonly layout: Layout,
     sizes: readonly number[],
     rowWeightRows: readonly (number | null)[],
     updates: readonly StoredUpdate[],
   ) {
-    let at = 16;
-    const take = (bytes: number) => {
-      const p = at;
-      at = (at + bytes + 15) & ~15;
-      return p;
-    };
-    this.centerAt = sizes.map((n) => take(n * 8));
-    this.stepAt = sizes.map((n) => take(n * 8));
-    this.rowWeightAt = rowWeightRows.map((rows) => (rows === null ? -1 : take(rows * 8)));
-    const placed = updates.map((u) =>
-      u.tensors.map((t) => (t instanceof Float32Array ? { rows: -1, data: take(t.length * 4), count: t.length } : { rows: take(t.rows.length * 4), data: take(t.data.length * 4), count: t.rows.length })),
-    );
-    const mem = x.memory;
-    const need = Math.ceil(at / 65536) - mem.buffer.byteLength / 65536;
-    if (need > 0) mem.grow(need);
-    const b = mem.buffer;
+    growToHold(x.memory, layout.end);
+    const b = x.memory.buffer;
     const i32 = new Int32Array(b);
     const f32 = new Float32Array(b);
     updates.forEach((u, k) =>
       u.tensors.forEach((t, pi) => {
-        const p = placed[k][pi];
+        const p = layout.placed[k][pi];
         if (t instanceof Float32Array) f32.set(t, p.data >> 2);
         else {
-          i32.set((t as RowSparseTensor).rows, p.rows >> 2);
-          f32.set((t as RowSparseTensor).data, p.data >> 2);
+          i32.set(t.rows, p.rows >> 2);
+          f32.set(t.data, p.data >> 2);
         }
       }),
     );
-    this.placed = placed;
     // The memory is reused: the center starts at 0 (step and row weights are cleared every iteration).
-    this.center = sizes.map((n, pi) => new Float64Array(b, this.centerAt[pi], n).fill(0));
-    this.step = sizes.map((n, pi) => new Float64Array(b, this.stepAt[pi], n));
-    this.rowWeight = rowWeightRows.map((rows, pi) => (rows === null ? null : new Float64Array(b, this.rowWeightAt[pi], rows)));
+    this.center = sizes.map((n, pi) => new Float64Array(b, layout.centerAt[pi], n).fill(0));
+    this.step = sizes.map((n, pi) => new Float64Array(b, layout.stepAt[pi], n));
+    this.rowWeight = rowWeightRows.map((rows, pi) => (rows === null ? null : new Float64Array(b, layout.rowWeightAt[pi], rows)));
   }
 
   /**
@@ -109,27 +109,27 @@ export class CenteredClippingKernel implements IterationPasses {
   static forUpdates(widths: readonly number[], sizes: readonly number[], rowWeightRows: readonly (number | null)[], updates: readonly StoredUpdate[]): CenteredClippingKernel | null {
     const x = threadInstance();
     if (!x) return null;
-    let bytes = 16;
-    for (let pi = 0; pi < sizes.length; pi++) bytes += sizes[pi] * 16 + (rowWeightRows[pi] ?? 0) * 8 + 48;
-    for (const u of updates) for (const t of u.tensors) bytes += (t instanceof Float32Array ? t.length * 4 : t.rows.length * 4 + t.data.length * 4) + 32;
-    if (bytes > MAX_BYTES) return null;
-    return new CenteredClippingKernel(x, widths, sizes, rowWeightRows, updates);
+    const layout = layOut(sizes, rowWeightRows, updates);
+    if (layout.end > MAX_BYTES) return null;
+    return new CenteredClippingKernel(x, widths, layout, sizes, rowWeightRows, updates);
   }
 
   /** Squared distance of update k's tensor pi to the center (touched rows only for row-sparse ones; `minusCenter2`: minus ‖v_r‖² over them). */
   distance2(k: number, pi: number, minusCenter2: boolean): number {
-    const p = this.placed[k][pi];
-    if (p.rows < 0) return this.x.denseDistance2(p.data, p.count, this.centerAt[pi]);
+    const { placed, centerAt } = this.layout;
+    const p = placed[k][pi];
+    if (p.rows < 0) return this.x.denseDistance2(p.data, p.count, centerAt[pi]);
     return minusCenter2
-      ? this.x.touchedDistance2MinusCenter2(p.rows, p.data, p.count, this.widths[pi], this.centerAt[pi])
-      : this.x.touchedDistance2(p.rows, p.data, p.count, this.widths[pi], this.centerAt[pi]);
+      ? this.x.touchedDistance2MinusCenter2(p.rows, p.data, p.count, this.widths[pi], centerAt[pi])
+      : this.x.touchedDistance2(p.rows, p.data, p.count, this.widths[pi], centerAt[pi]);
   }
 
   /** Adds update k's pull on tensor pi, scaled by a, into the step (and `weight` into the touched rows' weights when row-normalised). */
   pull(k: number, pi: number, a: number, weight: number): void {
-    const p = this.placed[k][pi];
-    if (p.rows < 0) this.x.addScaledDifference(this.stepAt[pi], p.data, p.count, this.centerAt[pi], a);
-    else if (this.rowWeightAt[pi] >= 0) this.x.addScaledRowDifference(this.stepAt[pi], this.rowWeightAt[pi], p.rows, p.data, p.count, this.widths[pi], this.centerAt[pi], a, weight);
-    else this.x.addScaledRows(this.stepAt[pi], p.rows, p.data, p.count, this.widths[pi], a);
+    const { placed, centerAt, stepAt, rowWeightAt } = this.layout;
+    const p = placed[k][pi];
+    if (p.rows < 0) this.x.addScaledDifference(stepAt[pi], p.data, p.count, centerAt[pi], a);
+    else if (rowWeightAt[pi] >= 0) this.x.addScaledRowDifference(stepAt[pi], rowWeightAt[pi], p.rows, p.data, p.count, this.widths[pi], centerAt[pi], a, weight);
+    else this.x.addScaledRows(stepAt[pi], p.rows, p.data, p.count, this.widths[pi], a);
   }
 }

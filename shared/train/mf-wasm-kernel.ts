@@ -12,6 +12,7 @@
  */
 import { FlockError } from '../errors.ts';
 import { MF_CLIENT_STEP_WASM_BASE64 } from '../kernels/mf-client-step-wasm.ts';
+import { growToHold, kernelBytes, MemoryLayout } from '../kernels/wasm-memory-layout.ts';
 import type { TrainConfig } from '../model/recommender-model.ts';
 
 interface KernelExports {
@@ -38,7 +39,7 @@ export interface MfWasmClientResult {
 }
 
 let compiled: WebAssembly.Module | null = null;
-const binary = (): Uint8Array<ArrayBuffer> => Uint8Array.from(atob(MF_CLIENT_STEP_WASM_BASE64), (c) => c.charCodeAt(0));
+const binary = (): Uint8Array<ArrayBuffer> => kernelBytes(MF_CLIENT_STEP_WASM_BASE64);
 
 /** Whether this runtime has WebAssembly with SIMD (validates a one-instruction SIMD module). */
 export function wasmSimdAvailable(): boolean {
@@ -51,8 +52,6 @@ export function wasmSimdAvailable(): boolean {
     return false;
   }
 }
-
-const align16 = (n: number) => (n + 15) & ~15;
 
 /** The byte offsets of every region, for one capacity (items, dim, the longest history of a call, the train config). */
 interface Layout {
@@ -89,34 +88,29 @@ function layoutFor(base: number, numItems: number, dim: number, maxLen: number, 
   const negPer = tc.negatives;
   const maxRows = Math.min(numItems, epochs * maxLen * (1 + negPer));
   const batchRows = tc.batchSize * (1 + negPer);
-  let at = align16(base); // after the kernel's static data
-  const take = (bytes: number) => {
-    const p = at;
-    at = align16(at + bytes);
-    return p;
-  };
-  const gEmb = take(numItems * dim * 4);
-  const gBias = take(numItems * 4);
-  const scratchStart = at;
-  const slotOf = take(numItems * 4);
-  const seenStamp = take(numItems * 4);
-  const hist = take(maxLen * 4);
-  const user = take(dim * 4);
-  const gradU = take(dim * 4);
-  const positives = take(epochs * maxLen * 4);
-  const negatives = take(epochs * maxLen * negPer * 4);
-  const count = take(maxRows * 4);
-  const gradV = take(maxRows * dim * 4);
-  const gradB = take(maxRows * 4);
-  const batchSlots = take(batchRows * 4);
-  const scores = take(batchRows * 4);
-  const outRows = take(maxRows * 4);
-  const outEmb = take(maxRows * dim * 4);
-  const outBias = take(maxRows * 4);
+  const m = new MemoryLayout(base); // after the kernel's static data
+  const gEmb = m.take(numItems * dim * 4);
+  const gBias = m.take(numItems * 4);
+  const scratchStart = m.end;
+  const slotOf = m.take(numItems * 4);
+  const seenStamp = m.take(numItems * 4);
+  const hist = m.take(maxLen * 4);
+  const user = m.take(dim * 4);
+  const gradU = m.take(dim * 4);
+  const positives = m.take(epochs * maxLen * 4);
+  const negatives = m.take(epochs * maxLen * negPer * 4);
+  const count = m.take(maxRows * 4);
+  const gradV = m.take(maxRows * dim * 4);
+  const gradB = m.take(maxRows * 4);
+  const batchSlots = m.take(batchRows * 4);
+  const scores = m.take(batchRows * 4);
+  const outRows = m.take(maxRows * 4);
+  const outEmb = m.take(maxRows * dim * 4);
+  const outBias = m.take(maxRows * 4);
   return {
     numItems, dim, maxLen, epochs, negPer, batchSize: tc.batchSize,
     gEmb, gBias, slotOf, seenStamp, hist, user, gradU, positives, negatives, count, gradV, gradB, batchSlots, scores, outRows, outEmb, outBias,
-    scratchStart, end: at,
+    scratchStart, end: m.end,
   };
 }
 
@@ -158,11 +152,9 @@ export class MfWasmKernel {
       // Headroom: the longest history rounded up to a power of two, so a run lays out a few times at most.
       const room = Math.max(l && l.numItems === numItems && l.dim === dim ? l.maxLen : 0, 2 ** Math.ceil(Math.log2(Math.max(16, maxLen))));
       l = layoutFor(this.x.heapBase(), numItems, dim, room, tc);
-      const mem = this.x.memory;
-      const need = Math.ceil(l.end / 65536) - mem.buffer.byteLength / 65536;
-      if (need > 0) mem.grow(need);
+      growToHold(this.x.memory, l.end);
       this.views();
-      new Uint8Array(mem.buffer, l.scratchStart, l.end - l.scratchStart).fill(0);
+      new Uint8Array(this.x.memory.buffer, l.scratchStart, l.end - l.scratchStart).fill(0);
       this.layout = l;
       this.configure(tc);
       this.x.resetItems();

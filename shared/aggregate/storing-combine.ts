@@ -13,21 +13,19 @@ import { StoredUpdates } from './stored-updates.ts';
 export abstract class StoringCombine implements Combiner {
   readonly storesUpdates = true;
   protected readonly stored: StoredUpdates;
+  /** Once result() ran: the combined delta, and the count and weight it was combined from (the stored updates are released). */
+  private combined: { readonly delta: NamedTensors; readonly count: number; readonly totalWeight: number } | undefined;
 
   constructor(spec: ModelSpec, maxUpdates: number) {
     this.stored = new StoredUpdates(spec, maxUpdates);
   }
 
-  /** Count and weight as they were when result() released the updates. */
-  private finalCount = 0;
-  private finalWeight = 0;
-
   get count(): number {
-    return this.combined ? this.finalCount : this.stored.count;
+    return this.combined?.count ?? this.stored.count;
   }
 
   get totalWeight(): number {
-    return this.combined ? this.finalWeight : this.stored.totalWeight;
+    return this.combined?.totalWeight ?? this.stored.totalWeight;
   }
 
   checkRoom(): void {
@@ -38,18 +36,12 @@ export abstract class StoringCombine implements Combiner {
     this.stored.add(delta, weight);
   }
 
-  private combined: NamedTensors | undefined;
-
   result(): NamedTensors {
     if (!this.combined) {
-      const count = this.stored.count;
-      const weight = this.stored.totalWeight;
-      this.combined = this.combine();
+      this.combined = { delta: this.combine(), count: this.stored.count, totalWeight: this.stored.totalWeight };
       this.stored.release();
-      this.finalCount = count;
-      this.finalWeight = weight;
     }
-    return this.combined;
+    return this.combined.delta;
   }
 
   /** The rule's combination of the stored updates (called once, by result()). */

@@ -24,7 +24,6 @@
  * log); one asked for explicitly is refused with FlockError('bad-config') naming the flag,
  * as applyDp does: silently overriding a choice is worse than stopping.
  */
-import { formatCombine, formatWeighting } from '../../shared/aggregate/aggregation-settings.ts';
 import { checkSecureAggregationSettings, secureAggregationSettings } from '../../shared/aggregate/secure-aggregation-settings.ts';
 import { FlockError } from '../../shared/errors.ts';
 import type { SecureAggregationSettings, ServeConfig } from '../serve-config.ts';
